@@ -1,0 +1,3 @@
+from seqcompare.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Checkpoints: weights as safetensors (nothing is unpickled), everything else as JSON; written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, corrupt or does not fit the model it claims to be."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path: Path, obj) -> None:
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+    _atomic_write(Path(path), write)
+
+
+def read_json(path: Path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+
+
+def versions() -> dict:
+    import sklearn
+    import safetensors
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "safetensors": safetensors.__version__, "scikit-learn": sklearn.__version__}
+
+
+def save(folder: Path, name: str, model: nn.Module, meta: dict) -> None:
+    """Write `name.safetensors` (weights) and `name.json` (config, history, metrics, …) in `folder`."""
+    folder = Path(folder)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    _atomic_write(folder / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
+    write_json(folder / f"{name}.json", {"model": name, **meta, "versions": versions()})
+
+
+def load(folder: Path, name: str, build) -> tuple[nn.Module, dict]:
+    """Rebuild `name` from its JSON with `build(config) -> nn.Module` and load its weights, with checks."""
+    folder = Path(folder)
+    meta = read_json(folder / f"{name}.json")
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{folder / (name + '.json')} has no model config")
+    try:
+        model = build(meta["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{name}: config does not describe a model ({exc})") from None
+    weights = folder / f"{name}.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"{weights} is missing")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights} is corrupt ({exc})") from None
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        raise CheckpointError(f"{weights} holds other tensors than the {name} model expects")
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            raise CheckpointError(f"{weights}: {key} has shape {tuple(state[key].shape)}, "
+                                  f"the config expects {tuple(tensor.shape)}")
+    model.load_state_dict(state)
+    model.eval()
+    return model, meta

@@ -1,0 +1,241 @@
+"""Command line: train, evaluate, predict, generate, bench and report; errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from seqcompare import UserError
+
+CHECKPOINTS = Path(os.environ.get("SEQCOMPARE_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
+TASKS = {"mnist": "digits", "imdb": "reviews", "hotel": "textgen"}
+
+
+def task_module(task: str):
+    import importlib
+
+    return importlib.import_module(f"seqcompare.{TASKS[task]}")
+
+
+def model_list(text: str | None, task: str) -> tuple[str, ...]:
+    known = task_module(task).MODELS
+    if not text:
+        return known
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UserError(f"unknown model {', '.join(unknown) or text!r} for {task}; choose from {','.join(known)}")
+    return names
+
+
+def reasons(errors: dict[str, str]) -> str:
+    return "; ".join(dict.fromkeys(errors.values()))
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m seqcompare", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def data_args(sp):
+        sp.add_argument("--data-dir", help="local data folder (default: $SEQCOMPARE_DATA, else download)")
+
+    t = sub.add_parser("train", help="train models and write their checkpoints")
+    t.add_argument("task", choices=TASKS)
+    t.add_argument("--models", help="comma-separated subset, e.g. rnn,lstm")
+    t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
+    t.add_argument("--limit", type=positive_int, help="use only the first N examples of each split (smoke runs)")
+    t.add_argument("--out", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
+    data_args(t)
+
+    e = sub.add_parser("evaluate", help="recompute test metrics from the checkpoints")
+    e.add_argument("task", choices=TASKS)
+    e.add_argument("--models", help="comma-separated subset")
+    e.add_argument("--limit", type=positive_int, help="score only the first N test examples")
+    e.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    data_args(e)
+
+    pr = sub.add_parser("predict", help="classify digit images or reviews")
+    pr.add_argument("kind", choices=["digits", "review", "reviews"])
+    pr.add_argument("inputs", nargs="*", help="image files (digits) or the review text (review)")
+    pr.add_argument("--file", help="reviews: one review per line; - for standard input")
+    pr.add_argument("--checkpoints", type=Path, help="checkpoint folder")
+    pr.add_argument("--json", action="store_true", help="print a JSON list")
+    g = sub.add_parser("generate", help="write hotel-review text from a seed with every model")
+    g.add_argument("seed", nargs="?", default="", help="start of the review (empty: a fresh review)")
+    g.add_argument("--length", type=int, default=100, help="characters to write (capped at 500)")
+    g.add_argument("--temperature", type=float, default=0.8, help="0 is greedy; higher is more random")
+    g.add_argument("--top-k", type=int, default=20, help="sample among the k likeliest characters (0: all)")
+    g.add_argument("--seed", dest="random_seed", type=int, default=0, help="random seed")
+    g.add_argument("--models", help="comma-separated subset")
+    g.add_argument("--checkpoints", type=Path, help="checkpoint folder")
+    g.add_argument("--json", action="store_true", help="print one JSON object")
+    r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
+    r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
+    return p
+
+
+def run_report(args) -> None:
+    from seqcompare import report
+
+    if not args.readme.is_file():
+        raise UserError(f"{args.readme}: no such file")
+    changed = report.update_readme(args.readme, CHECKPOINTS)
+    print(f"{args.readme}: results tables {'updated' if changed else 'already current'}")
+
+
+def run_train(args) -> None:
+    models = model_list(args.models, args.task)
+    from seqcompare import data
+
+    task_module(args.task).train(models, data.data_dir(args.data_dir), args.out or CHECKPOINTS / args.task,
+                                 epochs=args.epochs, limit=args.limit)
+
+
+def run_evaluate(args) -> None:
+    from seqcompare import data
+
+    models = model_list(args.models, args.task)
+    result = task_module(args.task).evaluate(args.checkpoints or CHECKPOINTS / args.task,
+                                             data.data_dir(args.data_dir), limit=args.limit, models=models)
+    if args.json:
+        print(json.dumps(result))
+        return
+    for name, m in result.items():
+        if "error" in m:
+            print(f"{name:6s} unavailable: {m['error']}")
+        else:
+            print(f"{name:6s} " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                            for k, v in m.items() if k != "confusion_matrix"))
+
+
+def run_predict(args) -> None:
+    if args.kind == "digits":
+        from seqcompare import digits
+
+        if not args.inputs:
+            raise UserError("name at least one image file")
+        bank = digits.DigitModels(args.checkpoints or CHECKPOINTS / "mnist")
+        if not bank.models:
+            raise UserError("no digit model could be loaded: " + reasons(bank.errors))
+        results = []
+        for path in args.inputs:
+            try:
+                answer = bank.predict(path)["models"]
+                results.append({"image": path, "models": {k: {f: v[f] for f in v if f != "rows"}
+                                                          for k, v in answer.items()}})
+            except UserError as exc:
+                results.append({"image": path, "error": str(exc)})
+        if args.json:
+            print(json.dumps(results))
+        else:
+            for r in results:
+                print(r["image"] + ("  error: " + r["error"] if "error" in r else ""))
+                for name, a in r.get("models", {}).items():
+                    print(f"  {name:6s} " + (a["error"] if "error" in a else
+                                              f"{a['label']}  confidence {a['confidence']:.3f}  {a['ms']:.2f} ms"))
+        if all("error" in r for r in results):
+            raise UserError("no image could be used")
+        return
+    from seqcompare import reviews
+
+    if args.kind == "review":
+        if args.file:
+            raise UserError("use 'predict reviews --file F' for a file of reviews")
+        texts = [" ".join(args.inputs)]
+    else:
+        if not args.file or args.inputs:
+            raise UserError("predict reviews takes --file F (one review per line; - for standard input)")
+        texts = read_lines(args.file)
+    bank = reviews.ReviewModels(args.checkpoints or CHECKPOINTS / "imdb")
+    if not bank.models:
+        raise UserError("no review model could be loaded: " + reasons(bank.errors))
+    results = []
+    for text in texts:
+        try:
+            answer = bank.predict(text, trace=False)
+            entry = {"text": text, "models": answer["models"]}
+            if answer["notices"]:
+                entry["notices"] = answer["notices"]
+        except UserError as exc:
+            entry = {"text": text, "error": str(exc)}
+        results.append(entry)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False))
+    else:
+        for r in results:
+            print(shorten(r["text"]) + ("  error: " + r["error"] if "error" in r else ""))
+            for note in r.get("notices", []):
+                print(f"  note: {note}")
+            for name, a in r.get("models", {}).items():
+                print(f"  {name:6s} " + (a["error"] if "error" in a else
+                                          f"{reviews.CLASS_NAMES[a['label']]:8s} P(positive) {a['positive']:.3f}  {a['ms']:.2f} ms"))
+    if all("error" in r for r in results):
+        raise UserError(results[0]["error"] if len(results) == 1 else "no review could be classified")
+
+
+def shorten(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def read_lines(name: str) -> list[str]:
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{name} is a folder, not a file") from None
+    except OSError as exc:
+        raise UserError(f"{name}: cannot read it ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{name} is not UTF-8 text") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise UserError(f"{name} holds no reviews (one review per line)")
+    return lines
+
+
+def run_generate(args) -> None:
+    from seqcompare import textgen
+
+    bank = textgen.TextModels(args.checkpoints or CHECKPOINTS / "hotel", model_list(args.models, "hotel"))
+    if not bank.models:
+        raise UserError("no text model could be loaded: " + reasons(bank.errors))
+    result = bank.generate(args.seed, args.length, args.temperature, args.top_k, args.random_seed)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    for note in result["notices"]:
+        print(f"note: {note}")
+    for name, a in result["models"].items():
+        print(f"[{name}] " + (a["error"] if "error" in a else f"({a['ms']:.0f} ms) {a['text']}"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+         "generate": run_generate, "report": run_report}[args.command](args)
+    except UserError as exc:
+        print(f"seqcompare: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seqcompare: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,239 @@
+"""Digits: MNIST read row by row by RNN, LSTM and GRU, next to LeNet-5; sketch preprocessing."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
+from PIL import Image, UnidentifiedImageError
+
+from seqcompare import CELLS, UserError, checkpoints, data, metrics
+from seqcompare.models import LeNet5, LeNetConfig, RowClassifier, RowClassifierConfig, count_parameters
+from seqcompare.training import TrainConfig, classification_batch, fit, tensor_batches
+
+MODELS = (*CELLS, "lenet")
+LABELS = list(range(10))
+MEAN, STD = 0.1307, 0.3081          # MNIST training-set pixel statistics
+VAL_SIZE = 5000                     # held out of the 60,000 training images
+RECIPES = {                         # the recurrent models share one recipe
+    **{cell: TrainConfig(epochs=25, batch_size=128, lr=2e-3, weight_decay=1e-4) for cell in CELLS},
+    "lenet": TrainConfig(epochs=25, batch_size=128, lr=3e-3, weight_decay=1e-4),
+}
+
+
+def build(name: str, config: dict | None = None) -> torch.nn.Module:
+    if name == "lenet":
+        return LeNet5(LeNetConfig(**(config or {})))
+    if name not in CELLS:
+        raise ValueError(f"unknown digits model {name!r}")
+    return RowClassifier(RowClassifierConfig(**(config or {"cell": name})))
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 or [0, 1] images → the standardised input every model is trained on."""
+    if images.dtype == torch.uint8:
+        images = images.float() / 255
+    return (images - MEAN) / STD
+
+
+# --- training data -------------------------------------------------------------------------
+
+def splits(data_dir: Path | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """train / val (a fixed 5,000-image slice of the training set) / test, as (uint8 images, labels)."""
+    x, y = data.mnist(data_dir, train=True)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    val, train = order[:VAL_SIZE], order[VAL_SIZE:]
+    test = data.mnist(data_dir, train=False)
+    return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": test}
+
+
+def augment(images: torch.Tensor, seed: int) -> torch.Tensor:
+    """Normalise and apply a small random affine per image (±12°, ×0.85–1.1, ±2 px, slight shear)."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(images)
+    rnd = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=g)
+    angle, scale = rnd(-12, 12) * math.pi / 180, rnd(0.85, 1.1)
+    shear, tx, ty = rnd(-0.15, 0.15), rnd(-2, 2) / 14, rnd(-2, 2) / 14
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    x = images.float().div(255).unsqueeze(1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+    return normalize(x.squeeze(1))
+
+
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None):
+    """Train each model, keep its best-validation weights, and write its checkpoint with metrics."""
+    sets = splits(data_dir)
+    if limit:
+        sets = {k: (x[:limit], y[:limit]) for k, (x, y) in sets.items()}
+    (xtr, ytr), (xva, yva), (xte, yte) = sets["train"], sets["val"], sets["test"]
+    print(f"MNIST: {len(xtr)} train, {len(xva)} validation, {len(xte)} test images")
+    for name in models:
+        cfg = RECIPES[name] if epochs is None else TrainConfig(**{**asdict(RECIPES[name]), "epochs": epochs})
+        torch.manual_seed(cfg.seed)
+        model = build(name)
+        print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
+        result = fit(
+            model,
+            train_batches=lambda ep: tensor_batches(xtr, ytr, cfg.batch_size, shuffle=True,
+                                                    seed=cfg.seed * 1000 + ep, transform=augment),
+            val_batches=lambda: tensor_batches(normalize(xva), yva, 1000),
+            batch_fn=classification_batch,
+            summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS)},
+            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name)
+        test = metrics.classification(yte.numpy(), predict_labels(model, xte), LABELS)
+        print(f"{name}: test accuracy {test['accuracy']:.4f} after {result.seconds:.0f}s of training")
+        checkpoints.save(out, name, model, {
+            "task": "mnist", "config": asdict(model.cfg), "train": asdict(cfg),
+            "parameters": count_parameters(model), "train_seconds": result.seconds,
+            "best_epoch": result.best_epoch, "history": result.history, "test": test,
+        })
+
+
+@torch.inference_mode()
+def predict_labels(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    model.eval()
+    return torch.cat([model(normalize(images[i:i + batch_size])).argmax(1)
+                      for i in range(0, len(images), batch_size)]).numpy()
+
+
+def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS) -> dict:
+    """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints."""
+    images, labels = data.mnist(data_dir, train=False)
+    images, labels = images[:limit], labels[:limit]
+    result = {}
+    for name in models:
+        try:
+            model, _ = checkpoints.load(folder, name, lambda c, n=name: build(n, c))
+        except checkpoints.CheckpointError as exc:
+            result[name] = {"error": str(exc)}
+            continue
+        result[name] = metrics.classification(labels.numpy(), predict_labels(model, images), LABELS)
+    return result
+
+
+# --- a drawing or photo → an MNIST-like 28×28 image ------------------------------------------
+
+MIN_SIDE, MAX_SIDE = 8, 1024
+INK_THRESHOLD = 0.2
+
+
+def _as_array(image) -> np.ndarray:
+    """Accept a path, PIL image, numpy array or Gradio editor value; return a uint8/float H×W(×C) array."""
+    if isinstance(image, dict):                      # gr.ImageEditor / gr.Sketchpad value
+        image = image.get("composite")
+    if image is None:
+        raise UserError("draw a digit first")
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+        try:
+            with Image.open(path) as img:
+                img.draft("L", (MAX_SIDE, MAX_SIDE))
+                image = img.copy()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+            raise UserError(f"{path.name}: not a readable image") from None
+    if isinstance(image, Image.Image):
+        if image.mode not in ("L", "LA", "RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+        if max(image.size) > MAX_SIDE:
+            image.thumbnail((MAX_SIDE, MAX_SIDE))
+        image = np.asarray(image)
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)) or arr.dtype == object:
+        raise UserError("not an image: expected a height × width (× channels) picture")
+    if min(arr.shape[:2]) < MIN_SIDE:
+        raise UserError(f"image is too small ({arr.shape[1]}×{arr.shape[0]} pixels); "
+                        f"it needs at least {MIN_SIDE}×{MIN_SIDE}")
+    if max(arr.shape[:2]) > MAX_SIDE:              # a huge array: shrink before any per-pixel work
+        step = math.ceil(max(arr.shape[:2]) / MAX_SIDE)
+        arr = arr[::step, ::step]
+    return arr
+
+
+def ink(image) -> np.ndarray:
+    """Ink strength in [0, 1] per pixel, whatever the colours: transparency where the canvas is
+    transparent, otherwise the distance from the background (the median border luminance)."""
+    arr = _as_array(image).astype(np.float32)
+    if arr.dtype != np.uint8 and arr.max() <= 1.0:
+        arr = arr * 255
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        alpha = arr[..., -1] / 255
+        if alpha.min() < 0.98:                     # a transparent canvas: strokes are the opaque part
+            return alpha
+        arr = arr[..., :-1]
+    gray = arr if arr.ndim == 2 else arr[..., :3].mean(axis=2) if arr.shape[2] >= 3 else arr[..., 0]
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return np.abs(gray - np.median(border)) / 255
+
+
+def to_mnist(image) -> torch.Tensor:
+    """MNIST convention: light digit on dark, bounding box scaled into 20×20, centred by mass in 28×28.
+
+    Returns a float tensor (28, 28) in [0, 1]; raises UserError for a blank or unusable picture.
+    """
+    strength = ink(image)
+    mask = strength > INK_THRESHOLD
+    if not mask.any():
+        raise UserError("draw a digit first: the canvas is blank")
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    crop = torch.from_numpy(np.ascontiguousarray(strength[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+    h, w = crop.shape
+    scale = 20 / max(h, w)
+    size = [max(1, round(h * scale)), max(1, round(w * scale))]
+    patch = TF.resize(crop[None], size, antialias=True)[0].clamp(0, 1)
+    patch = patch / patch.max()
+    # centre of mass to the middle of the 28×28 frame, as the MNIST images were made
+    ys, xs = torch.arange(size[0], dtype=torch.float32), torch.arange(size[1], dtype=torch.float32)
+    total = patch.sum()
+    cy, cx = (patch.sum(1) @ ys / total).item(), (patch.sum(0) @ xs / total).item()
+    top = min(max(round(13.5 - cy), 0), 28 - size[0])
+    left = min(max(round(13.5 - cx), 0), 28 - size[1])
+    out = torch.zeros(28, 28)
+    out[top:top + size[0], left:left + size[1]] = patch
+    return out
+
+
+# --- live predictions ----------------------------------------------------------------------
+
+class DigitModels:
+    """The four digit models, loaded once; a model whose checkpoint fails is listed in `errors`."""
+
+    def __init__(self, folder: Path, names=MODELS):
+        self.models, self.meta, self.errors = {}, {}, {}
+        for name in names:
+            try:
+                self.models[name], self.meta[name] = checkpoints.load(folder, name, lambda c, n=name: build(n, c))
+            except checkpoints.CheckpointError as exc:
+                self.errors[name] = str(exc)
+
+    @torch.inference_mode()
+    def predict(self, image) -> dict:
+        """Every model's answer for one image: label, confidence, 10 probabilities, ms, and for the
+        recurrent models the probabilities after each row (`rows`, 28 × 10)."""
+        digit = to_mnist(image)
+        x = normalize(digit)[None]
+        answers = {}
+        for name, model in self.models.items():
+            t0 = time.perf_counter()
+            if isinstance(model, RowClassifier):
+                row_probs = model.row_logits(x)[0].softmax(-1)
+                probs = row_probs[-1]
+            else:
+                row_probs, probs = None, model(x)[0].softmax(-1)
+            ms = (time.perf_counter() - t0) * 1000
+            answers[name] = {"label": int(probs.argmax()), "confidence": float(probs.max()),
+                             "probabilities": [round(float(p), 6) for p in probs], "ms": round(ms, 3)}
+            if row_probs is not None:
+                answers[name]["rows"] = row_probs.tolist()
+        for name, reason in self.errors.items():
+            answers[name] = {"error": f"unavailable: {reason}"}
+        return {"digit": digit, "models": answers}

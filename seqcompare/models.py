@@ -1,0 +1,166 @@
+"""The models: one recurrent class per task shape, each parametrised by the cell, and LeNet-5."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.RNNBase:
+    """A batch-first nn.RNN / nn.LSTM / nn.GRU."""
+    if cell not in RNN_CLASSES:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(RNN_CLASSES)}")
+    return RNN_CLASSES[cell](input_size, hidden_size, num_layers, batch_first=True,
+                             dropout=dropout if num_layers > 1 else 0.0)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- Digits: an image read one row per time step -------------------------------------------
+
+@dataclass
+class RowClassifierConfig:
+    cell: str = "lstm"
+    input_size: int = 28      # pixels per row
+    hidden_size: int = 128
+    num_layers: int = 2
+    dropout: float = 0.1
+    num_classes: int = 10
+
+
+class RowClassifier(nn.Module):
+    """Reads a 28×28 image top to bottom, one row per step, and classifies from the last state."""
+
+    def __init__(self, cfg: RowClassifierConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.rnn = make_rnn(cfg.cell, cfg.input_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.head = nn.Linear(cfg.hidden_size, cfg.num_classes)
+
+    def row_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits after each row: (B, rows, classes) — the model's belief as it reads."""
+        out, _ = self.rnn(images.reshape(images.shape[0], -1, self.cfg.input_size))
+        return self.head(out)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(images.reshape(images.shape[0], -1, self.cfg.input_size))
+        return self.head(out[:, -1])
+
+
+@dataclass
+class LeNetConfig:
+    num_classes: int = 10
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun et al., 1998) on 28×28 input with ReLU and max pooling."""
+
+    def __init__(self, cfg: LeNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),   # 6×14×14
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),             # 16×5×5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, cfg.num_classes),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(images.reshape(images.shape[0], 1, 28, 28)))
+
+
+# --- Reviews: a token sequence of any length ------------------------------------------------
+
+@dataclass
+class ReviewClassifierConfig:
+    cell: str = "lstm"
+    vocab_size: int = 30000
+    embed_size: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.4
+    num_classes: int = 2
+    pad_id: int = 0
+
+
+class ReviewClassifier(nn.Module):
+    """Embeds the tokens, runs the cell over them and classifies the concat pooling of the states
+    read so far: [last state, running max, running mean] (as in ULMFiT).
+
+    Every quantity is a prefix quantity, so `prefix_logits` gives exactly what the model would answer
+    if the review stopped after each token, and padding after a review never touches its answer.
+    """
+
+    def __init__(self, cfg: ReviewClassifierConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size, padding_idx=cfg.pad_id)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.head = nn.Linear(3 * cfg.hidden_size, cfg.num_classes)
+
+    def prefix_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits after each token: (B, T, classes). Padding (right-aligned) only follows real tokens."""
+        states, _ = self.rnn(self.drop(self.embed(tokens)))
+        steps = torch.arange(1, tokens.shape[1] + 1, device=tokens.device).view(1, -1, 1)
+        pooled = torch.cat([states, states.cummax(1).values, states.cumsum(1) / steps], -1)
+        return self.head(self.drop(pooled))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits at each review's own last real token: (B, classes)."""
+        states, _ = self.rnn(self.drop(self.embed(tokens)))
+        mask = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).unsqueeze(-1)
+        last = states[torch.arange(len(tokens)), lengths - 1]
+        peak = states.masked_fill(~mask, float("-inf")).amax(1)
+        mean = (states * mask).sum(1) / lengths[:, None]
+        return self.head(self.drop(torch.cat([last, peak, mean], -1)))
+
+
+# --- Text generation: a character language model ---------------------------------------------
+
+@dataclass
+class CharLMConfig:
+    cell: str = "lstm"
+    vocab_size: int = 3000
+    embed_size: int = 128
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.2
+
+
+class CharLM(nn.Module):
+    """Embedding → cell → linear decoder over the character vocabulary; the state is passed in and out."""
+
+    def __init__(self, cfg: CharLMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        """tokens (B, T) → logits (B, T, vocab) and the state after the last step."""
+        out, state = self.rnn(self.drop(self.embed(tokens)), state)
+        return self.decoder(self.drop(out)), state
+
+
+def detach_state(state):
+    """Cut the graph behind a carried state (truncated back-propagation through time)."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def textbook_parameters(cell: str, input_size: int, hidden_size: int) -> int:
+    """The count the tutorials give for one layer, gates·(h·x + h·h + h): one bias vector per gate."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    return gates * (hidden_size * input_size + hidden_size * hidden_size + hidden_size)

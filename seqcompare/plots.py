@@ -1,0 +1,94 @@
+"""Plotly figures shared by the three tabs; every model keeps one colour everywhere."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279a2"}
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5"}
+LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40), font=dict(size=12))
+
+
+def label(name: str) -> str:
+    return NAMES.get(name, name)
+
+
+def confusion_matrix(cm: list[list[int]], classes: list[str], title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=cm, x=classes, y=classes, colorscale="Blues", showscale=False,
+                               text=cm, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", height=360, **LAYOUT)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", side="bottom")
+    return fig
+
+
+def curves(histories: dict[str, list[dict]], metrics: list[str], title: str = "Training curves") -> go.Figure:
+    """One panel per metric; a line per model, solid for training and dashed for validation."""
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, horizontal_spacing=0.06)
+    for col, metric in enumerate(metrics, 1):
+        for name, history in histories.items():
+            epochs = [row["epoch"] for row in history]
+            for split, dash in (("train", "solid"), ("val", "dash")):
+                key = f"{split}_{metric}"
+                if history and key in history[0]:
+                    fig.add_scatter(x=epochs, y=[row[key] for row in history], row=1, col=col,
+                                    name=f"{label(name)} {split}", legendgroup=name,
+                                    showlegend=col == 1, line=dict(color=COLORS.get(name), dash=dash))
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_layout(title=title, height=340, **LAYOUT)
+    return fig
+
+
+def class_probabilities(probs: dict[str, list[float]], classes: list[str]) -> go.Figure:
+    """Grouped bars: each model's probability for every class."""
+    fig = go.Figure([go.Bar(x=classes, y=p, name=label(n), marker_color=COLORS.get(n)) for n, p in probs.items()])
+    fig.update_layout(title="Class probabilities", barmode="group", yaxis_range=[0, 1], height=300,
+                      xaxis=dict(type="category"), **LAYOUT)
+    return fig
+
+
+def row_beliefs(rows: dict[str, list[list[float]]]) -> go.Figure:
+    """For each recurrent model, P(digit) after each row it has read (a heatmap: rows × digits)."""
+    names = list(rows)
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[label(n) for n in names],
+                        shared_yaxes=True, horizontal_spacing=0.03)
+    for col, name in enumerate(names, 1):
+        z = [list(step) for step in zip(*rows[name])]        # digits × rows
+        fig.add_heatmap(z=z, x=list(range(1, len(rows[name]) + 1)), y=[str(d) for d in range(10)],
+                        zmin=0, zmax=1, colorscale="Viridis", showscale=col == len(names),
+                        hovertemplate="after row %{x}: P(%{y}) = %{z:.2f}<extra></extra>", row=1, col=col)
+        fig.update_xaxes(title_text="rows read", row=1, col=col)
+    fig.update_yaxes(title_text="digit", type="category", row=1, col=1)
+    fig.update_layout(title="How belief evolves as each recurrent model reads the image top to bottom",
+                      height=320, **LAYOUT)
+    return fig
+
+
+def prefix_trace(traces: dict[str, list[float]], words: list[str], title: str) -> go.Figure:
+    """P(positive) after each word, one line per model."""
+    fig = go.Figure()
+    x = list(range(1, len(words) + 1))
+    for name, values in traces.items():
+        fig.add_scatter(x=x, y=values, name=label(name), mode="lines", line=dict(color=COLORS.get(name)),
+                        customdata=words, hovertemplate="word %{x} (%{customdata}): %{y:.2f}<extra>" + label(name) + "</extra>")
+    fig.add_hline(y=0.5, line=dict(color="gray", dash="dot"))
+    fig.update_layout(title=title, xaxis_title="words read", yaxis_title="P(positive)", yaxis_range=[0, 1],
+                      height=320, **LAYOUT)
+    return fig
+
+
+def top_next(candidates: dict[str, list[tuple[str, float]]]) -> go.Figure:
+    """Each model's most likely next characters, side by side."""
+    names = list(candidates)
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[label(n) for n in names],
+                        shared_yaxes=True, horizontal_spacing=0.05)
+    for col, name in enumerate(names, 1):
+        chars = [repr(c)[1:-1] if c.isspace() else c for c, _ in candidates[name]]
+        fig.add_bar(x=[p for _, p in candidates[name]], y=chars, orientation="h", row=1, col=col,
+                    marker_color=COLORS.get(name), showlegend=False,
+                    hovertemplate="%{y}: %{x:.3f}<extra></extra>")
+        fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
+    fig.update_layout(title="Next character", height=360, **LAYOUT)
+    return fig

@@ -1,0 +1,248 @@
+"""Reviews: IMDb sentiment with RNN, LSTM and GRU; one tokenizer, one recipe, live word-by-word traces."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqcompare import CELLS, UserError, checkpoints, data, metrics
+from seqcompare.models import ReviewClassifier, ReviewClassifierConfig, count_parameters
+from seqcompare.training import TrainConfig, classification_batch, fit
+
+MODELS = CELLS
+LABELS = [0, 1]
+CLASS_NAMES = ["negative", "positive"]
+VOCAB_SIZE = 30000
+TRAIN_TOKENS = 400        # reviews are cut to their first 400 tokens for training
+MAX_TOKENS = 1000         # live input beyond this is truncated, with a notice
+MAX_CHARS = 20000         # characters looked at in a live review
+VAL_SIZE = 2500           # held out of the 25,000 training reviews
+RECIPE = TrainConfig(epochs=6, batch_size=64, lr=3e-3, weight_decay=1e-2)
+TOKENIZER_FILE = "tokenizer.json"
+
+
+# --- text → tokens ----------------------------------------------------------------------------
+
+def new_tokenizer():
+    """Word-level tokenizer: HTML tags out, Unicode-normalised, lower case, words and punctuation apart."""
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+
+    tok = Tokenizer(WordLevel(unk_token="<unk>"))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Replace(Regex(r"<[^>]{0,100}>"), " "), normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tok
+
+
+def train_tokenizer(texts: list[str]):
+    from tokenizers.trainers import WordLevelTrainer
+
+    tok = new_tokenizer()
+    tok.train_from_iterator(texts, WordLevelTrainer(vocab_size=VOCAB_SIZE, min_frequency=2,
+                                                    special_tokens=["<pad>", "<unk>"], show_progress=False))
+    return tok
+
+
+def load_tokenizer(folder: Path):
+    from tokenizers import Tokenizer
+
+    path = Path(folder) / TOKENIZER_FILE
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:      # tokenizers raises a plain Exception for bad files
+        raise checkpoints.CheckpointError(f"{path} cannot be read ({str(exc).splitlines()[0][:120]})") from None
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def encode(tok, texts: list[str], max_tokens: int) -> list[list[int]]:
+    return [e.ids[:max_tokens] for e in tok.encode_batch(texts)]
+
+
+# --- batches of similar length ----------------------------------------------------------------
+
+def length_batches(ids: list[list[int]], labels: list[int], batch_size: int, *, shuffle: bool, seed: int = 0):
+    """Padded (tokens, lengths), labels batches of reviews of similar length (little padding, no packing)."""
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    if shuffle:                                  # jitter lengths so batches differ between epochs
+        rng = random.Random(seed)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]) + rng.uniform(-8, 8))
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        random.Random(seed + 1).shuffle(chunks)
+    for chunk in chunks:
+        yield pad([ids[i] for i in chunk]), torch.tensor([labels[i] for i in chunk])
+
+
+def pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([max(len(s), 1) for s in seqs])
+    tokens = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        tokens[row, :len(s)] = torch.tensor(s, dtype=torch.long)
+    return tokens, lengths
+
+
+# --- training and evaluation -----------------------------------------------------------------
+
+def build(name: str, config: dict | None = None) -> ReviewClassifier:
+    if name not in CELLS:
+        raise ValueError(f"unknown review model {name!r}")
+    return ReviewClassifier(ReviewClassifierConfig(**(config or {"cell": name})))
+
+
+def splits(data_dir: Path | None) -> dict[str, tuple[list[str], list[int]]]:
+    """train / val (a fixed 2,500-review slice of the training split) / test."""
+    texts, labels = data.imdb(data_dir, "train")
+    order = list(range(len(texts)))
+    random.Random(0).shuffle(order)
+    pick = lambda idx: ([texts[i] for i in idx], [labels[i] for i in idx])
+    return {"train": pick(order[VAL_SIZE:]), "val": pick(order[:VAL_SIZE]), "test": data.imdb(data_dir, "test")}
+
+
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None):
+    sets = splits(data_dir)
+    if limit:                                          # smoke runs: a few reviews of each split, both labels
+        sets = {k: (x[::max(1, len(x) // limit)][:limit], y[::max(1, len(y) // limit)][:limit])
+                for k, (x, y) in sets.items()}
+    print(f"IMDb: {len(sets['train'][0])} train, {len(sets['val'][0])} validation, {len(sets['test'][0])} test reviews")
+    tok = train_tokenizer(sets["train"][0])             # vocabulary from the training split only
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints.write_json(out / TOKENIZER_FILE, __import__("json").loads(tok.to_str()))
+    digest = file_digest(out / TOKENIZER_FILE)
+    enc = {k: (encode(tok, x, TRAIN_TOKENS if k != "test" else MAX_TOKENS), y) for k, (x, y) in sets.items()}
+    print(f"vocabulary: {tok.get_vocab_size()} tokens; mean train length "
+          f"{np.mean([len(s) for s in enc['train'][0]]):.0f} tokens")
+    cfg = RECIPE if epochs is None else TrainConfig(**{**asdict(RECIPE), "epochs": epochs})
+    (xtr, ytr), (xva, yva), (xte, yte) = enc["train"], enc["val"], enc["test"]
+    for name in models:
+        torch.manual_seed(cfg.seed)
+        model = build(name, {"cell": name, "vocab_size": tok.get_vocab_size()})
+        print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
+        result = fit(
+            model,
+            train_batches=lambda ep: length_batches(xtr, ytr, cfg.batch_size, shuffle=True, seed=ep),
+            val_batches=lambda: length_batches(xva, yva, 256, shuffle=False),
+            batch_fn=classification_batch,
+            summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS, "binary")},
+            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name)
+        test = metrics.classification(yte, predict_labels(model, xte), LABELS, "binary")
+        print(f"{name}: test accuracy {test['accuracy']:.4f} after {result.seconds:.0f}s of training")
+        checkpoints.save(out, name, model, {
+            "task": "imdb", "config": asdict(model.cfg), "train": asdict(cfg), "tokenizer_sha256": digest,
+            "train_tokens": TRAIN_TOKENS, "parameters": count_parameters(model),
+            "train_seconds": result.seconds, "best_epoch": result.best_epoch,
+            "history": result.history, "test": test,
+        })
+
+
+@torch.inference_mode()
+def predict_labels(model: ReviewClassifier, ids: list[list[int]]) -> np.ndarray:
+    """Predicted labels in the order of `ids` (batched by length internally)."""
+    model.eval()
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.zeros(len(ids), dtype=np.int64)
+    for start in range(0, len(order), 256):
+        chunk = order[start:start + 256]
+        out[chunk] = model(*pad([ids[i] for i in chunk])).argmax(1).numpy()
+    return out
+
+
+def load_models(folder: Path, names=MODELS):
+    """(tokenizer, {name: model}, {name: meta}, {name: error}) with the vocabulary checked per model."""
+    folder = Path(folder)
+    models, meta, errors = {}, {}, {}
+    try:
+        tok = load_tokenizer(folder)
+        digest = file_digest(folder / TOKENIZER_FILE)
+    except checkpoints.CheckpointError as exc:
+        return None, {}, {}, {n: str(exc) for n in names}
+    for name in names:
+        try:
+            model, m = checkpoints.load(folder, name, lambda c, n=name: build(n, c))
+            if m.get("tokenizer_sha256") != digest or model.cfg.vocab_size != tok.get_vocab_size():
+                raise checkpoints.CheckpointError(f"{name} was trained with another vocabulary than {TOKENIZER_FILE}")
+            models[name], meta[name] = model, m
+        except checkpoints.CheckpointError as exc:
+            errors[name] = str(exc)
+    return tok, models, meta, errors
+
+
+def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS) -> dict:
+    """Metrics on the IMDb test split (or `limit` reviews spread evenly over it), recomputed from the checkpoints."""
+    tok, loaded, _, errors = load_models(folder, models)
+    result = {n: {"error": e} for n, e in errors.items()}
+    if loaded:
+        texts, labels = data.imdb(data_dir, "test")
+        if limit and limit < len(texts):              # evenly spaced: the file is sorted by label
+            pick = np.linspace(0, len(texts) - 1, limit).round().astype(int)
+            texts, labels = [texts[i] for i in pick], [labels[i] for i in pick]
+        ids = encode(tok, texts, MAX_TOKENS)
+        for name, model in loaded.items():
+            result[name] = metrics.classification(labels, predict_labels(model, ids), LABELS, "binary")
+    return {n: result[n] for n in models}
+
+
+# --- live predictions ----------------------------------------------------------------------
+
+class ReviewModels:
+    """The three review models and their shared tokenizer, loaded once."""
+
+    def __init__(self, folder: Path, names=MODELS):
+        self.tokenizer, self.models, self.meta, self.errors = load_models(folder, names)
+        self.names = tuple(names)
+
+    def tokenize(self, text: str) -> tuple[list[int], list[str], list[str]]:
+        """ids, tokens and notices for a typed review; raises UserError when there is nothing to read."""
+        if not isinstance(text, str) or not text.strip():
+            raise UserError("type or paste a review first")
+        notices = []
+        if len(text) > MAX_CHARS:
+            notices.append(f"the review is {len(text):,} characters long; only the first {MAX_CHARS:,} are read")
+            text = text[:MAX_CHARS]
+        enc = self.tokenizer.encode(text)
+        ids, tokens = enc.ids, enc.tokens
+        if len(ids) > MAX_TOKENS:
+            notices.append(f"only the first {MAX_TOKENS:,} of its {len(ids):,} tokens are read")
+            ids, tokens = ids[:MAX_TOKENS], tokens[:MAX_TOKENS]
+        words = [i for i, t in zip(ids, tokens) if any(ch.isalnum() for ch in t)]
+        if not words:
+            raise UserError("there are no words to read: write a sentence or two about a film")
+        unknown = sum(1 for i in words if i == self.tokenizer.token_to_id("<unk>"))
+        if unknown == len(words):
+            raise UserError("none of these words are known to the models: they were trained on English "
+                            "IMDb reviews")
+        if unknown / len(words) > 0.5:
+            notices.append(f"{unknown} of {len(words)} words are unknown to the models (trained on English "
+                           "IMDb reviews): treat the answer as a guess")
+        return ids, tokens, notices
+
+    @torch.inference_mode()
+    def predict(self, text: str, trace: bool = True) -> dict:
+        """Every model's label, P(positive) and ms; with `trace`, P(positive) after each token."""
+        if self.tokenizer is None:
+            return {"tokens": [], "notices": [], "models": {n: {"error": f"unavailable: {e}"}
+                                                             for n, e in self.errors.items()}}
+        ids, tokens, notices = self.tokenize(text)
+        x, lengths = pad([ids])
+        answers = {}
+        for name, model in self.models.items():
+            t0 = time.perf_counter()
+            positive = model(x, lengths).softmax(-1)[0, 1].item()
+            ms = (time.perf_counter() - t0) * 1000
+            answers[name] = {"label": int(positive >= 0.5), "positive": round(positive, 6), "ms": round(ms, 3)}
+            if trace:
+                answers[name]["trace"] = model.prefix_logits(x).softmax(-1)[0, :, 1].tolist()
+        for name, reason in self.errors.items():
+            answers[name] = {"error": f"unavailable: {reason}"}
+        return {"tokens": tokens, "notices": notices, "models": {n: answers[n] for n in self.names if n in answers}}

@@ -1,0 +1,120 @@
+"""One training loop for every task: epochs of batches, best-validation weights, per-epoch history."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+# batch_fn(model, batch) -> (mean loss over the batch, items in it, true labels or None, predictions or None)
+BatchFn = Callable[[nn.Module, object], tuple]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip: float = 1.0          # gradient norm clipping
+    seed: int = 0
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+
+def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimizer=None,
+              scheduler=None, clip: float | None = None, desc: str = "", total: int | None = None) -> dict:
+    """One pass over `batches`; trains when an optimizer is given. Returns loss and collected labels."""
+    training = optimizer is not None
+    model.train(training)
+    total_loss, total_n, trues, preds = 0.0, 0, [], []
+    bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True)
+    with torch.set_grad_enabled(training):
+        for batch in bar:
+            loss, n, y_true, y_pred = batch_fn(model, batch)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), clip)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+            total_loss += loss.item() * n
+            total_n += n
+            if y_true is not None:
+                trues.append(np.asarray(y_true))
+                preds.append(np.asarray(y_pred))
+            bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}", refresh=False)
+    out = {"loss": total_loss / max(total_n, 1), "n": total_n}
+    if trues:
+        out["y_true"], out["y_pred"] = np.concatenate(trues), np.concatenate(preds)
+    return out
+
+
+def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches: Callable[[], Iterable],
+        batch_fn: BatchFn, summarize: Callable[[dict], dict], cfg: TrainConfig, *,
+        steps_per_epoch: int, select: str = "accuracy", maximize: bool = True, name: str = "") -> FitResult:
+    """Train with AdamW and a one-cycle schedule; keep the weights of the best validation epoch.
+
+    `summarize(epoch_output)` turns a run_epoch result into metrics (loss, accuracy, …);
+    history rows hold them as train_* and val_*. `select` names the validation metric that decides
+    which epoch's weights are kept.
+    """
+    torch.manual_seed(cfg.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15)
+    result, best, best_state = FitResult(), -math.inf, None
+    start = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        train_out = run_epoch(model, train_batches(epoch), batch_fn, optimizer=optimizer,
+                              scheduler=scheduler, clip=cfg.clip, desc=f"{name} epoch {epoch}/{cfg.epochs}",
+                              total=steps_per_epoch)
+        val_out = run_epoch(model, val_batches(), batch_fn, desc=f"{name} validate")
+        row = {"epoch": epoch, "seconds": round(time.perf_counter() - t0, 2)}
+        row.update({f"train_{k}": v for k, v in summarize(train_out).items()})
+        row.update({f"val_{k}": v for k, v in summarize(val_out).items()})
+        result.history.append(row)
+        score = row[f"val_{select}"] * (1 if maximize else -1)
+        kept = score > best
+        if kept:
+            best, result.best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")))
+        print(f"{name} epoch {epoch}/{cfg.epochs} ({row['seconds']:.0f}s)  {shown}{'  *' if kept else ''}", flush=True)
+    result.seconds = round(time.perf_counter() - start, 1)
+    model.load_state_dict(best_state)
+    return result
+
+
+def classification_batch(model: nn.Module, batch) -> tuple:
+    """batch_fn for classifiers: batch is (inputs, labels); inputs may be a tuple of tensors."""
+    inputs, labels = batch
+    logits = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+    loss = nn.functional.cross_entropy(logits, labels)
+    return loss, len(labels), labels.numpy(), logits.argmax(1).numpy()
+
+
+def tensor_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = False,
+                   seed: int = 0, transform: Callable | None = None):
+    """Mini-batches of (x, y), optionally shuffled (deterministically per seed) and transformed."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)) if shuffle \
+        else torch.arange(len(x))
+    for start in range(0, len(x), batch_size):
+        idx = order[start:start + batch_size]
+        xb = x[idx]
+        yield (transform(xb, seed + start) if transform else xb), y[idx]

@@ -1,0 +1,39 @@
+"""The dashboard builds from the shipped checkpoints and its callbacks answer real inputs."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from conftest import CHECKPOINTS
+from seqcompare import digits, sketches, ui
+
+
+@pytest.fixture(scope="module")
+def digit_bank():
+    return digits.DigitModels(CHECKPOINTS / "mnist")
+
+
+def test_app_builds_with_named_endpoints():
+    demo = ui.build()
+    names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
+    assert {"predict_digit", "classify_review", "generate_text"} <= names
+
+
+def test_digit_callback_returns_every_answer_and_figures(digit_bank):
+    sketch = {"background": None, "layers": [], "composite": np.asarray(sketches.render(2, size=800))}
+    seen, message, *rest = ui.digit_view(digit_bank, sketch)
+    labels, (beliefs, probs) = rest[:-2], rest[-2:]
+    assert seen.shape == (28, 28) and seen.dtype == np.uint8 and message == ""
+    assert len(labels) == len(digits.MODELS)
+    for label in labels:
+        assert max(label.value["confidences"], key=lambda c: c["confidence"])["label"] == "2"
+        assert " ms" in label.label
+    assert isinstance(beliefs, go.Figure) and len(beliefs.data) == 3       # one heatmap per recurrent model
+    assert isinstance(probs, go.Figure) and len(probs.data) == 4
+
+
+def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
+    blank = {"background": None, "layers": [], "composite": np.full((800, 800, 4), 255, np.uint8)}
+    seen, message, *rest = ui.digit_view(digit_bank, blank)
+    assert seen is None and "draw a digit first" in message
+    assert all(v is None for v in rest)

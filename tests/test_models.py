@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from seqcompare import CELLS, checkpoints, digits
+from seqcompare.models import RowClassifier, RowClassifierConfig, make_rnn
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_row_classifier_shapes(cell):
+    model = RowClassifier(RowClassifierConfig(cell=cell)).eval()
+    images = torch.randn(3, 28, 28)
+    logits, rows = model(images), model.row_logits(images)
+    assert logits.shape == (3, 10)
+    assert rows.shape == (3, 28, 10)
+    assert torch.allclose(rows[:, -1], logits, atol=1e-5)   # the belief after the last row is the answer
+
+
+def test_lenet_shapes():
+    assert digits.build("lenet")(torch.randn(5, 1, 28, 28)).shape == (5, 10)
+
+
+def test_cells_differ_in_parameter_count():
+    counts = {cell: sum(p.numel() for p in digits.build(cell).parameters()) for cell in CELLS}
+    # one recurrent layer of h units on x inputs has g·(h·x + h·h + 2h) weights, g = 1, 4, 3 gates
+    assert counts["rnn"] < counts["gru"] < counts["lstm"]
+    rnn = make_rnn("lstm", 28, 128, 1, 0.0)
+    assert sum(p.numel() for p in rnn.parameters()) == 4 * (128 * 28 + 128 * 128 + 2 * 128)
+
+
+def test_unknown_cell_is_refused():
+    with pytest.raises(ValueError, match="unknown cell"):
+        make_rnn("transformer", 28, 8, 1, 0.0)
+
+
+def test_safetensors_round_trip(tmp_path):
+    model = digits.build("gru").eval()
+    checkpoints.save(tmp_path, "gru", model, {"config": {"cell": "gru"}, "history": []})
+    loaded, meta = checkpoints.load(tmp_path, "gru", lambda c: digits.build("gru", c))
+    x = torch.randn(2, 28, 28)
+    assert torch.equal(model(x), loaded(x))
+    assert meta["model"] == "gru" and "torch" in meta["versions"]
+    assert not list(tmp_path.glob("*.tmp"))                 # atomic writes leave no temporary files
+
+
+def test_corrupt_and_mismatched_checkpoints_are_reported(tmp_path):
+    checkpoints.save(tmp_path, "lstm", digits.build("lstm"), {"config": {"cell": "lstm"}})
+    (tmp_path / "lstm.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(checkpoints.CheckpointError, match="corrupt"):
+        checkpoints.load(tmp_path, "lstm", lambda c: digits.build("lstm", c))
+
+    checkpoints.save(tmp_path, "rnn", digits.build("rnn"), {"config": {"cell": "rnn", "hidden_size": 64}})
+    with pytest.raises(checkpoints.CheckpointError, match="shape"):
+        checkpoints.load(tmp_path, "rnn", lambda c: digits.build("rnn", c))
+
+    with pytest.raises(checkpoints.CheckpointError, match="missing"):
+        checkpoints.load(tmp_path, "gru", lambda c: digits.build("gru", c))

@@ -1,0 +1,124 @@
+"""Reviews: tokenisation, length batching, the shipped checkpoints on real IMDb, live input and the CLI."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import CHECKPOINTS
+from seqcompare import UserError, checkpoints, reviews
+from test_digits import cli
+
+SHORT = {
+    "An absolute masterpiece, I loved every minute.": 1,
+    "Wonderful acting and a moving story.": 1,
+    "Boring, badly written and far too long.": 0,
+    "The worst film I have seen this year.": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def bank():
+    bank = reviews.ReviewModels(CHECKPOINTS / "imdb")
+    assert not bank.errors, bank.errors
+    return bank
+
+
+def test_tokenizer_handles_html_case_numbers_and_unknown_words(bank):
+    tokens = bank.tokenizer.encode("GREAT<br /><br />film, 10/10. Zorglubbery!").tokens
+    assert tokens == ["great", "film", ",", "10", "/", "10", ".", "<unk>", "!"]
+
+
+def test_length_batches_group_similar_lengths_and_keep_every_review():
+    ids = [[1] * n for n in [5, 300, 7, 290, 6, 310, 8, 295]]
+    labels = list(range(8))
+    batches = list(reviews.length_batches(ids, labels, 4, shuffle=True, seed=3))
+    seen = sorted(int(y) for _, ys in batches for y in ys)
+    assert seen == labels
+    for (tokens, lengths), _ in batches:
+        assert tokens.shape[1] == int(lengths.max()) and int(lengths.max()) - int(lengths.min()) < 20
+
+
+def test_answer_depends_only_on_real_tokens(bank):
+    ids, _, _ = bank.tokenize("A fine film with a silly ending.")
+    for model in bank.models.values():
+        alone = model(*reviews.pad([ids]))
+        padded = model(*reviews.pad([ids, ids + [5] * 200]))[0]
+        assert torch.allclose(alone[0], padded, atol=1e-5)
+
+
+def test_trace_ends_at_the_answer(bank):
+    result = bank.predict("Great cast, but the ending ruined it.")
+    for name, a in result["models"].items():
+        assert len(a["trace"]) == len(result["tokens"])
+        assert a["trace"][-1] == pytest.approx(a["positive"], abs=1e-5)
+
+
+def test_short_typed_reviews(bank):
+    for text, label in SHORT.items():
+        answers = bank.predict(text, trace=False)["models"]
+        for name, a in answers.items():
+            assert a["label"] == label, (name, text, a)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "type or paste a review first"),
+    ("   \n\t ", "type or paste a review first"),
+    ("?!... ;-)", "no words"),
+    ("😀😀🎬👍", "no words"),
+    ("这部电影非常好看，演员的表演很出色", "none of these words are known"),
+])
+def test_bad_input_gets_a_clear_message(bank, text, message):
+    with pytest.raises(UserError, match=message):
+        bank.predict(text)
+
+
+def test_html_and_huge_pastes_are_handled(bank):
+    html = bank.predict("<p><b>Loved it.</b> A <i>wonderful</i> film.</p>")
+    assert all(a["label"] == 1 for a in html["models"].values())
+    huge = bank.predict("A dull and lifeless film. " * 5000)      # 125,000 characters
+    assert any("only the first" in n for n in huge["notices"])
+    assert all(a["label"] == 0 for a in huge["models"].values())
+
+
+def test_evaluate_on_a_balanced_slice_clears_a_floor(data_dir):
+    result = reviews.evaluate(CHECKPOINTS / "imdb", data_dir, limit=1000)
+    for name in reviews.MODELS:
+        m = result[name]
+        assert m["n"] == 1000 and sum(m["confusion_matrix"][1]) == 500
+        assert m["accuracy"] >= 0.84, (name, m["accuracy"])
+
+
+def test_vocabulary_mismatch_is_caught(tmp_path):
+    for f in (CHECKPOINTS / "imdb").iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    meta = checkpoints.read_json(tmp_path / "rnn.json")
+    checkpoints.write_json(tmp_path / "rnn.json", {**meta, "tokenizer_sha256": "0" * 16})
+    bank = reviews.ReviewModels(tmp_path)
+    assert set(bank.errors) == {"rnn"} and "vocabulary" in bank.errors["rnn"]
+    assert bank.predict("Great.")["models"]["rnn"]["error"].startswith("unavailable")
+
+
+def test_cli_predict_review_and_file(tmp_path):
+    run = cli("predict", "review", "A wonderful, moving film.", "--json")
+    assert run.returncode == 0, run.stderr
+    (entry,) = json.loads(run.stdout)
+    assert entry["text"] == "A wonderful, moving film."
+    assert set(entry["models"]) == {"rnn", "lstm", "gru"}
+    assert set(entry["models"]["gru"]) == {"label", "positive", "ms"}
+
+    run = cli("predict", "reviews", "--file", "-", "--json", stdin="Loved it.\n\nHated it.\n😀\n")
+    assert run.returncode == 0, run.stderr
+    entries = json.loads(run.stdout)
+    assert [e["text"] for e in entries] == ["Loved it.", "Hated it.", "😀"]
+    assert "error" in entries[2] and "models" in entries[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "review", "   "], "type or paste a review first"),
+    (["predict", "reviews", "--file", "nope.txt"], "no such file"),
+    (["predict", "reviews"], "--file"),
+])
+def test_cli_review_errors(args, message):
+    run = cli(*args)
+    assert run.returncode == 2 and message in run.stderr and run.stderr.count("\n") == 1

@@ -1,0 +1,63 @@
+"""Text generation pieces that need no checkpoint: vocabulary, split, batching, sampling, settings."""
+
+import pytest
+import torch
+
+from seqcompare import UserError, textgen
+from seqcompare.models import CharLM, CharLMConfig
+
+
+def test_split_by_row_index_and_end_markers():
+    reviews = [f"评论{i}" for i in range(20)] + [""]
+    train, val = textgen.split_reviews(reviews)
+    assert val == ["评论9", "评论19"] and len(train) == 18       # the empty review (row 20) is dropped
+    text = textgen.corpus(["好\n吧", "差"])
+    assert text == "\n好 吧\n差\n"                              # a newline only ever marks a review's end
+
+
+def test_vocab_maps_unseen_characters_to_one_unknown_id():
+    vocab = textgen.Vocab.from_text("\n早餐早餐很好很好\n")
+    assert vocab.chars[0] == textgen.UNK and "\n" in vocab.chars
+    ids = vocab.encode("早餐😀x")
+    assert ids[:2] == [vocab.index["早"], vocab.index["餐"]] and ids[2:] == [0, 0]
+    assert vocab.decode(ids) == "早餐□□"
+
+
+def test_streams_and_windows_cover_the_text_in_order():
+    ids = torch.arange(1000)
+    s = textgen.streams(ids, 4)
+    assert s.shape == (4, 250) and s[1, 0] == 250
+    pairs = list(textgen.windows(s, 100))
+    assert [x.shape[1] for x, _ in pairs] == [100, 100, 49]
+    for x, y in pairs:
+        assert torch.equal(x[:, 1:], y[:, :-1])                 # targets are the inputs shifted by one
+    assert torch.equal(torch.cat([x for x, _ in pairs], 1), s[:, :-1])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    vocab = textgen.Vocab(sorted(set("早餐很好不错房间干净服务热情\n")))
+    return CharLM(CharLMConfig(cell="gru", vocab_size=len(vocab), embed_size=8, hidden_size=16)).eval(), vocab
+
+
+def test_sampling_is_reproducible_per_seed(tiny):
+    model, vocab = tiny
+    run = lambda seed, temp=1.0: textgen.sample(model, vocab, "早餐", 40, temp, 5, torch.Generator().manual_seed(seed))
+    assert run(1) == run(1)
+    assert len({run(s) for s in range(6)}) > 1                  # different seeds, different texts
+    assert run(1, 0.0) == run(2, 0.0)                           # temperature 0 is greedy
+    assert "\n" not in run(3) and "□" not in run(3)             # stops at the end marker, never writes <unk>
+
+
+def test_settings_are_checked_and_length_is_capped():
+    length, temp, k, notes = textgen.check_settings(10_000, 0.5, 10)
+    assert length == textgen.MAX_LENGTH and notes and "capped" in notes[0]
+    for bad in [(0, 1, 1), (-5, 1, 1), (10, -1, 1), (10, float("nan"), 1), (10, 1, -2), ("ten", 1, 1)]:
+        with pytest.raises(UserError):
+            textgen.check_settings(*bad)
+
+
+def test_textbook_count_differs_by_one_bias_per_gate():
+    model = CharLM(CharLMConfig(cell="lstm", vocab_size=50, embed_size=8, hidden_size=16))
+    assert textgen.textbook_count(model) == sum(p.numel() for p in model.parameters()) - 4 * 16
