@@ -1,7 +1,10 @@
 """seqcompare dashboard: `python app.py` (or a Hugging Face Space) serves it."""
 
+import torch
+
 from seqcompare.ui import build
 
+torch.set_num_threads(1)   # one intra-op thread per request: requests run side by side on Gradio's workers
 demo = build()
 
 if __name__ == "__main__":

@@ -91,3 +91,21 @@ def load(folder: Path, name: str, build) -> tuple[nn.Module, dict]:
     model.load_state_dict(state)
     model.eval()
     return model, meta
+
+
+def load_all(folder: Path, names, build, check=None) -> tuple[dict, dict, dict]:
+    """Load each named model as `load` does; a failure is recorded for that model, not raised.
+
+    `build(name, config)` makes a model; `check(name, model, meta)` may raise CheckpointError (say, for
+    a vocabulary that does not match). Returns (models, metas, errors), each keyed by name.
+    """
+    models, metas, errors = {}, {}, {}
+    for name in names:
+        try:
+            model, meta = load(folder, name, lambda config, n=name: build(n, config))
+            if check is not None:
+                check(name, model, meta)
+            models[name], metas[name] = model, meta
+        except CheckpointError as exc:
+            errors[name] = str(exc)
+    return models, metas, errors

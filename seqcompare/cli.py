@@ -26,8 +26,10 @@ def model_list(text: str | None, task: str) -> tuple[str, ...]:
         return known
     names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise UserError(f"unknown model {', '.join(unknown) or text!r} for {task}; choose from {','.join(known)}")
+    if not names:
+        raise UserError(f"--models names no model; choose from {','.join(known)}")
+    if unknown:
+        raise UserError(f"unknown model {', '.join(unknown)} for {task}; choose from {','.join(known)}")
     return names
 
 
@@ -58,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
     t.add_argument("--limit", type=positive_int, help="use only the first N examples of each split (smoke runs)")
     t.add_argument("--out", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
+    t.add_argument("--threads", type=positive_int, help="torch threads (1 lets two trainings share 2 cores)")
     data_args(t)
 
     e = sub.add_parser("evaluate", help="recompute test metrics from the checkpoints")
@@ -83,9 +86,34 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--models", help="comma-separated subset")
     g.add_argument("--checkpoints", type=Path, help="checkpoint folder")
     g.add_argument("--json", action="store_true", help="print one JSON object")
+    b = sub.add_parser("bench", help="measure latency per task and model on this machine")
+    b.add_argument("--tasks", default="digits,reviews,textgen", help="comma-separated: digits,reviews,textgen")
+    b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+
     r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
     r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
     return p
+
+
+def run_bench(args) -> None:
+    from seqcompare import bench
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in bench.TASKS]
+    if unknown or not tasks:
+        raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(bench.TASKS)}")
+    result = bench.run(CHECKPOINTS, tasks, args.runs)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    print(result["machine"])
+    for task in tasks:
+        r = result[task]
+        print(f"{task}: {r['request']} — total median {r['total_ms']['median']:.1f} ms, p95 {r['total_ms']['p95']:.1f} ms")
+        for name, s in r["model_ms"].items():
+            extra = f", {r['chars_per_second'][name]} chars/s" if "chars_per_second" in r else ""
+            print(f"  {name:6s} median {s['median']:.2f} ms  p95 {s['p95']:.2f} ms{extra}")
 
 
 def run_report(args) -> None:
@@ -99,6 +127,10 @@ def run_report(args) -> None:
 
 def run_train(args) -> None:
     models = model_list(args.models, args.task)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from seqcompare import data
 
     task_module(args.task).train(models, data.data_dir(args.data_dir), args.out or CHECKPOINTS / args.task,
@@ -229,9 +261,14 @@ def run_generate(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command in ("predict", "generate", "bench"):
+        import torch
+
+        torch.set_num_threads(1)          # single requests are faster on one thread, as in the app
     try:
         {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-         "generate": run_generate, "report": run_report}[args.command](args)
+         "generate": run_generate, "report": run_report,
+         "bench": run_bench}[args.command](args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2

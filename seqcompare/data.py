@@ -52,8 +52,12 @@ def _load_dataset(*args, **kwargs):
     return datasets.load_dataset(*args, **kwargs)
 
 
-def imdb(root: Path | None, split: str) -> tuple[list[str], list[int]]:
-    """IMDb reviews of one split ('train' or 'test') as (texts, labels)."""
+def imdb(root: Path | None, split: str) -> tuple[list[str], list[int], list[int]]:
+    """IMDb reviews of one split ('train' or 'test') as (texts, labels, review ids).
+
+    A review's id is its number in the original release (consecutive ids are mostly reviews of the same
+    film); where a source has no id column, its position among the reviews of its label stands in.
+    """
     if root is not None:
         path = root / "imdb" / f"{split}.jsonl.gz"
         if not path.is_file():
@@ -64,7 +68,16 @@ def imdb(root: Path | None, split: str) -> tuple[list[str], list[int]]:
             ds = _load_dataset("stanfordnlp/imdb", split=split)
         except Exception as exc:
             raise UserError(f"could not download IMDb ({type(exc).__name__}); {HINT}") from None
-    return list(ds["text"]), [int(x) for x in ds["label"]]
+    labels = [int(x) for x in ds["label"]]
+    if "id" in ds.column_names:
+        ids = [int(x) for x in ds["id"]]
+    else:
+        seen = {0: 0, 1: 0}
+        ids = []
+        for label in labels:
+            ids.append(seen[label])
+            seen[label] += 1
+    return list(ds["text"]), labels, ids
 
 
 def hotel_reviews(root: Path | None) -> list[str]:

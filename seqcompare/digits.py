@@ -108,25 +108,23 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
     """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints."""
     images, labels = data.mnist(data_dir, train=False)
     images, labels = images[:limit], labels[:limit]
-    result = {}
-    for name in models:
-        try:
-            model, _ = checkpoints.load(folder, name, lambda c, n=name: build(n, c))
-        except checkpoints.CheckpointError as exc:
-            result[name] = {"error": str(exc)}
-            continue
+    loaded, _, errors = checkpoints.load_all(folder, models, build)
+    result = {n: {"error": e} for n, e in errors.items()}
+    for name, model in loaded.items():
         result[name] = metrics.classification(labels.numpy(), predict_labels(model, images), LABELS)
-    return result
+    return {n: result[n] for n in models}
 
 
 # --- a drawing or photo → an MNIST-like 28×28 image ------------------------------------------
 
-MIN_SIDE, MAX_SIDE = 8, 1024
-INK_THRESHOLD = 0.2
+MIN_SIDE = 8               # smaller pictures are refused
+WORK_SIDE = 280            # larger ones are box-filtered down to about this before any per-pixel work
+BLANK = 0.08               # a canvas whose strongest ink is fainter than this is blank
+INK_FRACTION = 0.35        # the digit's bounding box holds the pixels with at least this share of the peak ink
 
 
-def _as_array(image) -> np.ndarray:
-    """Accept a path, PIL image, numpy array or Gradio editor value; return a uint8/float H×W(×C) array."""
+def _as_image(image) -> Image.Image:
+    """Accept a path, PIL image, numpy array or Gradio editor value; return an L, LA, RGB or RGBA image."""
     if isinstance(image, dict):                      # gr.ImageEditor / gr.Sketchpad value
         image = image.get("composite")
     if image is None:
@@ -137,40 +135,41 @@ def _as_array(image) -> np.ndarray:
             raise UserError(f"{path}: no such file")
         try:
             with Image.open(path) as img:
-                img.draft("L", (MAX_SIDE, MAX_SIDE))
+                img.draft("RGB", (WORK_SIDE, WORK_SIDE))     # JPEGs decode small
+                img.load()
                 image = img.copy()
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
             raise UserError(f"{path.name}: not a readable image") from None
-    if isinstance(image, Image.Image):
-        if image.mode not in ("L", "LA", "RGB", "RGBA"):
-            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
-        if max(image.size) > MAX_SIDE:
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
-        image = np.asarray(image)
-    arr = np.asarray(image)
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)) or arr.dtype == object:
-        raise UserError("not an image: expected a height × width (× channels) picture")
-    if min(arr.shape[:2]) < MIN_SIDE:
-        raise UserError(f"image is too small ({arr.shape[1]}×{arr.shape[0]} pixels); "
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[..., 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)) or arr.size == 0:
+            raise UserError("not an image: expected a height × width (× channels) picture")
+        if arr.dtype != np.uint8:
+            arr = np.asarray(arr, dtype=np.float32)
+            arr = (arr * 255 if arr.max() <= 1.0 else arr).clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(arr)
+    if not isinstance(image, Image.Image):
+        raise UserError("not an image")
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+    if min(image.size) < MIN_SIDE:
+        raise UserError(f"image is too small ({image.width}×{image.height} pixels); "
                         f"it needs at least {MIN_SIDE}×{MIN_SIDE}")
-    if max(arr.shape[:2]) > MAX_SIDE:              # a huge array: shrink before any per-pixel work
-        step = math.ceil(max(arr.shape[:2]) / MAX_SIDE)
-        arr = arr[::step, ::step]
-    return arr
+    factor = max(image.size) // WORK_SIDE
+    return image.reduce(factor) if factor > 1 else image
 
 
 def ink(image) -> np.ndarray:
     """Ink strength in [0, 1] per pixel, whatever the colours: transparency where the canvas is
     transparent, otherwise the distance from the background (the median border luminance)."""
-    arr = _as_array(image).astype(np.float32)
-    if arr.dtype != np.uint8 and arr.max() <= 1.0:
-        arr = arr * 255
-    if arr.ndim == 3 and arr.shape[2] in (2, 4):
-        alpha = arr[..., -1] / 255
+    img = _as_image(image)
+    if img.mode in ("LA", "RGBA"):
+        alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255
         if alpha.min() < 0.98:                     # a transparent canvas: strokes are the opaque part
             return alpha
-        arr = arr[..., :-1]
-    gray = arr if arr.ndim == 2 else arr[..., :3].mean(axis=2) if arr.shape[2] >= 3 else arr[..., 0]
+    gray = np.asarray(img.convert("L"), dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     return np.abs(gray - np.median(border)) / 255
 
@@ -181,9 +180,10 @@ def to_mnist(image) -> torch.Tensor:
     Returns a float tensor (28, 28) in [0, 1]; raises UserError for a blank or unusable picture.
     """
     strength = ink(image)
-    mask = strength > INK_THRESHOLD
-    if not mask.any():
+    peak = float(strength.max())
+    if peak < BLANK:
         raise UserError("draw a digit first: the canvas is blank")
+    mask = strength >= INK_FRACTION * peak
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     crop = torch.from_numpy(np.ascontiguousarray(strength[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
     h, w = crop.shape
@@ -208,12 +208,7 @@ class DigitModels:
     """The four digit models, loaded once; a model whose checkpoint fails is listed in `errors`."""
 
     def __init__(self, folder: Path, names=MODELS):
-        self.models, self.meta, self.errors = {}, {}, {}
-        for name in names:
-            try:
-                self.models[name], self.meta[name] = checkpoints.load(folder, name, lambda c, n=name: build(n, c))
-            except checkpoints.CheckpointError as exc:
-                self.errors[name] = str(exc)
+        self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build)
 
     @torch.inference_mode()
     def predict(self, image) -> dict:

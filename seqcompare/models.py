@@ -87,6 +87,7 @@ class ReviewClassifierConfig:
     hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.4
+    word_dropout: float = 0.0    # during training, drop whole word vectors
     num_classes: int = 2
     pad_id: int = 0
 
@@ -107,16 +108,23 @@ class ReviewClassifier(nn.Module):
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         self.head = nn.Linear(3 * cfg.hidden_size, cfg.num_classes)
 
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens)
+        if self.training and self.cfg.word_dropout > 0:
+            keep = torch.rand(x.shape[:2] + (1,), device=x.device) >= self.cfg.word_dropout
+            x = x * keep / (1 - self.cfg.word_dropout)
+        return self.drop(x)
+
     def prefix_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits after each token: (B, T, classes). Padding (right-aligned) only follows real tokens."""
-        states, _ = self.rnn(self.drop(self.embed(tokens)))
+        states, _ = self.rnn(self.embed_tokens(tokens))
         steps = torch.arange(1, tokens.shape[1] + 1, device=tokens.device).view(1, -1, 1)
         pooled = torch.cat([states, states.cummax(1).values, states.cumsum(1) / steps], -1)
         return self.head(self.drop(pooled))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits at each review's own last real token: (B, classes)."""
-        states, _ = self.rnn(self.drop(self.embed(tokens)))
+        states, _ = self.rnn(self.embed_tokens(tokens))
         mask = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).unsqueeze(-1)
         last = states[torch.arange(len(tokens)), lengths - 1]
         peak = states.masked_fill(~mask, float("-inf")).amax(1)

@@ -23,7 +23,7 @@ MIN_COUNT = 2              # rarer training characters share the unknown id
 BPTT = 100                 # characters per truncated back-propagation window
 MAX_LENGTH = 500           # longest generation, in characters
 MAX_SEED = 200             # seed characters the models read
-RECIPE = TrainConfig(epochs=8, batch_size=64, lr=3e-3, weight_decay=1e-2, clip=0.5)
+RECIPE = TrainConfig(epochs=10, batch_size=64, lr=3e-3, weight_decay=1e-2, clip=0.5)
 VOCAB_FILE = "vocab.json"
 
 
@@ -180,16 +180,13 @@ def load_models(folder: Path, names=MODELS):
         vocab = load_vocab(folder)
     except checkpoints.CheckpointError as exc:
         return None, {}, {}, {n: str(exc) for n in names}
-    models, meta, errors = {}, {}, {}
-    for name in names:
-        try:
-            model, m = checkpoints.load(folder, name, lambda c, n=name: build(n, c))
-            if model.cfg.vocab_size != len(vocab):
-                raise checkpoints.CheckpointError(f"{name} expects {model.cfg.vocab_size} characters, "
-                                                  f"{VOCAB_FILE} has {len(vocab)}")
-            models[name], meta[name] = model, m
-        except checkpoints.CheckpointError as exc:
-            errors[name] = str(exc)
+
+    def check(name, model, m):
+        if model.cfg.vocab_size != len(vocab):
+            raise checkpoints.CheckpointError(f"{name} expects {model.cfg.vocab_size} characters, "
+                                              f"{VOCAB_FILE} has {len(vocab)}")
+
+    models, meta, errors = checkpoints.load_all(folder, names, build, check)
     return vocab, models, meta, errors
 
 

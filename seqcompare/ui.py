@@ -52,7 +52,8 @@ def digit_view(bank: digits.DigitModels, image) -> list:
         result = bank.predict(image)
     except UserError as exc:
         return [None, notice(str(exc)), *([None] * len(names)), None, None]
-    out = [(result["digit"].numpy() * 255).astype(np.uint8), ""]
+    seen = (result["digit"].numpy() * 255).astype(np.uint8)
+    out = [seen.repeat(6, 0).repeat(6, 1), ""]               # 28×28 shown at 168×168, pixels kept sharp
     for n in names:
         a = result["models"][n]
         if "error" in a:
@@ -94,7 +95,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
 
     classify = partial(digit_view, bank)
     outputs = [seen, message, *answers, beliefs, probs]
-    draw_btn.click(classify, canvas, outputs, api_name="predict_digit")
+    draw_btn.click(classify, canvas, outputs, api_visibility="private")
     canvas.change(classify, canvas, outputs, api_visibility="private", trigger_mode="always_last",
                   show_progress="hidden")
     upload_btn.click(classify, upload, outputs, api_visibility="private")
@@ -156,7 +157,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     classify = partial(review_view, bank)
 
     outputs = [message, *answers, trace]
-    submit.click(classify, text, outputs, api_name="classify_review")
+    submit.click(classify, text, outputs, api_visibility="private")
     text.submit(classify, text, outputs, api_visibility="private")
     text.change(classify, text, outputs, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
@@ -225,7 +226,7 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     write = partial(text_view, bank)
 
     generate.click(write, [seed, length, temperature, top_k, random_seed], [message, *columns, next_plot],
-                   api_name="generate_text")
+                   api_visibility="private")
     seed.submit(write, [seed, length, temperature, top_k, random_seed], [message, *columns, next_plot],
                 api_visibility="private")
 
@@ -236,6 +237,63 @@ def textgen_tab(bank: textgen.TextModels) -> None:
                headers=["model", "bits per char", "perplexity", "parameters (PyTorch)", "parameters (textbook)",
                         "train seconds"])
     gr.Markdown(PARAMETER_NOTE)
+
+
+# --- JSON endpoints for gradio_client --------------------------------------------------------
+
+def api_predict_digit(bank: digits.DigitModels, image) -> dict:
+    """Every model's digit, confidence, probabilities and ms for one image file."""
+    try:
+        answers = bank.predict(image)["models"]
+    except UserError as exc:
+        return {"error": str(exc)}
+    return {"models": {n: {k: v for k, v in a.items() if k != "rows"} for n, a in answers.items()}}
+
+
+def api_classify_review(bank: reviews.ReviewModels, text: str) -> dict:
+    """Every model's label, P(positive) and ms for one review."""
+    try:
+        result = bank.predict(text, trace=False)
+    except UserError as exc:
+        return {"error": str(exc)}
+    return {"notices": result["notices"], "models": result["models"]}
+
+
+def api_generate_text(bank: textgen.TextModels, seed, length, temperature, top_k, random_seed) -> dict:
+    """Every model's text and ms for one seed and setting."""
+    try:
+        return bank.generate(seed, length, temperature, top_k, random_seed)
+    except UserError as exc:
+        return {"error": str(exc)}
+
+
+def api_endpoints(digit_bank, review_bank, text_bank) -> None:
+    """Named endpoints (predict_digit, classify_review, generate_text) on hidden components."""
+    with gr.Row(visible=False):
+        image = gr.Image(type="filepath", label="image")
+        review = gr.Textbox(label="text")
+        seed = gr.Textbox(label="seed", value="早餐")
+        length = gr.Number(label="length", value=100, precision=0)
+        temperature = gr.Number(label="temperature", value=0.8)
+        top_k = gr.Number(label="top_k", value=20, precision=0)
+        random_seed = gr.Number(label="random_seed", value=0, precision=0)
+        result = gr.JSON(label="result")
+        go = [gr.Button(f"api {i}") for i in range(3)]
+    go[0].click(partial(api_predict_digit, digit_bank), image, result, api_name="predict_digit")
+    go[1].click(partial(api_classify_review, review_bank), review, result, api_name="classify_review")
+    go[2].click(partial(api_generate_text, text_bank), [seed, length, temperature, top_k, random_seed], result,
+                api_name="generate_text")
+
+
+# Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush
+# for the user as soon as the canvas is on screen, so that drawing works at once.
+ARM_BRUSH = """() => {
+  const arm = () => document.querySelectorAll('#digit-canvas').forEach((el) => {
+    const brush = el.querySelector('button[aria-label="Brush"]');
+    if (brush && !el.dataset.armed && el.offsetParent !== null) { brush.click(); el.dataset.armed = '1'; }
+  });
+  setInterval(arm, 400);
+}"""
 
 
 def build(checkpoints: Path = CHECKPOINTS) -> gr.Blocks:
@@ -252,4 +310,6 @@ def build(checkpoints: Path = CHECKPOINTS) -> gr.Blocks:
                 digits_tab(digit_bank)
             with gr.Tab("Reviews", id="reviews"):
                 reviews_tab(review_bank)
+        api_endpoints(digit_bank, review_bank, text_bank)
+        demo.load(None, js=ARM_BRUSH)
     return demo

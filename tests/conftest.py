@@ -1,4 +1,9 @@
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,3 +21,46 @@ def data_dir() -> Path:
     if not (DATA / "MNIST").is_dir():
         pytest.skip(f"no data folder at {DATA} (set SEQCOMPARE_DATA)")
     return DATA
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Expose each phase's report on the test item (the browser tests screenshot failures)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: drives the real app in headless Chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            pytest.fail("the app exited at start-up:\n" + proc.stdout.read()[-3000:])
+    else:
+        proc.kill()
+        pytest.fail("the app did not answer within 90 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)

@@ -23,7 +23,7 @@ def test_digit_callback_returns_every_answer_and_figures(digit_bank):
     sketch = {"background": None, "layers": [], "composite": np.asarray(sketches.render(2, size=800))}
     seen, message, *rest = ui.digit_view(digit_bank, sketch)
     labels, (beliefs, probs) = rest[:-2], rest[-2:]
-    assert seen.shape == (28, 28) and seen.dtype == np.uint8 and message == ""
+    assert seen.shape == (168, 168) and seen.dtype == np.uint8 and message == ""
     assert len(labels) == len(digits.MODELS)
     for label in labels:
         assert max(label.value["confidences"], key=lambda c: c["confidence"])["label"] == "2"

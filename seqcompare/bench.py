@@ -1,0 +1,71 @@
+"""Benchmarks on this machine: per-request latency per task and model (median, p95)."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqcompare import digits, reviews, sketches, textgen
+
+REVIEW_250 = ("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour it "
+              "trusts its audience to watch and listen. ") * 12
+
+
+def summary(samples: list[float]) -> dict:
+    return {"median": round(statistics.median(samples), 3),
+            "p95": round(float(np.percentile(samples, 95)), 3), "runs": len(samples)}
+
+
+def timed(fn, runs: int) -> tuple[list[float], list]:
+    fn()                                                # warm-up
+    total, outs = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        outs.append(fn())
+        total.append((time.perf_counter() - t0) * 1000)
+    return total, outs
+
+
+def bench_digits(folder: Path, runs: int) -> dict:
+    bank = digits.DigitModels(folder)
+    sketch = np.asarray(sketches.render(8, size=800))   # what the Sketchpad sends: 800×800 RGBA
+    total, outs = timed(lambda: bank.predict(sketch), runs)
+    per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
+    return {"request": "one 800×800 sketch, all models (preprocessing included)", "total_ms": summary(total),
+            "model_ms": per_model}
+
+
+def bench_reviews(folder: Path, runs: int) -> dict:
+    bank = reviews.ReviewModels(folder)
+    words = len(REVIEW_250.split())
+    total, outs = timed(lambda: bank.predict(REVIEW_250, trace=False), runs)
+    per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
+    return {"request": f"one {words}-word review, all models", "total_ms": summary(total), "model_ms": per_model}
+
+
+def bench_textgen(folder: Path, runs: int) -> dict:
+    bank = textgen.TextModels(folder)
+    total, outs = timed(lambda: bank.generate("早餐", 100, 0.8, 20, 0), runs)
+    per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
+    chars = {n: sum(o["models"][n]["characters"] for o in outs) / (sum(o["models"][n]["ms"] for o in outs) / 1000)
+             for n in bank.models}
+    return {"request": "100 characters from 早餐, all models (stops early at a review's end)",
+            "total_ms": summary(total), "model_ms": per_model,
+            "chars_per_second": {n: round(v) for n, v in chars.items()}}
+
+
+TASKS = {"digits": ("mnist", bench_digits), "reviews": ("imdb", bench_reviews), "textgen": ("hotel", bench_textgen)}
+
+
+def run(root: Path, tasks=tuple(TASKS), runs: int = 50) -> dict:
+    result = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+                         f"torch {torch.__version__}"}
+    for task in tasks:
+        sub, fn = TASKS[task]
+        result[task] = fn(root / sub, runs)
+    return result

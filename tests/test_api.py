@@ -1,0 +1,43 @@
+"""The named API endpoints, called the way a user's script would: through gradio_client."""
+
+import pytest
+
+from seqcompare import sketches
+
+client_mod = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return client_mod.Client(app_url, verbose=False)
+
+
+def test_predict_digit(client, tmp_path):
+    path = tmp_path / "three.png"
+    sketches.render(3).save(path)
+    out = client.predict(client_mod.handle_file(str(path)), api_name="/predict_digit")
+    assert set(out["models"]) == {"rnn", "lstm", "gru", "lenet"}
+    for a in out["models"].values():
+        assert a["label"] == 3 and a["ms"] > 0 and len(a["probabilities"]) == 10
+
+
+def test_predict_digit_refuses_a_non_image(client, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not an image")
+    out = client.predict(client_mod.handle_file(str(path)), api_name="/predict_digit")
+    assert "not a readable image" in out["error"]
+
+
+def test_classify_review(client):
+    out = client.predict("Dreadful. Boring from start to finish.", api_name="/classify_review")
+    assert set(out["models"]) == {"rnn", "lstm", "gru"}
+    assert all(a["label"] == 0 and 0 <= a["positive"] < 0.5 and a["ms"] > 0 for a in out["models"].values())
+    assert "type or paste" in client.predict("", api_name="/classify_review")["error"]
+
+
+def test_generate_text(client):
+    out = client.predict("房间", 30, 0.8, 20, 5, api_name="/generate_text")
+    again = client.predict("房间", 30, 0.8, 20, 5, api_name="/generate_text")
+    assert out == {**again, "models": {n: {**a, "ms": out["models"][n]["ms"]} for n, a in again["models"].items()}}
+    assert all(a["text"].startswith("房间") for a in out["models"].values())
+    assert "length" in client.predict("房间", -5, 0.8, 20, 5, api_name="/generate_text")["error"]

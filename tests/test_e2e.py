@@ -1,0 +1,85 @@
+"""End-to-end: the real app in headless Chromium — draw a digit, type a review, generate text."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = os.environ.get("SEQCOMPARE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(os.environ.get("SEQCOMPARE_SCREENSHOTS", ROOT / "tests" / "screenshots"))
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM, reason="no Chromium installed (apt-get install chromium)"),
+    pytest.mark.e2e,
+]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture()
+def page(app_url, request):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(30_000)
+        page.goto(app_url)
+        page.wait_for_selector("text=seqcompare")
+        yield page
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+        browser.close()
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_draw_a_digit(page):
+    open_tab(page, "Digits")
+    canvas = page.locator("#digit-canvas canvas").first
+    canvas.wait_for(state="visible")
+    page.wait_for_function("document.querySelector('#digit-canvas')?.dataset.armed === '1'")
+    box = canvas.bounding_box()
+    cx, cy, s = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"])
+    stroke = [(0.0, -0.35), (0.0, 0.35)]                    # a 1: one vertical stroke
+    page.mouse.move(cx + stroke[0][0] * s, cy + stroke[0][1] * s)
+    page.mouse.down()
+    for i in range(1, 25):
+        t = i / 24
+        page.mouse.move(cx, cy + (stroke[0][1] + (stroke[1][1] - stroke[0][1]) * t) * s)
+    page.mouse.up()
+    page.get_by_role("button", name="Classify drawing").click()
+    for name in ("rnn", "lstm", "gru", "lenet"):
+        label = page.locator(f"#digit-{name}")
+        label.locator("text=/ms/").wait_for()                # the label carries the milliseconds
+        assert label.locator("h2, .output-class").first.inner_text().strip() == "1"
+
+
+def test_blank_canvas_asks_for_a_drawing(page):
+    open_tab(page, "Digits")
+    page.get_by_role("button", name="Classify drawing").click()
+    page.locator("#digit-notice").get_by_text("draw a digit first").wait_for()
+
+
+def test_type_a_review(page):
+    open_tab(page, "Reviews")
+    page.locator("#review-text textarea").fill("A wonderful film: moving, funny and beautifully acted.")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    for name in ("rnn", "lstm", "gru"):
+        label = page.locator(f"#review-{name}")
+        label.locator("text=/ms/").wait_for()
+        assert label.locator("h2, .output-class").first.inner_text().strip() == "positive"
+
+
+def test_generate_text(page):
+    open_tab(page, "Text generation")
+    page.locator("#gen-button").click()
+    for name in ("rnn", "lstm", "gru"):
+        box = page.locator(f"#gen-{name} textarea")
+        page.wait_for_function(f"document.querySelector('#gen-{name} textarea')?.value.length > 2")
+        assert box.input_value().startswith("早餐")

@@ -1,0 +1,90 @@
+"""Text generation with the shipped checkpoints: validation bpc, generation, next characters, the CLI."""
+
+import json
+
+import pytest
+
+from conftest import CHECKPOINTS
+from seqcompare import UserError, checkpoints, textgen
+from test_digits import cli
+
+
+@pytest.fixture(scope="module")
+def bank():
+    bank = textgen.TextModels(CHECKPOINTS / "hotel")
+    assert not bank.errors, bank.errors
+    return bank
+
+
+def test_validation_bpc_on_a_slice(data_dir):
+    result = textgen.evaluate(CHECKPOINTS / "hotel", data_dir, limit=150)
+    for name in textgen.MODELS:
+        m = result[name]
+        assert m["characters"] > 10_000
+        assert m["perplexity"] == pytest.approx(2 ** m["bpc"], rel=1e-3)
+        assert m["bpc"] < 6.0, (name, m)                        # better than a character bigram model
+
+
+def test_generation_is_reproducible_and_reads_like_a_review(bank):
+    a = bank.generate("早餐", 60, 0.8, 20, 7)
+    b = bank.generate("早餐", 60, 0.8, 20, 7)
+    for name in textgen.MODELS:
+        assert a["models"][name]["text"] == b["models"][name]["text"]
+        text = a["models"][name]["text"]
+        assert text.startswith("早餐") and "\n" not in text and "□" not in text
+        assert 0 < a["models"][name]["characters"] <= 60 and a["models"][name]["ms"] > 0
+        assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) >= len(text) // 2   # mostly hanzi
+
+
+def test_unseen_seed_characters_still_work(bank):
+    result = bank.generate("😀 Hotel 龘", 20, 0.0, 0, 0)
+    assert any("never saw" in n for n in result["notices"])
+    assert all(len(a["text"]) > len("😀 Hotel 龘") for a in result["models"].values())
+
+
+def test_empty_seed_starts_a_fresh_review_and_length_is_capped(bank):
+    result = bank.generate("", 10_000, 1.0, 0, 1)
+    assert any("capped" in n for n in result["notices"])
+    for a in result["models"].values():
+        assert 0 < a["characters"] <= textgen.MAX_LENGTH
+
+
+def test_next_characters_are_a_distribution(bank):
+    top = bank.next_chars("早餐", k=10)
+    assert set(top) == set(textgen.MODELS)
+    for pairs in top.values():
+        probs = [p for _, p in pairs]
+        assert len(pairs) == 10 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+
+
+def test_parameter_counts_in_the_checkpoints():
+    for name in textgen.MODELS:
+        meta = checkpoints.read_json(CHECKPOINTS / "hotel" / f"{name}.json")
+        gates = {"rnn": 1, "gru": 3, "lstm": 4}[name]
+        layers = meta["config"]["num_layers"]
+        assert meta["parameters"] - meta["textbook_parameters"] == gates * meta["config"]["hidden_size"] * layers
+
+
+def test_cli_generate_json():
+    run = cli("generate", "房间", "--length", "30", "--temperature", "0", "--json")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["seed"] == "房间" and set(out["models"]) == {"rnn", "lstm", "gru"}
+    assert all(set(a) == {"text", "ms", "characters"} for a in out["models"].values())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--length", "0"], "length must be at least 1"),
+    (["--temperature", "-1"], "temperature must be"),
+    (["--top-k", "-3"], "top-k must be"),
+])
+def test_cli_generate_errors(args, message):
+    run = cli("generate", "早餐", *args)
+    assert run.returncode == 2 and message in run.stderr and run.stderr.count("\n") == 1
+
+
+def test_bad_settings_raise_user_errors(bank):
+    with pytest.raises(UserError):
+        bank.generate("早餐", "many", 1, 1, 0)
+    with pytest.raises(UserError):
+        bank.generate("早餐", 10, 1, 1, "seed")
