@@ -59,6 +59,35 @@ def bench_textgen(folder: Path, runs: int) -> dict:
             "chars_per_second": {n: round(v) for n, v in chars.items()}}
 
 
+def cold_start(timeout: float = 120) -> dict:
+    """Seconds from `python app.py` to the first HTTP 200 on loopback."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    root = Path(__file__).resolve().parent.parent
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).status == 200:
+                    return {"seconds": round(time.perf_counter() - t0, 2)}
+            except OSError:
+                time.sleep(0.1)
+        return {"seconds": None, "error": f"no answer within {timeout:.0f} s"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 TASKS = {"digits": ("mnist", bench_digits), "reviews": ("imdb", bench_reviews), "textgen": ("hotel", bench_textgen)}
 
 
@@ -66,6 +95,9 @@ def run(root: Path, tasks=tuple(TASKS), runs: int = 50) -> dict:
     result = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
                          f"torch {torch.__version__}"}
     for task in tasks:
+        if task == "coldstart":
+            result[task] = cold_start()
+            continue
         sub, fn = TASKS[task]
         result[task] = fn(root / sub, runs)
     return result

@@ -56,10 +56,22 @@ def versions() -> dict:
             "safetensors": safetensors.__version__, "scikit-learn": sklearn.__version__}
 
 
-def save(folder: Path, name: str, model: nn.Module, meta: dict) -> None:
-    """Write `name.safetensors` (weights) and `name.json` (config, history, metrics, …) in `folder`."""
+def round_to_half(model: nn.Module) -> nn.Module:
+    """Round the weights to float16 values in place (they stay float32 tensors), so that metrics computed
+    now are exactly those of a checkpoint saved with `dtype=torch.float16`."""
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.half())
+    return model
+
+
+def save(folder: Path, name: str, model: nn.Module, meta: dict, dtype: torch.dtype | None = None) -> None:
+    """Write `name.safetensors` (weights, optionally stored as `dtype`) and `name.json` (config, history,
+    metrics, …) in `folder`. Loading casts the weights back to the model's own dtype."""
     folder = Path(folder)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous()
+             for k, v in model.state_dict().items()}
     _atomic_write(folder / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
     write_json(folder / f"{name}.json", {"model": name, **meta, "versions": versions()})
 

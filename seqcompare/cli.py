@@ -87,9 +87,16 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoints", type=Path, help="checkpoint folder")
     g.add_argument("--json", action="store_true", help="print one JSON object")
     b = sub.add_parser("bench", help="measure latency per task and model on this machine")
-    b.add_argument("--tasks", default="digits,reviews,textgen", help="comma-separated: digits,reviews,textgen")
+    b.add_argument("--tasks", default="digits,reviews,textgen,coldstart",
+                   help="comma-separated: digits,reviews,textgen,coldstart")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table)")
+
+    lt = sub.add_parser("loadtest", help="concurrent API calls against a running app on this machine")
+    lt.add_argument("url", help="e.g. http://127.0.0.1:7860/")
+    lt.add_argument("--calls", type=positive_int, default=30, help="calls per endpoint")
+    lt.add_argument("--threads", type=positive_int, default=30, help="client threads")
 
     r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
     r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
@@ -100,20 +107,34 @@ def run_bench(args) -> None:
     from seqcompare import bench
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in tasks if t not in bench.TASKS]
+    known = [*bench.TASKS, "coldstart"]
+    unknown = [t for t in tasks if t not in known]
     if unknown or not tasks:
-        raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(bench.TASKS)}")
+        raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
     result = bench.run(CHECKPOINTS, tasks, args.runs)
+    if args.save:
+        from seqcompare import checkpoints
+
+        checkpoints.write_json(CHECKPOINTS / "bench.json", result)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return
     print(result["machine"])
     for task in tasks:
         r = result[task]
+        if task == "coldstart":
+            print(f"cold start: python app.py → first HTTP 200 in {r['seconds']} s" if r["seconds"] else r["error"])
+            continue
         print(f"{task}: {r['request']} — total median {r['total_ms']['median']:.1f} ms, p95 {r['total_ms']['p95']:.1f} ms")
         for name, s in r["model_ms"].items():
             extra = f", {r['chars_per_second'][name]} chars/s" if "chars_per_second" in r else ""
             print(f"  {name:6s} median {s['median']:.2f} ms  p95 {s['p95']:.2f} ms{extra}")
+
+
+def run_loadtest(args) -> None:
+    from seqcompare import loadtest
+
+    print(json.dumps(loadtest.run(args.url, args.calls, args.threads)))
 
 
 def run_report(args) -> None:
@@ -268,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
          "generate": run_generate, "report": run_report,
-         "bench": run_bench}[args.command](args)
+         "bench": run_bench, "loadtest": run_loadtest}[args.command](args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2

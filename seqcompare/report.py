@@ -53,6 +53,19 @@ def tables(root: Path) -> str:
                                               "textbook count", "train s", "best epoch"], rows))
     else:
         parts.append("**Text generation**\n\n_no checkpoints yet_")
+    bench = root / "bench.json"
+    if bench.is_file():
+        b = checkpoints.read_json(bench)
+        rows = [[task, plots.label(n), f"{m['median']:.2f}", f"{m['p95']:.2f}",
+                 f"{b[task]['total_ms']['median']:.1f}" if i == 0 else ""]
+                for task in ("digits", "reviews", "textgen") if task in b
+                for i, (n, m) in enumerate(b[task]["model_ms"].items())]
+        parts.append(f"**Latency** — `python -m seqcompare bench`, one request at a time ({b['machine']}); "
+                     "milliseconds per model, and for the whole request (all models, preprocessing included).\n\n"
+                     + "\n".join(f"- {task}: {b[task]['request']}" for task in ("digits", "reviews", "textgen") if task in b)
+                     + "\n\n" + _table(["task", "model", "median ms", "p95 ms", "request median ms"], rows)
+                     + (f"\n\nCold start, `python app.py` to the first HTTP 200: {b['coldstart']['seconds']} s."
+                        if b.get("coldstart", {}).get("seconds") else ""))
     return "\n\n".join(parts)
 
 

@@ -19,7 +19,7 @@ from seqcompare.training import TrainConfig, classification_batch, fit
 MODELS = CELLS
 LABELS = [0, 1]
 CLASS_NAMES = ["negative", "positive"]
-VOCAB_SIZE = 30000
+VOCAB_SIZE = 25000
 TRAIN_TOKENS = 1000       # training reads reviews as the app does, up to 1,000 tokens
 MAX_TOKENS = 1000         # live input beyond this is truncated, with a notice
 MAX_CHARS = 20000         # characters looked at in a live review
@@ -139,6 +139,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
             batch_fn=classification_batch,
             summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS, "binary")},
             cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name)
+        checkpoints.round_to_half(model)                  # stored as float16: the embeddings dominate the size
         test = metrics.classification(yte, predict_labels(model, xte), LABELS, "binary")
         print(f"{name}: test accuracy {test['accuracy']:.4f} after {result.seconds:.0f}s of training")
         checkpoints.save(out, name, model, {
@@ -146,7 +147,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
             "train_tokens": TRAIN_TOKENS, "parameters": count_parameters(model),
             "train_seconds": result.seconds, "best_epoch": result.best_epoch,
             "history": result.history, "test": test,
-        })
+        }, dtype=torch.float16)
 
 
 @torch.inference_mode()

@@ -205,8 +205,13 @@ def text_view(bank: textgen.TextModels, seed, length, temperature, top_k, random
         a = result["models"].get(name, {"error": "unavailable"})
         out.append(gr.Textbox(value=a.get("text", ""), label=f"{plots.label(name)} — {a['error']}" if "error" in a
                               else f"{plots.label(name)} · {a['ms']:.0f} ms · {a['characters']} characters"))
-    out.append(plots.top_next(bank.next_chars(result["seed"])) if bank.models else None)
+    out.append(next_view(bank, result["seed"]))
     return out
+
+
+def next_view(bank: textgen.TextModels, seed: str):
+    """Each model's ten likeliest next characters after the seed, or nothing without models."""
+    return plots.top_next(bank.next_chars(seed or "")) if bank.models else None
 
 
 def textgen_tab(bank: textgen.TextModels) -> None:
@@ -221,9 +226,11 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     message = gr.Markdown(elem_id="gen-notice")
     with gr.Row(equal_height=True):
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, elem_id=f"gen-{n}") for n in names]
-    next_plot = gr.Plot(show_label=False)
+    next_plot = gr.Plot(next_view(bank, seed.value), show_label=False)
 
     write = partial(text_view, bank)
+    seed.change(partial(next_view, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
+                show_progress="hidden")
 
     generate.click(write, [seed, length, temperature, top_k, random_seed], [message, *columns, next_plot],
                    api_visibility="private")
@@ -270,7 +277,7 @@ def api_generate_text(bank: textgen.TextModels, seed, length, temperature, top_k
 def api_endpoints(digit_bank, review_bank, text_bank) -> None:
     """Named endpoints (predict_digit, classify_review, generate_text) on hidden components."""
     with gr.Row(visible=False):
-        image = gr.Image(type="filepath", label="image")
+        image = gr.File(type="filepath", label="image")
         review = gr.Textbox(label="text")
         seed = gr.Textbox(label="seed", value="早餐")
         length = gr.Number(label="length", value=100, precision=0)

@@ -54,3 +54,23 @@ def test_corrupt_and_mismatched_checkpoints_are_reported(tmp_path):
 
     with pytest.raises(checkpoints.CheckpointError, match="missing"):
         checkpoints.load(tmp_path, "gru", lambda c: digits.build("gru", c))
+
+
+def test_half_precision_checkpoint_round_trip(tmp_path):
+    model = checkpoints.round_to_half(digits.build("rnn").eval())
+    checkpoints.save(tmp_path, "rnn", model, {"config": {"cell": "rnn"}}, dtype=torch.float16)
+    loaded, _ = checkpoints.load(tmp_path, "rnn", lambda c: digits.build("rnn", c))
+    assert next(loaded.parameters()).dtype == torch.float32
+    x = torch.randn(4, 28, 28)
+    assert torch.equal(model(x), loaded(x))
+    full = tmp_path / "full"
+    checkpoints.save(full, "rnn", model, {"config": {"cell": "rnn"}})
+    assert (tmp_path / "rnn.safetensors").stat().st_size < 0.6 * (full / "rnn.safetensors").stat().st_size
+
+
+def test_shipped_checkpoints_are_small_and_pickle_free():
+    from conftest import CHECKPOINTS
+
+    files = [f for f in CHECKPOINTS.rglob("*") if f.is_file()]
+    assert {f.suffix for f in files} <= {".safetensors", ".json"}
+    assert sum(f.stat().st_size for f in files) <= 60 * 2**20

@@ -1,0 +1,51 @@
+"""Many users at once: concurrent gradio_client calls against a running dashboard (loopback only)."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from seqcompare import UserError, sketches
+
+
+def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: float = 120) -> dict:
+    """`calls_per_endpoint` calls to each of predict_digit, classify_review and generate_text, from
+    `threads` client threads at once. Returns counts, failures and latency percentiles in seconds."""
+    from gradio_client import Client, handle_file
+
+    if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        raise UserError("the load test only targets this machine (http://127.0.0.1:PORT/)")
+    image = Path(tempfile.mkdtemp()) / "digit.png"
+    sketches.render(5, size=560).save(image)
+    jobs = []
+    for i in range(calls_per_endpoint):
+        jobs.append(("predict_digit", (handle_file(str(image)),)))
+        jobs.append(("classify_review", (f"Review {i}: a warm, funny and well acted film.",)))
+        jobs.append(("generate_text", ("早餐", 100, 0.8, 20, i)))
+    clients = [Client(url, verbose=False) for _ in range(min(threads, 8))]
+
+    def call(k_job):
+        k, (endpoint, args) = k_job
+        t0 = time.perf_counter()
+        try:
+            out = clients[k % len(clients)].predict(*args, api_name=f"/{endpoint}")
+            ok = isinstance(out, dict) and "models" in out and all("error" not in a for a in out["models"].values())
+        except Exception as exc:  # a failed call is counted, not raised
+            ok, out = False, repr(exc)
+        return endpoint, ok, time.perf_counter() - t0
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(call, enumerate(jobs), timeout=timeout))
+    wall = time.perf_counter() - start
+    times = [t for _, ok, t in results]
+    per = {e: sorted(t for name, _, t in results if name == e) for e in ("predict_digit", "classify_review", "generate_text")}
+    return {"calls": len(results), "failed": sum(not ok for _, ok, _ in results), "wall_s": round(wall, 2),
+            "p50_s": round(statistics.median(times), 3), "p95_s": round(float(np.percentile(times, 95)), 3),
+            "max_s": round(max(times), 3),
+            "per_endpoint_p95_s": {e: round(float(np.percentile(t, 95)), 3) for e, t in per.items()}}
