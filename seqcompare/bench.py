@@ -12,8 +12,8 @@ import torch
 
 from seqcompare import digits, reviews, sketches, textgen
 
-REVIEW_250 = ("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour it "
-              "trusts its audience to watch and listen. ") * 12
+REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
+                        "it trusts its audience to watch and listen. ") * 12).split()[:250])
 
 
 def summary(samples: list[float]) -> dict:

@@ -212,7 +212,8 @@ class ReviewModels:
             notices.append(f"the review is {len(text):,} characters long; only the first {MAX_CHARS:,} are read")
             text = text[:MAX_CHARS]
         enc = self.tokenizer.encode(text)
-        ids, tokens = enc.ids, enc.tokens
+        ids = enc.ids
+        tokens = [text[a:b] for a, b in enc.offsets]        # the words as typed (unknown ones too)
         if len(ids) > MAX_TOKENS:
             notices.append(f"only the first {MAX_TOKENS:,} of its {len(ids):,} tokens are read")
             ids, tokens = ids[:MAX_TOKENS], tokens[:MAX_TOKENS]

@@ -189,7 +189,7 @@ def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] 
 PARAMETER_NOTE = """**Why two parameter counts?** The tutorials count an LSTM layer as 4 × (h·x + h·h + h): one bias
 vector per gate. PyTorch (like cuDNN) keeps two, `bias_ih` and `bias_hh`, so its layers hold 4 × (h·x + h·h + 2h) —
 an extra h per gate that changes nothing the layer can express. The same goes for RNN (×1) and GRU (×3; there the
-second bias sits inside the reset gate's product, so it is not even redundant). Both counts below include the
+second bias sits inside the reset gate’s product, so it is not even redundant). Both counts in the table above include the
 embedding and the decoder."""
 
 

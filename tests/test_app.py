@@ -37,3 +37,27 @@ def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
     seen, message, *rest = ui.digit_view(digit_bank, blank)
     assert seen is None and "draw a digit first" in message
     assert all(v is None for v in rest)
+
+
+def test_review_callback_returns_labels_and_a_trace():
+    from seqcompare import reviews
+
+    bank = reviews.ReviewModels(CHECKPOINTS / "imdb")
+    message, *labels, trace = ui.review_view(bank, "Superb acting, a wonderful film.")
+    assert message == "" and len(labels) == 3
+    assert all(label.value["label"] == "positive" for label in labels)
+    assert isinstance(trace, go.Figure) and len(trace.data) == 3
+    message, *rest = ui.review_view(bank, "   ")
+    assert "type or paste a review first" in message and all(v is None for v in rest)
+
+
+def test_text_callback_fills_three_columns_and_the_next_character_view():
+    from seqcompare import textgen
+
+    bank = textgen.TextModels(CHECKPOINTS / "hotel")
+    message, *boxes, nxt = ui.text_view(bank, "早餐", 20, 0.8, 20, 0)
+    assert message == "" and len(boxes) == 3
+    assert all(box.value.startswith("早餐") and " ms" in box.label for box in boxes)
+    assert isinstance(nxt, go.Figure) and len(nxt.data) == 3
+    message, *rest = ui.text_view(bank, "早餐", 0, 0.8, 20, 0)
+    assert "length must be at least 1" in message and all(v is None for v in rest)
