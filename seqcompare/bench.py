@@ -50,11 +50,11 @@ def bench_reviews(folder: Path, runs: int) -> dict:
 
 def bench_textgen(folder: Path, runs: int) -> dict:
     bank = textgen.TextModels(folder)
-    total, outs = timed(lambda: bank.generate("早餐", 100, 0.8, 20, 0), runs)
+    total, outs = timed(lambda: bank.generate("早餐", 100, 0.8, 20, 0, stop_at_end=False), runs)
     per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
     chars = {n: sum(o["models"][n]["characters"] for o in outs) / (sum(o["models"][n]["ms"] for o in outs) / 1000)
              for n in bank.models}
-    return {"request": "100 characters from 早餐, all models (stops early at a review's end)",
+    return {"request": "100 characters from 早餐, all models (written on past a review's end)",
             "total_ms": summary(total), "model_ms": per_model,
             "chars_per_second": {n: round(v) for n, v in chars.items()}}
 

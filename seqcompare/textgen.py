@@ -234,8 +234,9 @@ def clean_seed(seed: str | None) -> tuple[str, list[str]]:
 
 @torch.inference_mode()
 def sample(model: CharLM, vocab: Vocab, seed: str, length: int, temperature: float, top_k: int,
-           generator: torch.Generator) -> str:
-    """Continue `seed` (read after an END, as a fresh review) by up to `length` characters; stops at END."""
+           generator: torch.Generator, stop_at_end: bool = True) -> str:
+    """Continue `seed` (read after an END, as a fresh review) by up to `length` characters; stops at END
+    (or, with stop_at_end=False, writes on into the next review — the benchmark's fixed length)."""
     logits, state = model(torch.tensor([vocab.encode(END + seed)]))
     logits = logits[0, -1]
     out, end_id = [], vocab.index[END]
@@ -249,7 +250,7 @@ def sample(model: CharLM, vocab: Vocab, seed: str, length: int, temperature: flo
                 cutoff = scaled.topk(top_k).values[-1]
                 scaled = scaled.masked_fill(scaled < cutoff, -math.inf)
             nxt = int(torch.multinomial(scaled.softmax(-1), 1, generator=generator))
-        if nxt == end_id:
+        if nxt == end_id and stop_at_end:
             break
         out.append(nxt)
         logits, state = model(torch.tensor([[nxt]]), state)
@@ -269,7 +270,7 @@ class TextModels:
         return {n: {"error": f"unavailable: {e}"} for n, e in self.errors.items()}
 
     def generate(self, seed: str = "早餐", length: int = 100, temperature: float = 0.8, top_k: int = 20,
-                 random_seed: int = 0) -> dict:
+                 random_seed: int = 0, stop_at_end: bool = True) -> dict:
         """Each model's continuation of `seed` and the ms it took; the same random seed gives the same text."""
         length, temperature, top_k, notices = check_settings(length, temperature, top_k)
         seed, seed_notices = clean_seed(seed)
@@ -284,7 +285,7 @@ class TextModels:
         for name, model in self.models.items():
             gen = torch.Generator().manual_seed(random_seed)
             t0 = time.perf_counter()
-            text = sample(model, self.vocab, seed, length, temperature, top_k, gen)
+            text = sample(model, self.vocab, seed, length, temperature, top_k, gen, stop_at_end)
             answers[name] = {"text": seed + text, "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "characters": len(text)}
         return {"seed": seed, "notices": notices + seed_notices,
