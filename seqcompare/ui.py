@@ -248,30 +248,26 @@ def textgen_tab(bank: textgen.TextModels) -> None:
 
 # --- JSON endpoints for gradio_client --------------------------------------------------------
 
+def as_json(fn):
+    """An API callback: the answer as JSON, or {"error": message} for input the models cannot use."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except UserError as exc:
+            return {"error": str(exc)}
+    return call
+
+
 def api_predict_digit(bank: digits.DigitModels, image) -> dict:
     """Every model's digit, confidence, probabilities and ms for one image file."""
-    try:
-        answers = bank.predict(image)["models"]
-    except UserError as exc:
-        return {"error": str(exc)}
+    answers = bank.predict(image)["models"]
     return {"models": {n: {k: v for k, v in a.items() if k != "rows"} for n, a in answers.items()}}
 
 
 def api_classify_review(bank: reviews.ReviewModels, text: str) -> dict:
     """Every model's label, P(positive) and ms for one review."""
-    try:
-        result = bank.predict(text, trace=False)
-    except UserError as exc:
-        return {"error": str(exc)}
+    result = bank.predict(text, trace=False)
     return {"notices": result["notices"], "models": result["models"]}
-
-
-def api_generate_text(bank: textgen.TextModels, seed, length, temperature, top_k, random_seed) -> dict:
-    """Every model's text and ms for one seed and setting."""
-    try:
-        return bank.generate(seed, length, temperature, top_k, random_seed)
-    except UserError as exc:
-        return {"error": str(exc)}
 
 
 def api_endpoints(digit_bank, review_bank, text_bank) -> None:
@@ -286,9 +282,9 @@ def api_endpoints(digit_bank, review_bank, text_bank) -> None:
         random_seed = gr.Number(label="random_seed", value=0, precision=0)
         result = gr.JSON(label="result")
         go = [gr.Button(f"api {i}") for i in range(3)]
-    go[0].click(partial(api_predict_digit, digit_bank), image, result, api_name="predict_digit")
-    go[1].click(partial(api_classify_review, review_bank), review, result, api_name="classify_review")
-    go[2].click(partial(api_generate_text, text_bank), [seed, length, temperature, top_k, random_seed], result,
+    go[0].click(as_json(partial(api_predict_digit, digit_bank)), image, result, api_name="predict_digit")
+    go[1].click(as_json(partial(api_classify_review, review_bank)), review, result, api_name="classify_review")
+    go[2].click(as_json(text_bank.generate), [seed, length, temperature, top_k, random_seed], result,
                 api_name="generate_text")
 
 
