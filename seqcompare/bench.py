@@ -1,7 +1,9 @@
-"""Benchmarks on this machine: per-request latency per task and model (median, p95)."""
+"""Benchmarks on this machine: per-request latency per task and model (median, p95), generation speed,
+evaluation throughput and cold start."""
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import digits, reviews, sketches, textgen
+from seqcompare import data, digits, reviews, sketches, textgen
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
                         "it trusts its audience to watch and listen. ") * 12).split()[:250])
@@ -61,7 +63,6 @@ def bench_textgen(folder: Path, runs: int) -> dict:
 
 def cold_start(timeout: float = 120) -> dict:
     """Seconds from `python app.py` to the first HTTP 200 on loopback."""
-    import os
     import socket
     import subprocess
     import sys
@@ -88,15 +89,60 @@ def cold_start(timeout: float = 120) -> dict:
         proc.wait(timeout=30)
 
 
+def throughput(fn, items: int) -> float:
+    """Items per second for one call of fn over `items` items."""
+    t0 = time.perf_counter()
+    fn()
+    return round(items / (time.perf_counter() - t0), 1)
+
+
+def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
+    """Batched scoring speed, as `evaluate` runs it: digits and reviews per second, characters per second."""
+    images, _ = data.mnist(data_dir, train=False)
+    images = images[:5000]
+    bank = digits.DigitModels(root / "mnist")
+    out = {"digits": {n: throughput(lambda m=m: digits.predict_labels(m, images), len(images))
+                      for n, m in bank.models.items()}}
+    texts, _, _ = data.imdb(data_dir, "test")
+    texts = texts[::25]                                     # 1,000 reviews, both labels
+    rbank = reviews.ReviewModels(root / "imdb")
+    ids = reviews.encode(rbank.tokenizer, texts, reviews.MAX_TOKENS)
+    out["reviews"] = {n: throughput(lambda m=m: reviews.predict_labels(m, ids), len(ids))
+                      for n, m in rbank.models.items()}
+    tbank = textgen.TextModels(root / "hotel")
+    val = torch.tensor(tbank.vocab.encode(textgen.corpus(textgen.split_reviews(data.hotel_reviews(data_dir))[1])))
+    out["textgen"] = {n: throughput(lambda m=m: textgen.score_text(m, val), len(val))
+                      for n, m in tbank.models.items()}
+    return {"units": {"digits": f"MNIST test images/s ({len(images):,})",
+                      "reviews": f"IMDb test reviews/s ({len(ids):,}, tokenized beforehand)",
+                      "textgen": f"validation characters/s ({len(val):,})"}, **out}
+
+
+def machine() -> str:
+    """CPU model, cores and torch build, for the benchmark's header."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
+
+
 TASKS = {"digits": ("mnist", bench_digits), "reviews": ("imdb", bench_reviews), "textgen": ("hotel", bench_textgen)}
+EXTRA = ("evaluation", "coldstart")
 
 
-def run(root: Path, tasks=tuple(TASKS), runs: int = 50) -> dict:
-    result = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-                         f"torch {torch.__version__}"}
+def run(root: Path, tasks=(*TASKS, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:
+    result = {"machine": machine()}
     for task in tasks:
         if task == "coldstart":
             result[task] = cold_start()
+            continue
+        if task == "evaluation":
+            result[task] = bench_evaluation(root, data_dir)
             continue
         sub, fn = TASKS[task]
         result[task] = fn(root / sub, runs)

@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=positive_int, help="score only the first N test examples")
     e.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--short", action="store_true",
+                   help="imdb: score the 40 one-sentence reviews written for the project instead of the test set")
     data_args(e)
 
     pr = sub.add_parser("predict", help="classify digit images or reviews")
@@ -86,12 +88,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--models", help="comma-separated subset")
     g.add_argument("--checkpoints", type=Path, help="checkpoint folder")
     g.add_argument("--json", action="store_true", help="print one JSON object")
-    b = sub.add_parser("bench", help="measure latency per task and model on this machine")
-    b.add_argument("--tasks", default="digits,reviews,textgen,coldstart",
-                   help="comma-separated: digits,reviews,textgen,coldstart")
+    b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
+    b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart",
+                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table)")
+    data_args(b)
 
     lt = sub.add_parser("loadtest", help="concurrent API calls against a running app on this machine")
     lt.add_argument("url", help="e.g. http://127.0.0.1:7860/")
@@ -107,11 +110,13 @@ def run_bench(args) -> None:
     from seqcompare import bench
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    known = [*bench.TASKS, "coldstart"]
+    known = [*bench.TASKS, *bench.EXTRA]
     unknown = [t for t in tasks if t not in known]
     if unknown or not tasks:
         raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
-    result = bench.run(CHECKPOINTS, tasks, args.runs)
+    from seqcompare import data
+
+    result = bench.run(CHECKPOINTS, tasks, args.runs, data.data_dir(args.data_dir) if "evaluation" in tasks else None)
     if args.save:
         from seqcompare import checkpoints
 
@@ -124,6 +129,10 @@ def run_bench(args) -> None:
         r = result[task]
         if task == "coldstart":
             print(f"cold start: python app.py → first HTTP 200 in {r['seconds']} s" if r["seconds"] else r["error"])
+            continue
+        if task == "evaluation":
+            for part, unit in r["units"].items():
+                print(f"evaluation, {unit}: " + ", ".join(f"{n} {v:,.0f}" for n, v in r[part].items()))
             continue
         print(f"{task}: {r['request']} — total median {r['total_ms']['median']:.1f} ms, p95 {r['total_ms']['p95']:.1f} ms")
         for name, s in r["model_ms"].items():
@@ -162,8 +171,11 @@ def run_evaluate(args) -> None:
     from seqcompare import data
 
     models = model_list(args.models, args.task)
+    if args.short and args.task != "imdb":
+        raise UserError("--short applies to imdb only")
+    extra = {"short": True} if args.short else {}
     result = task_module(args.task).evaluate(args.checkpoints or CHECKPOINTS / args.task,
-                                             data.data_dir(args.data_dir), limit=args.limit, models=models)
+                                             data.data_dir(args.data_dir), limit=args.limit, models=models, **extra)
     if args.json:
         print(json.dumps(result))
         return

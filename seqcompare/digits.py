@@ -147,7 +147,7 @@ def _as_image(image) -> Image.Image:
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)) or arr.size == 0:
             raise UserError("not an image: expected a height × width (× channels) picture")
         if arr.dtype != np.uint8:
-            arr = np.asarray(arr, dtype=np.float32)
+            arr = np.nan_to_num(np.asarray(arr, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
             arr = (arr * 255 if arr.max() <= 1.0 else arr).clip(0, 255).astype(np.uint8)
         image = Image.fromarray(arr)
     if not isinstance(image, Image.Image):

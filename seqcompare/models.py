@@ -88,13 +88,15 @@ class ReviewClassifierConfig:
     num_layers: int = 1
     dropout: float = 0.4
     word_dropout: float = 0.0    # during training, drop whole word vectors
+    pooling: tuple = ("last", "attention")   # summaries of the states read so far, concatenated
     num_classes: int = 2
     pad_id: int = 0
 
 
 class ReviewClassifier(nn.Module):
-    """Embeds the tokens, runs the cell over them and classifies the concat pooling of the states
-    read so far: [last state, running max, running mean] (as in ULMFiT).
+    """Embeds the tokens, runs the cell over them and classifies [last state, attention pooling]:
+    the attention pooling is a learned softmax-weighted mean of the states read so far, so a strong
+    word late in the review ("…ruined it") can outweigh the ones before it.
 
     Every quantity is a prefix quantity, so `prefix_logits` gives exactly what the model would answer
     if the review stopped after each token, and padding after a review never touches its answer.
@@ -106,7 +108,8 @@ class ReviewClassifier(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size, padding_idx=cfg.pad_id)
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-        self.head = nn.Linear(3 * cfg.hidden_size, cfg.num_classes)
+        self.attend = nn.Linear(cfg.hidden_size, 1)
+        self.head = nn.Linear(len(cfg.pooling) * cfg.hidden_size, cfg.num_classes)
 
     def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens)
@@ -115,21 +118,31 @@ class ReviewClassifier(nn.Module):
             x = x * keep / (1 - self.cfg.word_dropout)
         return self.drop(x)
 
+    def pool(self, states: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Attention pooling: (B, Q, T) visibility of the T states for Q queries → (B, Q, hidden)."""
+        scores = self.attend(states).transpose(1, 2)                         # (B, 1, T)
+        weights = scores.masked_fill(~visible, float("-inf")).softmax(-1)
+        return weights @ states
+
     def prefix_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits after each token: (B, T, classes). Padding (right-aligned) only follows real tokens."""
         states, _ = self.rnn(self.embed_tokens(tokens))
-        steps = torch.arange(1, tokens.shape[1] + 1, device=tokens.device).view(1, -1, 1)
-        pooled = torch.cat([states, states.cummax(1).values, states.cumsum(1) / steps], -1)
-        return self.head(self.drop(pooled))
+        steps = torch.arange(tokens.shape[1], device=tokens.device)
+        visible = (steps[None, :] <= steps[:, None]).unsqueeze(0)            # query t sees states ≤ t
+        parts = {"last": lambda: states, "attention": lambda: self.pool(states, visible),
+                 "max": lambda: states.cummax(1).values, "mean": lambda: states.cumsum(1) / (steps[None, :, None] + 1)}
+        return self.head(self.drop(torch.cat([parts[p]() for p in self.cfg.pooling], -1)))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits at each review's own last real token: (B, classes)."""
         states, _ = self.rnn(self.embed_tokens(tokens))
-        mask = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).unsqueeze(-1)
-        last = states[torch.arange(len(tokens)), lengths - 1]
-        peak = states.masked_fill(~mask, float("-inf")).amax(1)
-        mean = (states * mask).sum(1) / lengths[:, None]
-        return self.head(self.drop(torch.cat([last, peak, mean], -1)))
+        visible = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).unsqueeze(1)
+        mask = visible.transpose(1, 2)
+        parts = {"last": lambda: states[torch.arange(len(tokens)), lengths - 1],
+                 "attention": lambda: self.pool(states, visible)[:, 0],
+                 "max": lambda: states.masked_fill(~mask, float("-inf")).amax(1),
+                 "mean": lambda: (states * mask).sum(1) / lengths[:, None]}
+        return self.head(self.drop(torch.cat([parts[p]() for p in self.cfg.pooling], -1)))
 
 
 # --- Text generation: a character language model ---------------------------------------------

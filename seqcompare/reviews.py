@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import time
@@ -23,10 +24,13 @@ VOCAB_SIZE = 25000
 TRAIN_TOKENS = 1000       # training reads reviews as the app does, up to 1,000 tokens
 MAX_TOKENS = 1000         # live input beyond this is truncated, with a notice
 MAX_CHARS = 20000         # characters looked at in a live review
+W2V_EPOCHS = 5            # word2vec passes over the training reviews before the classifiers train
+CROP_SHARE = 0.25         # of the training reviews is read as a random window each epoch
 VAL_BLOCK = 250           # validation: every 10th block of 250 consecutive review ids (mostly whole films)
-RECIPE = TrainConfig(epochs=6, batch_size=64, lr=3e-3, weight_decay=1e-2)
+RECIPE = TrainConfig(epochs=4, batch_size=64, lr=3e-3, weight_decay=1e-2)
 ARCH = {"embed_size": 256, "hidden_size": 128, "dropout": 0.4, "word_dropout": 0.2}   # shared by the cells
 TOKENIZER_FILE = "tokenizer.json"
+SHORT_REVIEWS = Path(__file__).resolve().parent / "assets" / "short_reviews.jsonl"
 
 
 # --- text → tokens ----------------------------------------------------------------------------
@@ -70,6 +74,21 @@ def encode(tok, texts: list[str], max_tokens: int) -> list[list[int]]:
     return [e.ids[:max_tokens] for e in tok.encode_batch(texts)]
 
 
+def word_vectors(ids: list[list[int]], vocab_size: int, dim: int, seed: int = 0) -> torch.Tensor:
+    """Skip-gram word2vec (gensim) on the training reviews: a starting point for the embeddings that
+    knows rare words from their neighbours, shared by the three cells. Standardised per dimension."""
+    from gensim.models import Word2Vec
+
+    w2v = Word2Vec([[str(i) for i in seq] for seq in ids], vector_size=dim, window=5, min_count=1, sg=1,
+                   negative=5, epochs=W2V_EPOCHS, workers=1, seed=seed)
+    vectors = torch.randn(vocab_size, dim, generator=torch.Generator().manual_seed(seed)) * 0.1
+    known = [i for i in range(vocab_size) if str(i) in w2v.wv.key_to_index]
+    vectors[known] = torch.from_numpy(w2v.wv[[str(i) for i in known]].copy())
+    vectors = (vectors - vectors[known].mean(0)) / vectors[known].std(0)
+    vectors[0] = 0                                           # <pad>
+    return vectors
+
+
 # --- batches of similar length ----------------------------------------------------------------
 
 def length_batches(ids: list[list[int]], labels: list[int], batch_size: int, *, shuffle: bool, seed: int = 0):
@@ -83,6 +102,20 @@ def length_batches(ids: list[list[int]], labels: list[int], batch_size: int, *, 
         random.Random(seed + 1).shuffle(chunks)
     for chunk in chunks:
         yield pad([ids[i] for i in chunk]), torch.tensor([labels[i] for i in chunk])
+
+
+def crops(ids: list[list[int]], seed: int, share: float | None = None, shortest: int = 5) -> list[list[int]]:
+    """Each epoch, `share` of the reviews is replaced by a random window of it, log-uniformly 5 tokens to
+    whole: the models learn that short snippets are typed reviews too, and longer ones see more variety."""
+    rng, share = random.Random(seed), CROP_SHARE if share is None else share
+    out = []
+    for seq in ids:
+        if len(seq) > shortest and rng.random() < share:
+            n = round(math.exp(rng.uniform(math.log(shortest), math.log(len(seq)))))
+            start = rng.randint(0, len(seq) - n)
+            seq = seq[start:start + n]
+        out.append(seq)
+    return out
 
 
 def pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,20 +154,26 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     tok = train_tokenizer(sets["train"][0])             # vocabulary from the training split only
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoints.write_json(out / TOKENIZER_FILE, __import__("json").loads(tok.to_str()))
+    checkpoints.write_json(out / TOKENIZER_FILE, json.loads(tok.to_str()))
     digest = file_digest(out / TOKENIZER_FILE)
     enc = {k: (encode(tok, x, TRAIN_TOKENS if k != "test" else MAX_TOKENS), y) for k, (x, y) in sets.items()}
     print(f"vocabulary: {tok.get_vocab_size()} tokens; mean train length "
           f"{np.mean([len(s) for s in enc['train'][0]]):.0f} tokens")
     cfg = RECIPE if epochs is None else TrainConfig(**{**asdict(RECIPE), "epochs": epochs})
     (xtr, ytr), (xva, yva), (xte, yte) = enc["train"], enc["val"], enc["test"]
+    t0 = time.perf_counter()
+    vectors = word_vectors(xtr, tok.get_vocab_size(), ARCH["embed_size"])
+    w2v_seconds = round(time.perf_counter() - t0, 1)
+    print(f"word2vec: {w2v_seconds:.0f}s for {tok.get_vocab_size()} × {ARCH['embed_size']} starting embeddings")
     for name in models:
         torch.manual_seed(cfg.seed)
         model = build(name, {"cell": name, "vocab_size": tok.get_vocab_size(), **ARCH})
+        with torch.no_grad():
+            model.embed.weight.copy_(vectors)
         print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
         result = fit(
             model,
-            train_batches=lambda ep: length_batches(xtr, ytr, cfg.batch_size, shuffle=True, seed=ep),
+            train_batches=lambda ep: length_batches(crops(xtr, seed=ep), ytr, cfg.batch_size, shuffle=True, seed=ep),
             val_batches=lambda: length_batches(xva, yva, 256, shuffle=False),
             batch_fn=classification_batch,
             summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS, "binary")},
@@ -145,7 +184,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
         checkpoints.save(out, name, model, {
             "task": "imdb", "config": asdict(model.cfg), "train": asdict(cfg), "tokenizer_sha256": digest,
             "train_tokens": TRAIN_TOKENS, "parameters": count_parameters(model),
-            "train_seconds": result.seconds, "best_epoch": result.best_epoch,
+            "train_seconds": result.seconds, "word2vec_seconds": w2v_seconds, "best_epoch": result.best_epoch,
             "history": result.history, "test": test,
         }, dtype=torch.float16)
 
@@ -179,12 +218,20 @@ def load_models(folder: Path, names=MODELS):
     return tok, models, meta, errors
 
 
-def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS) -> dict:
-    """Metrics on the IMDb test split (or `limit` reviews spread evenly over it), recomputed from the checkpoints."""
+def short_reviews() -> tuple[list[str], list[int]]:
+    """One-sentence reviews written for this project (never trained on): the live, typed use."""
+    rows = [json.loads(line) for line in SHORT_REVIEWS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
+             short: bool = False) -> dict:
+    """Metrics on the IMDb test split (or `limit` reviews spread evenly over it), or with `short` on the
+    project's short reviews, recomputed from the checkpoints."""
     tok, loaded, _, errors = load_models(folder, models)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
-        texts, labels, _ = data.imdb(data_dir, "test")
+        texts, labels = short_reviews() if short else data.imdb(data_dir, "test")[:2]
         if limit and limit < len(texts):              # evenly spaced: the file is sorted by label
             pick = np.linspace(0, len(texts) - 1, limit).round().astype(int)
             texts, labels = [texts[i] for i in pick], [labels[i] for i in pick]
@@ -228,6 +275,12 @@ class ReviewModels:
             notices.append(f"{unknown} of {len(words)} words are unknown to the models (trained on English "
                            "IMDb reviews): treat the answer as a guess")
         return ids, tokens, notices
+
+    def short_accuracy(self) -> dict[str, float]:
+        """Each loaded model's accuracy on the project's one-sentence reviews."""
+        texts, labels = short_reviews()
+        ids = encode(self.tokenizer, texts, MAX_TOKENS) if self.models else []
+        return {n: float(np.mean(predict_labels(m, ids) == np.array(labels))) for n, m in self.models.items()}
 
     @torch.inference_mode()
     def predict(self, text: str, trace: bool = True) -> dict:

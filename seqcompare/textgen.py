@@ -22,8 +22,10 @@ UNK = "<unk>"
 MIN_COUNT = 2              # rarer training characters share the unknown id
 BPTT = 100                 # characters per truncated back-propagation window
 MAX_LENGTH = 500           # longest generation, in characters
+GREEDY_BELOW = 1e-3       # temperatures this low sample as greedy (and cannot overflow the softmax)
 MAX_SEED = 200             # seed characters the models read
-RECIPE = TrainConfig(epochs=10, batch_size=64, lr=3e-3, weight_decay=1e-2, clip=0.5)
+RECIPE = TrainConfig(epochs=10, batch_size=32, lr=5e-3, weight_decay=1e-2, clip=0.5)
+ARCH = {"embed_size": 128, "hidden_size": 256, "dropout": 0.1}     # shared by the cells
 VOCAB_FILE = "vocab.json"
 
 
@@ -126,7 +128,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     steps = math.ceil((train_streams.shape[1] - 1) / BPTT)
     for name in models:
         torch.manual_seed(cfg.seed)
-        model = build(name, {"cell": name, "vocab_size": len(vocab)})
+        model = build(name, {"cell": name, "vocab_size": len(vocab), **ARCH})
         train_loss, val_loss = StatefulLoss(), StatefulLoss()
         print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
         result = fit(
@@ -209,7 +211,7 @@ def check_settings(length, temperature, top_k) -> tuple[int, float, int, list[st
     notices = []
     try:
         length, temperature, top_k = int(length), float(temperature), int(top_k or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UserError("length and top-k must be whole numbers and temperature a number") from None
     if not math.isfinite(temperature) or temperature < 0:
         raise UserError("temperature must be 0 (greedy) or a positive number")
@@ -224,7 +226,7 @@ def check_settings(length, temperature, top_k) -> tuple[int, float, int, list[st
 
 
 def clean_seed(seed: str | None) -> tuple[str, list[str]]:
-    seed = (seed or "").replace("\r", "").replace(END, " ")
+    seed = (seed or "").replace("\r", "").replace(END, " ").strip()
     notices = []
     if len(seed) > MAX_SEED:
         notices.append(f"only the last {MAX_SEED} characters of the seed are read")
@@ -242,7 +244,7 @@ def sample(model: CharLM, vocab: Vocab, seed: str, length: int, temperature: flo
     out, end_id = [], vocab.index[END]
     logits[0] = -math.inf                                # never write the unknown character
     for _ in range(length):
-        if temperature == 0:
+        if temperature < GREEDY_BELOW:
             nxt = int(logits.argmax())
         else:
             scaled = logits / temperature
@@ -275,8 +277,8 @@ class TextModels:
         length, temperature, top_k, notices = check_settings(length, temperature, top_k)
         seed, seed_notices = clean_seed(seed)
         try:
-            random_seed = int(random_seed)
-        except (TypeError, ValueError):
+            random_seed = int(random_seed) % 2**63          # any whole number names a generator
+        except (TypeError, ValueError, OverflowError):
             raise UserError("the random seed must be a whole number") from None
         unknown = sorted({c for c in seed if c not in self.vocab.index}) if self.vocab else []
         if unknown:

@@ -165,6 +165,11 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     gr.Markdown("## How they compare on the 25,000 IMDb test reviews")
     comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"],
                ["negative", "positive"], ["loss", "accuracy", "precision", "recall", "f1"])
+    short = bank.short_accuracy()
+    if short:
+        gr.Markdown("**Short typed reviews** — accuracy on 40 one-sentence reviews written for the project "
+                    "(never trained on), measured as the app starts: "
+                    + ", ".join(f"{plots.label(n)} {a:.2f}" for n, a in short.items()) + ".")
 
 
 def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],

@@ -41,3 +41,22 @@ def test_generate_text(client):
     assert out == {**again, "models": {n: {**a, "ms": out["models"][n]["ms"]} for n, a in again["models"].items()}}
     assert all(a["text"].startswith("房间") for a in out["models"].values())
     assert "length" in client.predict("房间", -5, 0.8, 20, 5, api_name="/generate_text")["error"]
+
+
+def test_concurrent_requests_share_no_state(client):
+    """Generations and classifications run side by side on the queue's workers give exactly what they
+    give one at a time: no hidden state or random generator is shared between requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(("早餐", 40, 0.9, 20, seed), "/generate_text") for seed in range(6)]
+    jobs += [((text,), "/classify_review") for text in ("A wonderful film.", "Dull and far too long.")] * 3
+
+    def call(job):
+        out = client.predict(*job[0], api_name=job[1])
+        return {n: {k: v for k, v in a.items() if k != "ms"} for n, a in out["models"].items()}
+
+    alone = [call(job) for job in jobs]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        together = list(pool.map(call, jobs))
+    assert together == alone
+    assert len({str(a) for a in alone[:6]}) == 6          # different seeds, different texts

@@ -83,3 +83,15 @@ def test_generate_text(page):
         box = page.locator(f"#gen-{name} textarea")
         page.wait_for_function(f"document.querySelector('#gen-{name} textarea')?.value.length > 2")
         assert box.input_value().startswith("早餐")
+
+
+def test_bad_review_input_gets_a_visible_notice(page):
+    open_tab(page, "Reviews")
+    box = page.locator("#review-text textarea")
+    box.fill("🙂🎬🍿")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.locator("#review-notice").get_by_text("no words to read").wait_for()
+    box.fill("A dull film. " * 8000)                                 # 104,000 characters pasted
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.locator("#review-notice").get_by_text("only the first").wait_for()
+    page.locator("#review-gru").locator("text=/ms/").wait_for()

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from seqcompare import CELLS, checkpoints, digits
-from seqcompare.models import RowClassifier, RowClassifierConfig, make_rnn
+from seqcompare.models import (ReviewClassifier, ReviewClassifierConfig, RowClassifier, RowClassifierConfig,
+                               make_rnn)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -13,6 +14,22 @@ def test_row_classifier_shapes(cell):
     assert logits.shape == (3, 10)
     assert rows.shape == (3, 28, 10)
     assert torch.allclose(rows[:, -1], logits, atol=1e-5)   # the belief after the last row is the answer
+
+
+@pytest.mark.parametrize("pooling", [("last", "max", "mean"), ("last", "attention"), ("mean",)])
+@pytest.mark.parametrize("cell", CELLS)
+def test_review_classifier_prefix_answers_match_whole_answers(cell, pooling):
+    """After each token the prefix logits are what the model answers for the review cut there,
+    whatever the padding behind it."""
+    model = ReviewClassifier(ReviewClassifierConfig(cell=cell, vocab_size=40, embed_size=8, hidden_size=6,
+                                                    pooling=pooling)).eval()
+    tokens = torch.randint(1, 40, (1, 9))
+    prefix = model.prefix_logits(tokens)[0]
+    for t in range(1, 10):
+        cut = torch.zeros(2, 12, dtype=torch.long)
+        cut[0, :t], cut[1] = tokens[0, :t], torch.randint(1, 40, (12,))
+        whole = model(cut, torch.tensor([t, 12]))
+        assert torch.allclose(whole[0], prefix[t - 1], atol=1e-5)
 
 
 def test_lenet_shapes():

@@ -9,12 +9,7 @@ from conftest import CHECKPOINTS
 from seqcompare import UserError, checkpoints, reviews
 from test_digits import cli
 
-SHORT = {
-    "An absolute masterpiece, I loved every minute.": 1,
-    "Wonderful acting and a moving story.": 1,
-    "Boring, badly written and far too long.": 0,
-    "The worst film I have seen this year.": 0,
-}
+SHORT_FLOOR = 0.85
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +50,40 @@ def test_trace_ends_at_the_answer(bank):
 
 
 def test_short_typed_reviews(bank):
-    for text, label in SHORT.items():
-        answers = bank.predict(text, trace=False)["models"]
-        for name, a in answers.items():
-            assert a["label"] == label, (name, text, a)
+    """The 40 one-sentence reviews written for the project, never trained on: the live use."""
+    result = reviews.evaluate(CHECKPOINTS / "imdb", None, short=True)
+    for name, m in result.items():
+        assert m["n"] == 40 and m["accuracy"] >= SHORT_FLOOR, (name, m["accuracy"])
+
+
+def test_the_trace_shows_a_change_of_mind(bank):
+    """ "Great cast, but the ending ruined it.": every model's P(positive) falls at "ruined"; the gated
+    cells end well below where "Great" put them (the plain RNN, the weakest reader, only dips)."""
+    result = bank.predict("Great cast, but the ending ruined it.")
+    ruined = result["tokens"].index("ruined")
+    for name, a in result["models"].items():
+        assert a["trace"][0] > 0.5 and max(a["trace"][ruined:]) < a["trace"][ruined - 1] - 0.05, (name, a["trace"])
+        if name != "rnn":
+            assert a["trace"][-1] < a["trace"][0] - 0.2, (name, a["trace"])
+
+
+def test_crops_are_windows_of_their_reviews():
+    ids = [list(range(n)) for n in (3, 50, 400, 1000)] * 50
+    cropped = reviews.crops(ids, seed=1, share=0.5)
+    assert len(cropped) == len(ids) and cropped == reviews.crops(ids, seed=1, share=0.5)
+    assert reviews.crops(ids, seed=1, share=0.0) == ids
+    shorter = [c for c, full in zip(cropped, ids) if len(c) < len(full)]
+    assert 0.3 * len(ids) < len(shorter) < 0.6 * len(ids)
+    for c in shorter:
+        assert len(c) >= 5 and c == list(range(c[0], c[0] + len(c)))      # a contiguous window
+
+
+def test_word_vectors_start_the_embeddings():
+    ids = [[2, 3, 4, 5, 2, 3], [6, 7, 8, 2, 3, 4]] * 30
+    vectors = reviews.word_vectors(ids, vocab_size=12, dim=8)
+    assert vectors.shape == (12, 8) and torch.all(vectors[0] == 0)       # <pad> stays zero
+    known = vectors[2:9]
+    assert torch.allclose(known.mean(0), torch.zeros(8), atol=1e-5)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1,0 +1,212 @@
+"""A battery of bad input for every tab, sent through the UI callbacks, the API and the CLI alike.
+
+Every case must end in a clear message or a sensible answer: never an exception, a traceback or a hang.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import CHECKPOINTS
+from seqcompare import cli, digits, reviews, sketches, textgen, ui
+
+LONG_REVIEW = "A wonderful, moving film with a superb cast. " * 2300           # ≈ 103,000 characters
+
+
+# --- the cases: (input, the message expected, or None for an answer) ---------------------------
+
+def digit_files(folder):
+    """Bad (and odd but usable) uploads, written to `folder`: name → (path, expected message or None)."""
+    cases = {}
+
+    def save(name, image, expect):
+        path = folder / name
+        image.save(path)
+        cases[name] = (str(path), expect)
+
+    save("blank.png", Image.new("RGB", (400, 400), "white"), "draw a digit first")
+    save("transparent.png", Image.new("RGBA", (400, 400), (0, 0, 0, 0)), "draw a digit first")
+    save("tiny.png", Image.new("L", (3, 3), 0), "too small")
+    save("huge.png", sketches.render(7, size=6000, mode="RGB"), None)           # 36 megapixels: a 7
+    save("inverted.png", Image.eval(sketches.render(4, mode="L"), lambda v: 255 - v), None)
+    for name, payload in {"notes.png": b"not an image", "empty.png": b"", "cut.png": None}.items():
+        path = folder / name
+        if payload is None:                                                     # a PNG cut in half
+            sketches.render(1).save(path)
+            payload = path.read_bytes()[:200]
+        path.write_bytes(payload)
+        cases[name] = (str(path), "not a readable image")
+    return cases
+
+
+REVIEWS = {
+    "empty": ("", "type or paste a review first"),
+    "whitespace": ("   \n\t ", "type or paste a review first"),
+    "punctuation": ("?!... ;-)", "no words to read"),
+    "emoji": ("🙂🎬🍿👍", "no words to read"),
+    "chinese": ("这部电影非常好看", "none of these words are known"),
+    "html": ("<p>A <b>wonderful</b> film.<br /><br />I loved it.</p>", None),
+    "huge": (LONG_REVIEW, None),
+}
+
+GENERATION = {                        # seed, length, temperature, top_k, random seed
+    "emoji seed": (("🙂", 20, 0.8, 20, 0), None),
+    "latin seed": (("hello world", 20, 0.8, 20, 0), None),
+    "empty seed": (("", 20, 0.8, 20, 0), None),
+    "newlines only": (("\n\n\r\n", 20, 0.8, 20, 0), None),
+    "very long seed": (("早餐" * 3000, 20, 0.8, 20, 0), None),
+    "zero length": (("早餐", 0, 0.8, 20, 0), "length must be at least 1"),
+    "negative length": (("早餐", -5, 0.8, 20, 0), "length must be at least 1"),
+    "huge length": (("早餐", 10**12, 0.8, 20, 0), None),
+    "infinite length": (("早餐", float("inf"), 0.8, 20, 0), "whole numbers"),
+    "greedy": (("早餐", 20, 0, 20, 0), None),
+    "tiny temperature": (("早餐", 20, 1e-40, 20, 0), None),
+    "negative temperature": (("早餐", 20, -1, 20, 0), "temperature must be"),
+    "huge temperature": (("早餐", 20, 1e9, 20, 0), None),
+    "nan temperature": (("早餐", 20, float("nan"), 20, 0), "temperature must be"),
+    "negative top-k": (("早餐", 20, 0.8, -3, 0), "top-k must be"),
+    "huge top-k": (("早餐", 20, 0.8, 10**9, 0), None),
+    "huge random seed": (("早餐", 20, 0.8, 20, 2**70), None),
+    "negative random seed": (("早餐", 20, 0.8, 20, -7), None),
+}
+
+
+@pytest.fixture(scope="module")
+def banks():
+    return (digits.DigitModels(CHECKPOINTS / "mnist"), reviews.ReviewModels(CHECKPOINTS / "imdb"),
+            textgen.TextModels(CHECKPOINTS / "hotel"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return digit_files(tmp_path_factory.mktemp("uploads"))
+
+
+def check_answer(models: dict, names, expect_kind: str):
+    assert set(models) == set(names)
+    for answer in models.values():
+        assert "error" not in answer and answer["ms"] >= 0 and expect_kind in answer
+
+
+# --- the UI callbacks ---------------------------------------------------------------------------
+
+def test_digit_tab(banks, files):
+    for name, (path, expect) in files.items():
+        seen, message, *labels, beliefs, probs = ui.digit_view(banks[0], np.asarray(Image.open(path))
+                                                               if expect is None else path)
+        if expect:
+            assert expect in message and seen is None and all(v is None for v in labels), name
+        else:
+            assert message == "" and seen.shape == (168, 168) and all(label.value for label in labels), name
+    for canvas in ({"composite": None, "layers": [], "background": None}, None,
+                   {"composite": np.zeros((560, 560, 4), np.uint8), "layers": [], "background": None}):
+        assert "draw a digit first" in ui.digit_view(banks[0], canvas)[1]
+
+
+@pytest.mark.parametrize("case", REVIEWS)
+def test_review_tab(banks, case):
+    text, expect = REVIEWS[case]
+    message, *labels, trace = ui.review_view(banks[1], text)
+    if expect:
+        assert expect in message and trace is None and all(v is None for v in labels)
+    else:
+        assert all(label.value for label in labels) and trace is not None
+        assert ("only the first" in message) == (case == "huge")
+
+
+@pytest.mark.parametrize("case", GENERATION)
+def test_generation_tab(banks, case):
+    args, expect = GENERATION[case]
+    message, *boxes, nxt = ui.text_view(banks[2], *args)
+    if expect:
+        assert expect in message and all(v is None for v in boxes)
+    else:
+        assert all(box.value is not None and " ms" in box.label for box in boxes) and nxt is not None
+        assert all(len(box.value) <= len(textgen.clean_seed(args[0])[0]) + textgen.MAX_LENGTH for box in boxes)
+
+
+def test_generation_is_deterministic_for_odd_random_seeds(banks):
+    a = banks[2].generate("早餐", 30, 0.8, 20, 2**70)
+    b = banks[2].generate("早餐", 30, 0.8, 20, 2**70)
+    assert {n: x["text"] for n, x in a["models"].items()} == {n: x["text"] for n, x in b["models"].items()}
+
+
+# --- the API (gradio_client against the running app) -------------------------------------------
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    gradio_client = pytest.importorskip("gradio_client")
+    return gradio_client.Client(app_url, verbose=False)
+
+
+def test_api_digits(client, files):
+    from gradio_client import handle_file
+
+    for name, (path, expect) in files.items():
+        out = client.predict(handle_file(path), api_name="/predict_digit")
+        if expect:
+            assert expect in out["error"], name
+        else:
+            check_answer(out["models"], digits.MODELS, "label")
+
+
+def test_api_reviews(client):
+    for case, (text, expect) in REVIEWS.items():
+        out = client.predict(text, api_name="/classify_review")
+        if expect:
+            assert expect in out["error"], case
+        else:
+            check_answer(out["models"], reviews.MODELS, "positive")
+
+
+def test_api_generation(client):
+    for case, (args, expect) in GENERATION.items():
+        if any(isinstance(a, float) and not np.isfinite(a) for a in args) or 2**70 in args:
+            continue                    # not representable in the JSON a client sends; covered above
+        out = client.predict(*args, api_name="/generate_text")
+        if expect:
+            assert expect in out["error"], case
+        else:
+            check_answer(out["models"], textgen.MODELS, "text")
+
+
+# --- the CLI: one line on stderr and exit 2, or an answer -----------------------------------------
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_cli_digits(capsys, files):
+    for name, (path, expect) in files.items():
+        code, out, err = run_cli(capsys, "predict", "digits", path, "--json")
+        if expect:
+            assert code == 2 and expect in json.loads(out)[0]["error"], name
+            assert err.count("\n") == 1 and err.startswith("seqcompare: error:"), name
+        else:
+            assert code == 0 and set(json.loads(out)[0]["models"]) == set(digits.MODELS), name
+
+
+def test_cli_reviews(capsys):
+    for case, (text, expect) in REVIEWS.items():
+        code, out, err = run_cli(capsys, "predict", "review", text, "--json")
+        if expect:
+            assert code == 2 and expect in err and err.count("\n") == 1, case
+        else:
+            assert code == 0 and set(json.loads(out)[0]["models"]) == set(reviews.MODELS), case
+
+
+def test_cli_generation(capsys):
+    for case, ((seed, length, temperature, top_k, random_seed), expect) in GENERATION.items():
+        if length == float("inf"):
+            continue                    # --length takes a whole number: argparse refuses "inf" itself
+        code, out, err = run_cli(capsys, "generate", seed, "--length", str(length), "--temperature",
+                                 str(temperature), "--top-k", str(top_k), "--seed", str(random_seed), "--json")
+        if expect:
+            assert code == 2 and expect in err and err.count("\n") == 1, case
+        else:
+            assert code == 0 and set(json.loads(out)["models"]) == set(textgen.MODELS), case
