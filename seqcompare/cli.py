@@ -100,6 +100,7 @@ def parser() -> argparse.ArgumentParser:
     lt.add_argument("url", help="e.g. http://127.0.0.1:7860/")
     lt.add_argument("--calls", type=positive_int, default=30, help="calls per endpoint")
     lt.add_argument("--threads", type=positive_int, default=30, help="client threads")
+    lt.add_argument("--save", action="store_true", help="also write checkpoints/loadtest.json (the README's line)")
 
     r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
     r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
@@ -143,7 +144,12 @@ def run_bench(args) -> None:
 def run_loadtest(args) -> None:
     from seqcompare import loadtest
 
-    print(json.dumps(loadtest.run(args.url, args.calls, args.threads)))
+    result = loadtest.run(args.url, args.calls, args.threads)
+    if args.save:
+        from seqcompare import bench, checkpoints
+
+        checkpoints.write_json(CHECKPOINTS / "loadtest.json", {"machine": bench.machine(), **result})
+    print(json.dumps(result))
 
 
 def run_report(args) -> None:

@@ -7,6 +7,7 @@ from plotly.subplots import make_subplots
 
 COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279a2"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5"}
+MAX_WORD_TICKS = 40       # traces of reviews up to this many tokens show the words on the x axis
 LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40), font=dict(size=12))
 
 
@@ -37,7 +38,7 @@ def curves(histories: dict[str, list[dict]], metrics: list[str], title: str = "T
                                     name=f"{label(name)} {split}", legendgroup=name,
                                     showlegend=col == 1, line=dict(color=COLORS.get(name), dash=dash))
         fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_layout(title=title, height=340, **LAYOUT)
+    fig.update_layout(title=title, height=360, **{**LAYOUT, "margin": dict(l=50, r=20, t=90, b=40)})
     return fig
 
 
@@ -75,7 +76,9 @@ def prefix_trace(traces: dict[str, list[float]], words: list[str], title: str) -
                         customdata=words, hovertemplate="word %{x} (%{customdata}): %{y:.2f}<extra>" + label(name) + "</extra>")
     fig.add_hline(y=0.5, line=dict(color="gray", dash="dot"))
     fig.update_layout(title=title, xaxis_title="words read", yaxis_title="P(positive)", yaxis_range=[0, 1],
-                      height=320, **LAYOUT)
+                      height=340, **LAYOUT)
+    if len(words) <= MAX_WORD_TICKS:                       # short reviews: the words themselves on the axis
+        fig.update_xaxes(tickvals=x, ticktext=words, tickangle=-45 if len(words) > 12 else 0, title_text=None)
     return fig
 
 
@@ -83,7 +86,7 @@ def top_next(candidates: dict[str, list[tuple[str, float]]]) -> go.Figure:
     """Each model's most likely next characters, side by side."""
     names = list(candidates)
     fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[label(n) for n in names],
-                        shared_yaxes=True, horizontal_spacing=0.05)
+                        horizontal_spacing=0.08)                 # each model lists its own characters
     for col, name in enumerate(names, 1):
         chars = [repr(c)[1:-1] if c.isspace() else c for c, _ in candidates[name]]
         fig.add_bar(x=[p for _, p in candidates[name]], y=chars, orientation="h", row=1, col=col,

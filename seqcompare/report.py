@@ -49,7 +49,10 @@ def tables(root: Path) -> str:
     parts.append("**Digits** — MNIST test set, 10,000 images; macro precision/recall/F1.\n\n" +
                  (_table(cols, _classifier_rows(mnist)) if mnist else "_no checkpoints yet_"))
     imdb = _meta(root / "imdb", reviews.MODELS)
-    parts.append("**Reviews** — IMDb test split, 25,000 reviews; precision/recall/F1 of the positive class.\n\n" +
+    w2v = max((m.get("word2vec_seconds", 0) for m in imdb.values()), default=0)
+    parts.append("**Reviews** — IMDb test split, 25,000 reviews; precision/recall/F1 of the positive class"
+                 + (f"; the word2vec starting embeddings, shared by the three, took {w2v:.0f} s more" if w2v else "")
+                 + ".\n\n" +
                  (_table(cols, _classifier_rows(imdb)) if imdb else "_no checkpoints yet_"))
     hotel = _meta(root / "hotel", textgen.MODELS)
     if hotel:
@@ -84,6 +87,13 @@ def tables(root: Path) -> str:
                          "threads.\n\n" + _table(["items per second", "RNN", "LSTM", "GRU", "LeNet-5"], rows))
         if b.get("coldstart", {}).get("seconds"):
             parts.append(f"**Cold start** — `python app.py` to the first HTTP 200: {b['coldstart']['seconds']} s.")
+    load = root / "loadtest.json"
+    if load.is_file():
+        lt = checkpoints.read_json(load)
+        parts.append(f"**Many users** — `python -m seqcompare loadtest URL --save`: {lt['calls']} calls at once "
+                     f"from gradio_client on loopback (a third to each endpoint), {lt['failed']} failed; latency "
+                     f"p50 {lt['p50_s']:.2f} s, p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
+                     + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts)
 
 

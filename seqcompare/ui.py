@@ -27,7 +27,7 @@ def model_table(meta: dict[str, dict], columns: list[str]) -> list[list]:
     for name, m in meta.items():
         test = m.get("test", {})
         rows.append([plots.label(name)] + [round(test.get(c, float("nan")), 4) for c in columns]
-                    + [m.get("parameters"), m.get("train_seconds")])
+                    + [f"{m.get('parameters', 0):,}", round(m.get("train_seconds", 0))])
     return rows
 
 
@@ -243,8 +243,8 @@ def textgen_tab(bank: textgen.TextModels) -> None:
                 api_visibility="private")
 
     gr.Markdown("## How they compare on the validation reviews")
-    rows = [[plots.label(n), m["validation"]["bpc"], m["validation"]["perplexity"], m["parameters"],
-             m["textbook_parameters"], m["train_seconds"]] for n, m in bank.meta.items()]
+    rows = [[plots.label(n), m["validation"]["bpc"], m["validation"]["perplexity"], f"{m['parameters']:,}",
+             f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
     comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], table=rows,
                headers=["model", "bits per char", "perplexity", "parameters (PyTorch)", "parameters (textbook)",
                         "train seconds"])
