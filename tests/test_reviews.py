@@ -147,3 +147,15 @@ def test_cli_predict_review_and_file(tmp_path):
 def test_cli_review_errors(args, message):
     run = cli(*args)
     assert run.returncode == 2 and message in run.stderr and run.stderr.count("\n") == 1
+
+
+def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
+    """A smoke run of the real pipeline (tokenizer, word2vec, one epoch on 300 reviews) round-trips."""
+    reviews.train(["gru"], data_dir, tmp_path, epochs=1, limit=300)
+    bank = reviews.ReviewModels(tmp_path, names=("gru",))
+    assert not bank.errors and bank.tokenizer.get_vocab_size() > 100
+    meta = bank.meta["gru"]
+    assert meta["train"]["epochs"] == 1 and len(meta["history"]) == 1 and meta["word2vec_seconds"] >= 0
+    assert meta["test"]["n"] == 300 and meta["config"]["pooling"] == ["last", "attention"]
+    answer = bank.predict("A wonderful film.")["models"]["gru"]
+    assert 0 <= answer["positive"] <= 1 and len(answer["trace"]) == 4

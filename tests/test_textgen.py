@@ -88,3 +88,13 @@ def test_bad_settings_raise_user_errors(bank):
         bank.generate("早餐", "many", 1, 1, 0)
     with pytest.raises(UserError):
         bank.generate("早餐", 10, 1, 1, "seed")
+
+
+def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
+    """A smoke run of the real pipeline (one epoch on 200 reviews) round-trips through the app's loader."""
+    textgen.train(["lstm"], data_dir, tmp_path, epochs=1, limit=200)
+    bank = textgen.TextModels(tmp_path, names=("lstm",))
+    assert not bank.errors and bank.meta["lstm"]["config"] == {"cell": "lstm", "vocab_size": len(bank.vocab), **textgen.ARCH, "num_layers": 1}
+    assert bank.meta["lstm"]["validation"]["bpc"] > 0 and len(bank.meta["lstm"]["history"]) == 1
+    out = bank.generate("早餐", 20, 0.8, 20, 0)["models"]["lstm"]
+    assert out["text"].startswith("早餐")
