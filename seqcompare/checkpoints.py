@@ -44,6 +44,8 @@ def read_json(path: Path):
             return json.load(f)
     except FileNotFoundError:
         raise CheckpointError(f"{path} is missing") from None
+    except OSError as exc:                                   # a folder, not a file; no permission; …
+        raise CheckpointError(f"{path} cannot be read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
 
@@ -76,12 +78,16 @@ def save(folder: Path, name: str, model: nn.Module, meta: dict, dtype: torch.dty
     write_json(folder / f"{name}.json", {"model": name, **meta, "versions": versions()})
 
 
-def load(folder: Path, name: str, build) -> tuple[nn.Module, dict]:
-    """Rebuild `name` from its JSON with `build(config) -> nn.Module` and load its weights, with checks."""
+def load(folder: Path, name: str, build, required=()) -> tuple[nn.Module, dict]:
+    """Rebuild `name` from its JSON with `build(config) -> nn.Module` and load its weights, with checks;
+    `required` names the metadata (metrics, history, …) the JSON must hold."""
     folder = Path(folder)
     meta = read_json(folder / f"{name}.json")
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{folder / (name + '.json')} has no model config")
+    missing = [key for key in required if key not in meta]
+    if missing:
+        raise CheckpointError(f"{folder / (name + '.json')} lacks {', '.join(missing)}")
     try:
         model = build(meta["config"])
     except (TypeError, ValueError) as exc:
@@ -105,7 +111,10 @@ def load(folder: Path, name: str, build) -> tuple[nn.Module, dict]:
     return model, meta
 
 
-def load_all(folder: Path, names, build, check=None) -> tuple[dict, dict, dict]:
+META = ("parameters", "train_seconds", "history", "best_epoch", "train")   # what the dashboard shows
+
+
+def load_all(folder: Path, names, build, check=None, required=META) -> tuple[dict, dict, dict]:
     """Load each named model as `load` does; a failure is recorded for that model, not raised.
 
     `build(name, config)` makes a model; `check(name, model, meta)` may raise CheckpointError (say, for
@@ -114,7 +123,7 @@ def load_all(folder: Path, names, build, check=None) -> tuple[dict, dict, dict]:
     models, metas, errors = {}, {}, {}
     for name in names:
         try:
-            model, meta = load(folder, name, lambda config, n=name: build(n, config))
+            model, meta = load(folder, name, lambda config, n=name: build(n, config), required)
             if check is not None:
                 check(name, model, meta)
             models[name], metas[name] = model, meta

@@ -66,7 +66,9 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="recompute test metrics from the checkpoints")
     e.add_argument("task", choices=TASKS)
     e.add_argument("--models", help="comma-separated subset")
-    e.add_argument("--limit", type=positive_int, help="score only the first N test examples")
+    e.add_argument("--limit", type=positive_int,
+                   help="score only N test examples (mnist: the first N; imdb: N spread evenly over both labels; "
+                        "hotel: the first N validation reviews)")
     e.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--short", action="store_true",
@@ -181,7 +183,10 @@ def run_evaluate(args) -> None:
         raise UserError("--short applies to imdb only")
     extra = {"short": True} if args.short else {}
     result = task_module(args.task).evaluate(args.checkpoints or CHECKPOINTS / args.task,
-                                             data.data_dir(args.data_dir), limit=args.limit, models=models, **extra)
+                                             None if args.short else data.data_dir(args.data_dir),
+                                             limit=args.limit, models=models, **extra)
+    if all("error" in m for m in result.values()):
+        raise UserError("no model could be loaded: " + reasons({n: m["error"] for n, m in result.items()}))
     if args.json:
         print(json.dumps(result))
         return

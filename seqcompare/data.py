@@ -23,7 +23,7 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
         return None
     path = Path(chosen).expanduser()
     if not path.is_dir():
-        raise UserError(f"data folder {path} does not exist; {HINT}")
+        raise UserError(f"data folder {path} {'is a file, not a folder' if path.exists() else 'does not exist'}; {HINT}")
     return path
 
 

@@ -27,6 +27,9 @@ RECIPES = {                         # the recurrent models share one recipe
 }
 
 
+REQUIRED = (*checkpoints.META, "test")       # checkpoint metadata the dashboard shows
+
+
 def build(name: str, config: dict | None = None) -> torch.nn.Module:
     if name == "lenet":
         return LeNet5(LeNetConfig(**(config or {})))
@@ -106,10 +109,11 @@ def predict_labels(model: torch.nn.Module, images: torch.Tensor, batch_size: int
 
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS) -> dict:
     """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints."""
-    images, labels = data.mnist(data_dir, train=False)
-    images, labels = images[:limit], labels[:limit]
-    loaded, _, errors = checkpoints.load_all(folder, models, build)
+    loaded, _, errors = checkpoints.load_all(folder, models, build, required=REQUIRED)
     result = {n: {"error": e} for n, e in errors.items()}
+    if loaded:
+        images, labels = data.mnist(data_dir, train=False)
+        images, labels = images[:limit], labels[:limit]
     for name, model in loaded.items():
         result[name] = metrics.classification(labels.numpy(), predict_labels(model, images), LABELS)
     return {n: result[n] for n in models}
@@ -131,6 +135,8 @@ def _as_image(image) -> Image.Image:
         raise UserError("draw a digit first")
     if isinstance(image, (str, Path)):
         path = Path(image)
+        if path.is_dir():
+            raise UserError(f"{path} is a folder, not an image file")
         if not path.is_file():
             raise UserError(f"{path}: no such file")
         try:
@@ -208,7 +214,7 @@ class DigitModels:
     """The four digit models, loaded once; a model whose checkpoint fails is listed in `errors`."""
 
     def __init__(self, folder: Path, names=MODELS):
-        self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build)
+        self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build, required=REQUIRED)
 
     @torch.inference_mode()
     def predict(self, image) -> dict:

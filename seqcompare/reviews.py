@@ -214,7 +214,7 @@ def load_models(folder: Path, names=MODELS):
         if m.get("tokenizer_sha256") != digest or model.cfg.vocab_size != tok.get_vocab_size():
             raise checkpoints.CheckpointError(f"{name} was trained with another vocabulary than {TOKENIZER_FILE}")
 
-    models, meta, errors = checkpoints.load_all(folder, names, build, check)
+    models, meta, errors = checkpoints.load_all(folder, names, build, check, (*checkpoints.META, "test"))
     return tok, models, meta, errors
 
 

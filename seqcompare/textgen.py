@@ -167,10 +167,13 @@ def score_text(model: CharLM, ids: torch.Tensor, batch_size: int = 16) -> dict:
     model.eval()
     loss = StatefulLoss()
     total, n = 0.0, 0
+    batch_size = max(1, min(batch_size, len(ids) // 2))      # short texts: fewer, still non-empty streams
     for batch in loss.reset(windows(streams(ids, batch_size), 400)):
         value, count, _, _ = loss(model, batch)
         total += value.item() * count
         n += count
+    if n == 0:
+        raise UserError("too few characters to score")
     bpc = bits_per_char(total / n)
     return {"bpc": round(bpc, 4), "perplexity": round(2 ** bpc, 3), "characters": n}
 
@@ -188,7 +191,8 @@ def load_models(folder: Path, names=MODELS):
             raise checkpoints.CheckpointError(f"{name} expects {model.cfg.vocab_size} characters, "
                                               f"{VOCAB_FILE} has {len(vocab)}")
 
-    models, meta, errors = checkpoints.load_all(folder, names, build, check)
+    models, meta, errors = checkpoints.load_all(folder, names, build, check,
+                                               (*checkpoints.META, "validation", "textbook_parameters"))
     return vocab, models, meta, errors
 
 
@@ -300,6 +304,7 @@ class TextModels:
         out = {}
         for name, model in self.models.items():
             logits, _ = model(torch.tensor([self.vocab.encode(END + seed)]))
+            logits[0, -1, 0] = -math.inf                     # the unknown character is never written
             probs = logits[0, -1].softmax(-1)
             top = probs.topk(k)
             out[name] = [("⏎" if self.vocab.chars[i] == END else self.vocab.chars[i], round(float(p), 5))

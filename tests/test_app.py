@@ -61,3 +61,30 @@ def test_text_callback_fills_three_columns_and_the_next_character_view():
     assert isinstance(nxt, go.Figure) and len(nxt.data) == 3
     message, *rest = ui.text_view(bank, "早餐", 0, 0.8, 20, 0)
     assert "length must be at least 1" in message and all(v is None for v in rest)
+
+
+def test_a_checkpoint_without_its_metrics_only_disables_that_model(tmp_path):
+    """The dashboard still builds; the model whose JSON lacks its metrics is marked unavailable."""
+    import shutil
+
+    from seqcompare import checkpoints, textgen
+
+    for task in ("mnist", "imdb"):
+        (tmp_path / task).symlink_to(CHECKPOINTS / task)
+    shutil.copytree(CHECKPOINTS / "hotel", tmp_path / "hotel")
+    meta = checkpoints.read_json(tmp_path / "hotel" / "gru.json")
+    del meta["validation"]
+    checkpoints.write_json(tmp_path / "hotel" / "gru.json", meta)
+    bank = textgen.TextModels(tmp_path / "hotel")
+    assert set(bank.models) == {"rnn", "lstm"} and "lacks validation" in bank.errors["gru"]
+    assert "error" in bank.generate("早餐", 5)["models"]["gru"]
+    ui.build(tmp_path)
+
+
+def test_next_character_view_never_offers_the_unknown_character():
+    from seqcompare import textgen
+
+    bank = textgen.TextModels(CHECKPOINTS / "hotel")
+    for seed in ("😀", "", "早餐"):
+        for name, top in bank.next_chars(seed).items():
+            assert textgen.UNK not in [c for c, _ in top] and len(top) == 10

@@ -200,6 +200,14 @@ def test_cli_reviews(capsys):
             assert code == 0 and set(json.loads(out)[0]["models"]) == set(reviews.MODELS), case
 
 
+def test_cli_names_an_unusable_checkpoint_folder(capsys, tmp_path):
+    (tmp_path / "vocab.json").mkdir()                       # a folder where a file should be
+    for argv in (["evaluate", "mnist", "--checkpoints", "README.md"], ["generate", "早餐", "--checkpoints", str(tmp_path)],
+                 ["evaluate", "imdb", "--short", "--checkpoints", str(tmp_path)]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2 and err.startswith("seqcompare: error:") and err.count("\n") == 1, argv
+
+
 def test_cli_generation(capsys):
     for case, ((seed, length, temperature, top_k, random_seed), expect) in GENERATION.items():
         if length == float("inf"):
