@@ -9,7 +9,7 @@ import torch
 
 from seqcompare.ui import build
 
-CONCURRENCY = 4
+CONCURRENCY = 8
 QUEUE_SIZE = 200
 
 torch.set_num_threads(1)   # one intra-op thread per request: requests run side by side on the workers

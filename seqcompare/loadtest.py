@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import statistics
 import tempfile
 import time
@@ -27,25 +28,32 @@ def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: floa
         jobs.append(("predict_digit", (handle_file(str(image)),)))
         jobs.append(("classify_review", (f"Review {i}: a warm, funny and well acted film.",)))
         jobs.append(("generate_text", ("早餐", 100, 0.8, 20, i)))
-    clients = [Client(url, verbose=False) for _ in range(min(threads, 8))]
+    clients = queue.Queue()                 # one client per thread, as for real users: never two calls on one
+    for _ in range(threads):
+        clients.put(Client(url, verbose=False))
 
-    def call(k_job):
-        k, (endpoint, args) = k_job
+    def call(job):
+        endpoint, args = job
+        client = clients.get()
         t0 = time.perf_counter()
         try:
-            out = clients[k % len(clients)].predict(*args, api_name=f"/{endpoint}")
+            out = client.predict(*args, api_name=f"/{endpoint}")
             ok = isinstance(out, dict) and "models" in out and all("error" not in a for a in out["models"].values())
-        except Exception as exc:  # a failed call is counted, not raised
-            ok, out = False, repr(exc)
-        return endpoint, ok, time.perf_counter() - t0
+        except Exception as exc:  # a failed call is counted and reported, not raised
+            ok, out = False, f"{type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            clients.put(client)
+        return endpoint, ok, time.perf_counter() - t0, None if ok else f"{endpoint}: {str(out)[:300]}"
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        results = list(pool.map(call, enumerate(jobs), timeout=timeout))
+        results = list(pool.map(call, jobs, timeout=timeout))
     wall = time.perf_counter() - start
-    times = [t for _, ok, t in results]
-    per = {e: sorted(t for name, _, t in results if name == e) for e in ("predict_digit", "classify_review", "generate_text")}
-    return {"calls": len(results), "failed": sum(not ok for _, ok, _ in results), "wall_s": round(wall, 2),
+    times = [t for _, _, t, _ in results]
+    per = {e: sorted(t for name, _, t, _ in results if name == e)
+           for e in ("predict_digit", "classify_review", "generate_text")}
+    failures = [why for _, ok, _, why in results if not ok]
+    return {"calls": len(results), "failed": len(failures), "failures": failures[:5], "wall_s": round(wall, 2),
             "p50_s": round(statistics.median(times), 3), "p95_s": round(float(np.percentile(times, 95)), 3),
             "max_s": round(max(times), 3),
             "per_endpoint_p95_s": {e: round(float(np.percentile(t, 95)), 3) for e, t in per.items()}}

@@ -60,3 +60,12 @@ def test_concurrent_requests_share_no_state(client):
         together = list(pool.map(call, jobs))
     assert together == alone
     assert len({str(a) for a in alone[:6]}) == 6          # different seeds, different texts
+
+
+def test_load_test_command_reports_every_call(app_url):
+    from seqcompare import loadtest
+
+    result = loadtest.run(app_url, calls_per_endpoint=2, threads=3)
+    assert result["calls"] == 6 and result["failed"] == 0 and result["failures"] == []
+    assert 0 < result["p50_s"] <= result["p95_s"] <= result["max_s"]
+    assert set(result["per_endpoint_p95_s"]) == {"predict_digit", "classify_review", "generate_text"}
