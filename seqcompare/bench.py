@@ -118,8 +118,8 @@ def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
                       "textgen": f"validation characters/s ({len(val):,})"}, **out}
 
 
-def machine() -> str:
-    """CPU model, cores and torch build, for the benchmark's header."""
+def machine(threads: bool = True) -> str:
+    """CPU model, cores (and this process's torch threads) and torch build, for the benchmark's header."""
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -128,7 +128,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
+    shown = f", {torch.get_num_threads()} torch thread(s)" if threads else ""
+    return f"{name}, {os.cpu_count()} cores{shown}, torch {torch.__version__}"
 
 
 TASKS = {"digits": ("mnist", bench_digits), "reviews": ("imdb", bench_reviews), "textgen": ("hotel", bench_textgen)}

@@ -150,7 +150,7 @@ def run_loadtest(args) -> None:
     if args.save:
         from seqcompare import bench, checkpoints
 
-        checkpoints.write_json(CHECKPOINTS / "loadtest.json", {"machine": bench.machine(), **result})
+        checkpoints.write_json(CHECKPOINTS / "loadtest.json", {"machine": bench.machine(threads=False), **result})
     print(json.dumps(result))
 
 

@@ -90,8 +90,8 @@ def tables(root: Path) -> str:
     load = root / "loadtest.json"
     if load.is_file():
         lt = checkpoints.read_json(load)
-        parts.append(f"**Many users** — `python -m seqcompare loadtest URL --save`: {lt['calls']} calls at once "
-                     f"from gradio_client on loopback (a third to each endpoint), {lt['failed']} failed; latency "
+        parts.append(f"**Many users** — `python -m seqcompare loadtest URL --save` ({lt.get('machine', 'this machine')}, "
+                     f"app and clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to each endpoint), {lt['failed']} failed; latency "
                      f"p50 {lt['p50_s']:.2f} s, p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts)
