@@ -111,11 +111,11 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
     """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints."""
     loaded, _, errors = checkpoints.load_all(folder, models, build, required=REQUIRED)
     result = {n: {"error": e} for n, e in errors.items()}
-    if loaded:
+    if loaded:                                       # the data is read only when there is a model to score
         images, labels = data.mnist(data_dir, train=False)
         images, labels = images[:limit], labels[:limit]
-    for name, model in loaded.items():
-        result[name] = metrics.classification(labels.numpy(), predict_labels(model, images), LABELS)
+        for name, model in loaded.items():
+            result[name] = metrics.classification(labels.numpy(), predict_labels(model, images), LABELS)
     return {n: result[n] for n in models}
 
 

@@ -88,15 +88,19 @@ class ReviewClassifierConfig:
     num_layers: int = 1
     dropout: float = 0.4
     word_dropout: float = 0.0    # during training, drop whole word vectors
-    pooling: tuple = ("last", "attention")   # summaries of the states read so far, concatenated
+    pooling: tuple = ("last", "attention")   # summaries of the states read so far, concatenated (POOLINGS)
     num_classes: int = 2
     pad_id: int = 0
 
 
+POOLINGS = ("last", "attention", "max", "mean")
+
+
 class ReviewClassifier(nn.Module):
-    """Embeds the tokens, runs the cell over them and classifies [last state, attention pooling]:
-    the attention pooling is a learned softmax-weighted mean of the states read so far, so a strong
-    word late in the review ("…ruined it") can outweigh the ones before it.
+    """Embeds the tokens, runs the cell over them and classifies summaries of the states read so far.
+    The shipped recipe uses the last state and attention pooling — a learned softmax-weighted mean, so a
+    strong word late in the review ("…ruined it") can outweigh the ones before it; ULMFiT's running max
+    and mean are the alternatives the README compares.
 
     Every quantity is a prefix quantity, so `prefix_logits` gives exactly what the model would answer
     if the review stopped after each token, and padding after a review never touches its answer.
@@ -108,7 +112,10 @@ class ReviewClassifier(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size, padding_idx=cfg.pad_id)
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-        self.attend = nn.Linear(cfg.hidden_size, 1)
+        unknown = set(cfg.pooling) - set(POOLINGS)
+        if unknown or not cfg.pooling:
+            raise ValueError(f"pooling must be chosen from {', '.join(POOLINGS)}, not {sorted(unknown)}")
+        self.attend = nn.Linear(cfg.hidden_size, 1) if "attention" in cfg.pooling else None
         self.head = nn.Linear(len(cfg.pooling) * cfg.hidden_size, cfg.num_classes)
 
     def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:

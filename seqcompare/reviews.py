@@ -93,10 +93,8 @@ def word_vectors(ids: list[list[int]], vocab_size: int, dim: int, seed: int = 0)
 
 def length_batches(ids: list[list[int]], labels: list[int], batch_size: int, *, shuffle: bool, seed: int = 0):
     """Padded (tokens, lengths), labels batches of reviews of similar length (little padding, no packing)."""
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    if shuffle:                                  # jitter lengths so batches differ between epochs
-        rng = random.Random(seed)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]) + rng.uniform(-8, 8))
+    rng = random.Random(seed)                    # shuffled: jitter lengths so batches differ between epochs
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]) + (rng.uniform(-8, 8) if shuffle else 0))
     chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     if shuffle:
         random.Random(seed + 1).shuffle(chunks)
@@ -104,10 +102,10 @@ def length_batches(ids: list[list[int]], labels: list[int], batch_size: int, *, 
         yield pad([ids[i] for i in chunk]), torch.tensor([labels[i] for i in chunk])
 
 
-def crops(ids: list[list[int]], seed: int, share: float | None = None, shortest: int = 5) -> list[list[int]]:
+def crops(ids: list[list[int]], seed: int, share: float = CROP_SHARE, shortest: int = 5) -> list[list[int]]:
     """Each epoch, `share` of the reviews is replaced by a random window of it, log-uniformly 5 tokens to
     whole: the models learn that short snippets are typed reviews too, and longer ones see more variety."""
-    rng, share = random.Random(seed), CROP_SHARE if share is None else share
+    rng = random.Random(seed)
     out = []
     for seq in ids:
         if len(seq) > shortest and rng.random() < share:
@@ -235,10 +233,15 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
         if limit and limit < len(texts):              # evenly spaced: the file is sorted by label
             pick = np.linspace(0, len(texts) - 1, limit).round().astype(int)
             texts, labels = [texts[i] for i in pick], [labels[i] for i in pick]
-        ids = encode(tok, texts, MAX_TOKENS)
-        for name, model in loaded.items():
-            result[name] = metrics.classification(labels, predict_labels(model, ids), LABELS, "binary")
+        result.update(score(tok, loaded, texts, labels))
     return {n: result[n] for n in models}
+
+
+def score(tok, models: dict, texts: list[str], labels: list[int]) -> dict[str, dict]:
+    """Each model's classification metrics on `texts` (tokenized once for all)."""
+    ids = encode(tok, texts, MAX_TOKENS)
+    return {name: metrics.classification(labels, predict_labels(model, ids), LABELS, "binary")
+            for name, model in models.items()}
 
 
 # --- live predictions ----------------------------------------------------------------------
@@ -278,9 +281,9 @@ class ReviewModels:
 
     def short_accuracy(self) -> dict[str, float]:
         """Each loaded model's accuracy on the project's one-sentence reviews."""
-        texts, labels = short_reviews()
-        ids = encode(self.tokenizer, texts, MAX_TOKENS) if self.models else []
-        return {n: float(np.mean(predict_labels(m, ids) == np.array(labels))) for n, m in self.models.items()}
+        if not self.models:
+            return {}
+        return {n: m["accuracy"] for n, m in score(self.tokenizer, self.models, *short_reviews()).items()}
 
     @torch.inference_mode()
     def predict(self, text: str, trace: bool = True) -> dict:

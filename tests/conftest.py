@@ -16,6 +16,33 @@ DATA = Path(os.environ.get("SEQCOMPARE_DATA") or ROOT.parent / "shared" / "data"
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def _loaded(bank):
+    assert not bank.errors, bank.errors
+    return bank
+
+
+@pytest.fixture(scope="session")
+def digit_bank():
+    """The shipped digit models, loaded once for the whole session."""
+    from seqcompare import digits
+
+    return _loaded(digits.DigitModels(CHECKPOINTS / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def review_bank():
+    from seqcompare import reviews
+
+    return _loaded(reviews.ReviewModels(CHECKPOINTS / "imdb"))
+
+
+@pytest.fixture(scope="session")
+def text_bank():
+    from seqcompare import textgen
+
+    return _loaded(textgen.TextModels(CHECKPOINTS / "hotel"))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA / "MNIST").is_dir():

@@ -2,15 +2,9 @@
 
 import numpy as np
 import plotly.graph_objects as go
-import pytest
 
 from conftest import CHECKPOINTS
 from seqcompare import digits, sketches, ui
-
-
-@pytest.fixture(scope="module")
-def digit_bank():
-    return digits.DigitModels(CHECKPOINTS / "mnist")
 
 
 def test_app_builds_with_named_endpoints():
@@ -39,10 +33,8 @@ def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
     assert all(v is None for v in rest)
 
 
-def test_review_callback_returns_labels_and_a_trace():
-    from seqcompare import reviews
-
-    bank = reviews.ReviewModels(CHECKPOINTS / "imdb")
+def test_review_callback_returns_labels_and_a_trace(review_bank):
+    bank = review_bank
     message, *labels, trace = ui.review_view(bank, "Superb acting, a wonderful film.")
     assert message == "" and len(labels) == 3
     assert all(label.value["label"] == "positive" for label in labels)
@@ -51,10 +43,8 @@ def test_review_callback_returns_labels_and_a_trace():
     assert "type or paste a review first" in message and all(v is None for v in rest)
 
 
-def test_text_callback_fills_three_columns_and_the_next_character_view():
-    from seqcompare import textgen
-
-    bank = textgen.TextModels(CHECKPOINTS / "hotel")
+def test_text_callback_fills_three_columns_and_the_next_character_view(text_bank):
+    bank = text_bank
     message, *boxes, nxt = ui.text_view(bank, "早餐", 20, 0.8, 20, 0)
     assert message == "" and len(boxes) == 3
     assert all(box.value.startswith("早餐") and " ms" in box.label for box in boxes)
@@ -81,10 +71,9 @@ def test_a_checkpoint_without_its_metrics_only_disables_that_model(tmp_path):
     ui.build(tmp_path)
 
 
-def test_next_character_view_never_offers_the_unknown_character():
+def test_next_character_view_never_offers_the_unknown_character(text_bank):
     from seqcompare import textgen
 
-    bank = textgen.TextModels(CHECKPOINTS / "hotel")
     for seed in ("😀", "", "早餐"):
-        for name, top in bank.next_chars(seed).items():
+        for name, top in text_bank.next_chars(seed).items():
             assert textgen.UNK not in [c for c, _ in top] and len(top) == 10

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CHECKPOINTS
 from seqcompare import cli, digits, reviews, sketches, textgen, ui
 
 LONG_REVIEW = "A wonderful, moving film with a superb cast. " * 2300           # ≈ 103,000 characters
@@ -74,12 +73,6 @@ GENERATION = {                        # seed, length, temperature, top_k, random
 
 
 @pytest.fixture(scope="module")
-def banks():
-    return (digits.DigitModels(CHECKPOINTS / "mnist"), reviews.ReviewModels(CHECKPOINTS / "imdb"),
-            textgen.TextModels(CHECKPOINTS / "hotel"))
-
-
-@pytest.fixture(scope="module")
 def files(tmp_path_factory):
     return digit_files(tmp_path_factory.mktemp("uploads"))
 
@@ -92,9 +85,9 @@ def check_answer(models: dict, names, expect_kind: str):
 
 # --- the UI callbacks ---------------------------------------------------------------------------
 
-def test_digit_tab(banks, files):
+def test_digit_tab(digit_bank, files):
     for name, (path, expect) in files.items():
-        seen, message, *labels, beliefs, probs = ui.digit_view(banks[0], np.asarray(Image.open(path))
+        seen, message, *labels, beliefs, probs = ui.digit_view(digit_bank, np.asarray(Image.open(path))
                                                                if expect is None else path)
         if expect:
             assert expect in message and seen is None and all(v is None for v in labels), name
@@ -102,13 +95,13 @@ def test_digit_tab(banks, files):
             assert message == "" and seen.shape == (168, 168) and all(label.value for label in labels), name
     for canvas in ({"composite": None, "layers": [], "background": None}, None,
                    {"composite": np.zeros((560, 560, 4), np.uint8), "layers": [], "background": None}):
-        assert "draw a digit first" in ui.digit_view(banks[0], canvas)[1]
+        assert "draw a digit first" in ui.digit_view(digit_bank, canvas)[1]
 
 
 @pytest.mark.parametrize("case", REVIEWS)
-def test_review_tab(banks, case):
+def test_review_tab(review_bank, case):
     text, expect = REVIEWS[case]
-    message, *labels, trace = ui.review_view(banks[1], text)
+    message, *labels, trace = ui.review_view(review_bank, text)
     if expect:
         assert expect in message and trace is None and all(v is None for v in labels)
     else:
@@ -117,9 +110,9 @@ def test_review_tab(banks, case):
 
 
 @pytest.mark.parametrize("case", GENERATION)
-def test_generation_tab(banks, case):
+def test_generation_tab(text_bank, case):
     args, expect = GENERATION[case]
-    message, *boxes, nxt = ui.text_view(banks[2], *args)
+    message, *boxes, nxt = ui.text_view(text_bank, *args)
     if expect:
         assert expect in message and all(v is None for v in boxes)
     else:
@@ -127,9 +120,9 @@ def test_generation_tab(banks, case):
         assert all(len(box.value) <= len(textgen.clean_seed(args[0])[0]) + textgen.MAX_LENGTH for box in boxes)
 
 
-def test_generation_is_deterministic_for_odd_random_seeds(banks):
-    a = banks[2].generate("早餐", 30, 0.8, 20, 2**70)
-    b = banks[2].generate("早餐", 30, 0.8, 20, 2**70)
+def test_generation_is_deterministic_for_odd_random_seeds(text_bank):
+    a = text_bank.generate("早餐", 30, 0.8, 20, 2**70)
+    b = text_bank.generate("早餐", 30, 0.8, 20, 2**70)
     assert {n: x["text"] for n, x in a["models"].items()} == {n: x["text"] for n, x in b["models"].items()}
 
 

@@ -15,13 +15,6 @@ def cli(*args, env=None, stdin=None):
                           text=True, env=env, input=stdin, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def bank():
-    bank = digits.DigitModels(CHECKPOINTS / "mnist")
-    assert not bank.errors, bank.errors
-    return bank
-
-
 def test_evaluate_on_a_test_slice_clears_a_floor(data_dir):
     result = digits.evaluate(CHECKPOINTS / "mnist", data_dir, limit=2000)
     for name in digits.MODELS:
@@ -40,17 +33,17 @@ def test_stored_test_metrics_match_the_weights(data_dir):
         assert result[name]["confusion_matrix"] == stored["confusion_matrix"], name
 
 
-def test_project_drawings_are_read_correctly(bank):
+def test_project_drawings_are_read_correctly(digit_bank):
     """Held-out drawings made with strokes, not MNIST: each model gets at least 9 of the 10 digits."""
     for variant in [{}, {"box": (0.05, 0.55, 0.3, 0.95)}, {"ink": (255, 255, 255, 255), "paper": (0, 0, 0, 255)}]:
-        answers = {d: bank.predict(sketches.render(d, size=560, **variant))["models"] for d in range(10)}
+        answers = {d: digit_bank.predict(sketches.render(d, size=560, **variant))["models"] for d in range(10)}
         for name in digits.MODELS:
             right = sum(answers[d][name]["label"] == d for d in range(10))
             assert right >= 9, (name, variant, {d: answers[d][name]["label"] for d in range(10)})
 
 
-def test_prediction_shape(bank):
-    answer = bank.predict(sketches.render(4))["models"]
+def test_prediction_shape(digit_bank):
+    answer = digit_bank.predict(sketches.render(4))["models"]
     assert set(answer) == set(digits.MODELS)
     for name, a in answer.items():
         assert 0 <= a["label"] <= 9 and len(a["probabilities"]) == 10

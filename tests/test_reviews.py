@@ -12,15 +12,8 @@ from test_digits import cli
 SHORT_FLOOR = 0.85
 
 
-@pytest.fixture(scope="module")
-def bank():
-    bank = reviews.ReviewModels(CHECKPOINTS / "imdb")
-    assert not bank.errors, bank.errors
-    return bank
-
-
-def test_tokenizer_handles_html_case_numbers_and_unknown_words(bank):
-    tokens = bank.tokenizer.encode("GREAT<br /><br />film, 10/10. Zorglubbery!").tokens
+def test_tokenizer_handles_html_case_numbers_and_unknown_words(review_bank):
+    tokens = review_bank.tokenizer.encode("GREAT<br /><br />film, 10/10. Zorglubbery!").tokens
     assert tokens == ["great", "film", ",", "10", "/", "10", ".", "<unk>", "!"]
 
 
@@ -34,32 +27,32 @@ def test_length_batches_group_similar_lengths_and_keep_every_review():
         assert tokens.shape[1] == int(lengths.max()) and int(lengths.max()) - int(lengths.min()) <= 20
 
 
-def test_answer_depends_only_on_real_tokens(bank):
-    ids, _, _ = bank.tokenize("A fine film with a silly ending.")
-    for model in bank.models.values():
+def test_answer_depends_only_on_real_tokens(review_bank):
+    ids, _, _ = review_bank.tokenize("A fine film with a silly ending.")
+    for model in review_bank.models.values():
         alone = model(*reviews.pad([ids]))
         padded = model(*reviews.pad([ids, ids + [5] * 200]))[0]
         assert torch.allclose(alone[0], padded, atol=1e-5)
 
 
-def test_trace_ends_at_the_answer(bank):
-    result = bank.predict("Great cast, but the ending ruined it.")
+def test_trace_ends_at_the_answer(review_bank):
+    result = review_bank.predict("Great cast, but the ending ruined it.")
     for name, a in result["models"].items():
         assert len(a["trace"]) == len(result["tokens"])
         assert a["trace"][-1] == pytest.approx(a["positive"], abs=1e-5)
 
 
-def test_short_typed_reviews(bank):
+def test_short_typed_reviews(review_bank):
     """The 40 one-sentence reviews written for the project, never trained on: the live use."""
     result = reviews.evaluate(CHECKPOINTS / "imdb", None, short=True)
     for name, m in result.items():
         assert m["n"] == 40 and m["accuracy"] >= SHORT_FLOOR, (name, m["accuracy"])
 
 
-def test_the_trace_shows_a_change_of_mind(bank):
+def test_the_trace_shows_a_change_of_mind(review_bank):
     """ "Great cast, but the ending ruined it.": every model's P(positive) falls at "ruined"; the gated
     cells end well below where "Great" put them (the plain RNN, the weakest reader, only dips)."""
-    result = bank.predict("Great cast, but the ending ruined it.")
+    result = review_bank.predict("Great cast, but the ending ruined it.")
     ruined = result["tokens"].index("ruined")
     for name, a in result["models"].items():
         assert a["trace"][0] > 0.5 and max(a["trace"][ruined:]) < a["trace"][ruined - 1] - 0.05, (name, a["trace"])
@@ -93,15 +86,15 @@ def test_word_vectors_start_the_embeddings():
     ("😀😀🎬👍", "no words"),
     ("这部电影非常好看，演员的表演很出色", "none of these words are known"),
 ])
-def test_bad_input_gets_a_clear_message(bank, text, message):
+def test_bad_input_gets_a_clear_message(review_bank, text, message):
     with pytest.raises(UserError, match=message):
-        bank.predict(text)
+        review_bank.predict(text)
 
 
-def test_html_and_huge_pastes_are_handled(bank):
-    html = bank.predict("<p><b>Loved it.</b> A <i>wonderful</i> film.</p>")
+def test_html_and_huge_pastes_are_handled(review_bank):
+    html = review_bank.predict("<p><b>Loved it.</b> A <i>wonderful</i> film.</p>")
     assert all(a["label"] == 1 for a in html["models"].values())
-    huge = bank.predict("A dull and lifeless film. " * 5000)      # 125,000 characters
+    huge = review_bank.predict("A dull and lifeless film. " * 5000)      # 125,000 characters
     assert any("only the first" in n for n in huge["notices"])
     assert all(a["label"] == 0 for a in huge["models"].values())
 

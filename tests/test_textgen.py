@@ -9,13 +9,6 @@ from seqcompare import UserError, checkpoints, textgen
 from test_digits import cli
 
 
-@pytest.fixture(scope="module")
-def bank():
-    bank = textgen.TextModels(CHECKPOINTS / "hotel")
-    assert not bank.errors, bank.errors
-    return bank
-
-
 def test_validation_bpc_on_a_slice(data_dir):
     result = textgen.evaluate(CHECKPOINTS / "hotel", data_dir, limit=150)
     for name in textgen.MODELS:
@@ -25,9 +18,9 @@ def test_validation_bpc_on_a_slice(data_dir):
         assert m["bpc"] < 6.0, (name, m)                        # better than a character bigram model
 
 
-def test_generation_is_reproducible_and_reads_like_a_review(bank):
-    a = bank.generate("早餐", 60, 0.8, 20, 7)
-    b = bank.generate("早餐", 60, 0.8, 20, 7)
+def test_generation_is_reproducible_and_reads_like_a_review(text_bank):
+    a = text_bank.generate("早餐", 60, 0.8, 20, 7)
+    b = text_bank.generate("早餐", 60, 0.8, 20, 7)
     for name in textgen.MODELS:
         assert a["models"][name]["text"] == b["models"][name]["text"]
         text = a["models"][name]["text"]
@@ -36,21 +29,21 @@ def test_generation_is_reproducible_and_reads_like_a_review(bank):
         assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) >= len(text) // 2   # mostly hanzi
 
 
-def test_unseen_seed_characters_still_work(bank):
-    result = bank.generate("😀 Hotel 龘", 20, 0.0, 0, 0)
+def test_unseen_seed_characters_still_work(text_bank):
+    result = text_bank.generate("😀 Hotel 龘", 20, 0.0, 0, 0)
     assert any("never saw" in n for n in result["notices"])
     assert all(len(a["text"]) > len("😀 Hotel 龘") for a in result["models"].values())
 
 
-def test_empty_seed_starts_a_fresh_review_and_length_is_capped(bank):
-    result = bank.generate("", 10_000, 1.0, 0, 1)
+def test_empty_seed_starts_a_fresh_review_and_length_is_capped(text_bank):
+    result = text_bank.generate("", 10_000, 1.0, 0, 1)
     assert any("capped" in n for n in result["notices"])
     for a in result["models"].values():
         assert 0 < a["characters"] <= textgen.MAX_LENGTH
 
 
-def test_next_characters_are_a_distribution(bank):
-    top = bank.next_chars("早餐", k=10)
+def test_next_characters_are_a_distribution(text_bank):
+    top = text_bank.next_chars("早餐", k=10)
     assert set(top) == set(textgen.MODELS)
     for pairs in top.values():
         probs = [p for _, p in pairs]
@@ -83,18 +76,19 @@ def test_cli_generate_errors(args, message):
     assert run.returncode == 2 and message in run.stderr and run.stderr.count("\n") == 1
 
 
-def test_bad_settings_raise_user_errors(bank):
+def test_bad_settings_raise_user_errors(text_bank):
     with pytest.raises(UserError):
-        bank.generate("早餐", "many", 1, 1, 0)
+        text_bank.generate("早餐", "many", 1, 1, 0)
     with pytest.raises(UserError):
-        bank.generate("早餐", 10, 1, 1, "seed")
+        text_bank.generate("早餐", 10, 1, 1, "seed")
 
 
 def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
     """A smoke run of the real pipeline (one epoch on 200 reviews) round-trips through the app's loader."""
     textgen.train(["lstm"], data_dir, tmp_path, epochs=1, limit=200)
     bank = textgen.TextModels(tmp_path, names=("lstm",))
-    assert not bank.errors and bank.meta["lstm"]["config"] == {"cell": "lstm", "vocab_size": len(bank.vocab), **textgen.ARCH, "num_layers": 1}
+    assert not bank.errors
+    assert bank.meta["lstm"]["config"] == {"cell": "lstm", "vocab_size": len(bank.vocab), "num_layers": 1, **textgen.ARCH}
     assert bank.meta["lstm"]["validation"]["bpc"] > 0 and len(bank.meta["lstm"]["history"]) == 1
     out = bank.generate("早餐", 20, 0.8, 20, 0)["models"]["lstm"]
     assert out["text"].startswith("早餐")
