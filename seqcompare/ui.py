@@ -80,8 +80,10 @@ def digits_tab(bank: digits.DigitModels) -> None:
                                           layers=False, elem_id="digit-canvas")
                     draw_btn = gr.Button("Classify drawing", variant="primary")
                 with gr.Tab("Upload or pick an example"):
-                    upload = gr.Image(label="A picture of a digit", type="numpy", image_mode="RGBA",
-                                      sources=["upload", "clipboard"], height=280, elem_id="digit-upload")
+                    # a File, not an Image: gr.Image opens uploads itself and fails on a non-image with a
+                    # bare "Error"; the path goes to digits.to_mnist, which names what is wrong
+                    upload = gr.File(label="A picture of a digit (PNG, JPEG, …)", type="filepath",
+                                     file_types=["image"], height=140, elem_id="digit-upload")
                     gr.Examples(example_paths(), inputs=upload, label="Example drawings")
                     upload_btn = gr.Button("Classify picture", variant="primary")
         with gr.Column(scale=2):

@@ -95,3 +95,21 @@ def test_bad_review_input_gets_a_visible_notice(page):
     page.get_by_role("button", name="Classify", exact=True).click()
     page.locator("#review-notice").get_by_text("only the first").wait_for()
     page.locator("#review-gru").locator("text=/ms/").wait_for()
+
+
+def test_uploads_are_classified_or_named_as_unusable(page, tmp_path):
+    from seqcompare import sketches
+
+    open_tab(page, "Digits")
+    page.get_by_role("tab", name="Upload or pick an example").click()
+    (tmp_path / "notes.png").write_text("not an image")
+    page.locator("#digit-upload input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+    page.locator("#digit-notice").get_by_text("not a readable image").wait_for()
+    page.locator("#digit-upload").get_by_role("button", name="Clear").click()       # the upload's ✕
+    sketches.render(4, mode="RGB").save(tmp_path / "four.png")
+    page.locator("#digit-upload input[type=file]").set_input_files(str(tmp_path / "four.png"))
+    label = page.locator("#digit-lenet")
+    label.locator("text=/ms/").wait_for()
+    page.wait_for_function("document.querySelector('#digit-lenet h2, #digit-lenet .output-class')?.innerText.trim() === '4'")
+    page.get_by_role("button", name="7.png").click()                                 # a clickable example
+    page.wait_for_function("document.querySelector('#digit-lenet h2, #digit-lenet .output-class')?.innerText.trim() === '7'")
