@@ -81,12 +81,15 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--file", help="reviews: one review per line; - for standard input")
     pr.add_argument("--checkpoints", type=Path, help="checkpoint folder")
     pr.add_argument("--json", action="store_true", help="print a JSON list")
-    g = sub.add_parser("generate", help="write hotel-review text from a seed with every model")
+    g = sub.add_parser("generate", help="write hotel-review text from a seed with every model (RNN, LSTM, GRU, Transformer)")
     g.add_argument("seed", nargs="?", default="", help="start of the review (empty: a fresh review)")
     g.add_argument("--length", type=int, default=100, help="characters to write (capped at 500)")
     g.add_argument("--temperature", type=float, default=0.8, help="0 is greedy; higher is more random")
     g.add_argument("--top-k", type=int, default=20, help="sample among the k likeliest characters (0: all)")
     g.add_argument("--seed", dest="random_seed", type=int, default=0, help="random seed")
+    g.add_argument("--top-p", type=float, default=1.0,
+                   help="nucleus sampling: the smallest set of likeliest characters whose probability reaches P (1: all)")
+    g.add_argument("--beams", type=int, default=1, help="beam search with N beams, 1–8 (deterministic; 1: sample)")
     g.add_argument("--models", help="comma-separated subset")
     g.add_argument("--checkpoints", type=Path, help="checkpoint folder")
     g.add_argument("--json", action="store_true", help="print one JSON object")
@@ -293,7 +296,8 @@ def run_generate(args) -> None:
     bank = textgen.TextModels(args.checkpoints or CHECKPOINTS / "hotel", model_list(args.models, "hotel"))
     if not bank.models:
         raise UserError("no text model could be loaded: " + reasons(bank.errors))
-    result = bank.generate(args.seed, args.length, args.temperature, args.top_k, args.random_seed)
+    result = bank.generate(args.seed, args.length, args.temperature, args.top_k, args.random_seed,
+                           args.top_p, args.beams)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return

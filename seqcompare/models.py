@@ -1,10 +1,13 @@
-"""The models: one recurrent class per task shape, each parametrised by the cell, and LeNet-5."""
+"""The models: one recurrent class per task shape, each parametrised by the cell, LeNet-5, and a small
+GPT-style causal Transformer for characters."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -180,6 +183,11 @@ class CharLM(nn.Module):
         out, state = self.rnn(self.drop(self.embed(tokens)), state)
         return self.decoder(self.drop(out)), state
 
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
+        return tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
+
 
 def detach_state(state):
     """Cut the graph behind a carried state (truncated back-propagation through time)."""
@@ -192,3 +200,136 @@ def textbook_parameters(cell: str, input_size: int, hidden_size: int) -> int:
     """The count the tutorials give for one layer, gates·(h·x + h·h + h): one bias vector per gate."""
     gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
     return gates * (hidden_size * input_size + hidden_size * hidden_size + hidden_size)
+
+
+# --- Text generation: the next step, a causal Transformer ----------------------------------------
+
+@dataclass
+class TransformerLMConfig:
+    vocab_size: int = 3000
+    context: int = 128         # positions it can attend to (learned position embeddings)
+    width: int = 192
+    layers: int = 3
+    heads: int = 6
+    dropout: float = 0.2       # on the embeddings and on each residual branch
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention over earlier positions, with PyTorch's fused kernel and a key/value cache."""
+
+    def __init__(self, cfg: TransformerLMConfig):
+        super().__init__()
+        self.heads = cfg.heads
+        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
+        self.proj = nn.Linear(cfg.width, cfg.width)
+
+    def forward(self, x: torch.Tensor, cache=None, need_weights: bool = False):
+        """x (B, T, C); cache (keys, values) of earlier positions or None. Returns (y, new cache, weights)."""
+        B, T, C = x.shape
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, 2))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        past = k.shape[2] - T
+        # query i (at position past + i) sees keys 0 … past + i; a lone new query sees them all
+        mask = None if T == 1 or past == 0 else torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
+        causal = T > 1 and past == 0                      # the fused causal kernel, no mask tensor
+        weights = None
+        if need_weights:                                 # the explicit softmax, for the memory view
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            if causal or mask is not None:
+                visible = mask if mask is not None else torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+                scores = scores.masked_fill(~visible, float("-inf"))
+            weights = scores.softmax(-1)
+            y = weights @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C)), (k, v), weights
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm Transformer block: x + attention(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, cfg: TransformerLMConfig):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.width), nn.LayerNorm(cfg.width)
+        self.attn = CausalSelfAttention(cfg)
+        self.mlp = nn.Sequential(nn.Linear(cfg.width, 4 * cfg.width), nn.GELU(),
+                                 nn.Linear(4 * cfg.width, cfg.width), nn.Dropout(cfg.dropout))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cache=None, need_weights: bool = False):
+        a, cache, weights = self.attn(self.ln1(x), cache, need_weights)
+        x = x + self.drop(a)
+        return x + self.mlp(self.ln2(x)), cache, weights
+
+
+class TransformerLM(nn.Module):
+    """A GPT-style character model: token + learned position embeddings, pre-LN blocks of causal
+    self-attention and an MLP, a final LayerNorm, and the output layer tied to the token embedding
+    (one matrix, used twice: nothing is stored twice).
+
+    `forward(tokens, state)` has the recurrent models' shape: the state is the window read so far and
+    its key/value cache, so each new character costs one step. When the window is full it keeps the
+    last half window, re-reads it without the cache, and carries on.
+    """
+
+    def __init__(self, cfg: TransformerLMConfig):
+        super().__init__()
+        if cfg.width % cfg.heads:
+            raise ValueError(f"width {cfg.width} is not divisible by {cfg.heads} heads")
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.width)
+        self.position = nn.Embedding(cfg.context, cfg.width)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.ln = nn.LayerNorm(cfg.width)
+        self.apply(self._init)
+        for name, p in self.named_parameters():          # GPT-2: residual projections scaled by depth
+            if name.endswith(("proj.weight", "mlp.2.weight")):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.layers))
+
+    @staticmethod
+    def _init(module):
+        """Small initial weights (normal, std 0.02): PyTorch's N(0, 1) embeddings stall its learning."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def run(self, tokens: torch.Tensor, cache=None, need_weights: bool = False):
+        """Logits (B, T, vocab) for `tokens` placed after the cached positions; the new cache; and, with
+        `need_weights`, each layer's attention weights (B, heads, T, keys)."""
+        past = cache[0][0].shape[2] if cache else 0
+        if past + tokens.shape[1] > self.cfg.context:
+            raise ValueError(f"{past + tokens.shape[1]} positions exceed the context of {self.cfg.context}")
+        positions = torch.arange(past, past + tokens.shape[1], device=tokens.device)
+        x = self.drop(self.embed(tokens) + self.position(positions))
+        new_cache, weights = [], []
+        for i, block in enumerate(self.blocks):
+            x, layer_cache, w = block(x, cache[i] if cache else None, need_weights)
+            new_cache.append(layer_cache)
+            weights.append(w)
+        return F.linear(self.ln(x), self.embed.weight), new_cache, weights
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        """tokens (B, T) → logits (B, T, vocab) and the state (window tokens, cache) after the last one.
+        Without a state and within the context this is one plain causal pass (training)."""
+        window, cache = state if state is not None else (tokens[:, :0], None)
+        outs = []
+        while tokens.shape[1]:
+            room = self.cfg.context - window.shape[1]
+            if room == 0:                                 # full: keep the last half window, re-read it
+                window = window[:, -(self.cfg.context // 2):]
+                _, cache, _ = self.run(window)
+                continue
+            chunk, tokens = tokens[:, :room], tokens[:, room:]
+            logits, cache, _ = self.run(chunk, cache)
+            window = torch.cat([window, chunk], 1)
+            outs.append(logits)
+        return torch.cat(outs, 1), (window, cache)
+
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
+        window, cache = state
+        return window[index], [(k[index], v[index]) for k, v in cache]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279a2"}
-NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5"}
+COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279a2", "transformer": "#f58518"}
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5", "transformer": "Transformer"}
 MAX_WORD_TICKS = 40       # traces of reviews up to this many tokens show the words on the x axis
 LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40), font=dict(size=12))
 

@@ -1,4 +1,5 @@
-"""Text generation: character language models (RNN, LSTM, GRU) trained on ChnSentiCorp hotel reviews."""
+"""Text generation: character language models (RNN, LSTM, GRU and a causal Transformer) trained on
+ChnSentiCorp hotel reviews."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import torch.nn.functional as F
 
 from seqcompare import CELLS, UserError, checkpoints, data
 from seqcompare.metrics import bits_per_char
-from seqcompare.models import CharLM, CharLMConfig, count_parameters, detach_state, textbook_parameters
+from seqcompare.models import (CharLM, CharLMConfig, TransformerLM, TransformerLMConfig, count_parameters,
+                               detach_state, textbook_parameters)
 from seqcompare.training import TrainConfig, fit
 
-MODELS = CELLS
+MODELS = (*CELLS, "transformer")
 END = "\n"                 # ends every review; generation stops there
 UNK = "<unk>"
 MIN_COUNT = 2              # rarer training characters share the unknown id
@@ -24,8 +26,11 @@ BPTT = 100                 # characters per truncated back-propagation window
 MAX_LENGTH = 500           # longest generation, in characters
 GREEDY_BELOW = 1e-3       # temperatures this low sample as greedy (and cannot overflow the softmax)
 MAX_SEED = 200             # seed characters the models read
-RECIPE = TrainConfig(epochs=10, batch_size=32, lr=5e-3, weight_decay=1e-2, clip=0.5)
-ARCH = {"embed_size": 128, "hidden_size": 256, "dropout": 0.1}     # shared by the cells
+RECIPE = TrainConfig(epochs=20, batch_size=32, lr=5e-3, weight_decay=1e-2, clip=0.5)
+ARCH = {"embed_size": 128, "hidden_size": 256, "dropout": 0.25}    # shared by the cells
+# The Transformer: batches of random windows of its context (no state carried between them)
+TRANSFORMER_RECIPE = TrainConfig(epochs=20, batch_size=32, lr=2e-3, weight_decay=1e-2, clip=1.0)
+TRANSFORMER_ARCH = {"context": 128, "width": 192, "layers": 3, "heads": 6, "dropout": 0.2}
 VOCAB_FILE = "vocab.json"
 
 
@@ -105,10 +110,41 @@ class StatefulLoss:
         return loss, targets.numel(), None, None
 
 
-def build(name: str, config: dict | None = None) -> CharLM:
+def build(name: str, config: dict | None = None) -> CharLM | TransformerLM:
+    if name == "transformer":
+        return TransformerLM(TransformerLMConfig(**(config or {})))
     if name not in CELLS:
         raise ValueError(f"unknown text model {name!r}")
     return CharLM(CharLMConfig(**(config or {"cell": name})))
+
+
+def architecture(name: str, vocab_size: int) -> dict:
+    """The config a model of the shipped recipe is built from."""
+    arch = TRANSFORMER_ARCH if name == "transformer" else {"cell": name, **ARCH}
+    return {"vocab_size": vocab_size, **arch}
+
+
+def recipe(name: str, epochs: int | None = None) -> TrainConfig:
+    cfg = TRANSFORMER_RECIPE if name == "transformer" else RECIPE
+    return cfg if epochs is None else TrainConfig(**{**asdict(cfg), "epochs": epochs})
+
+
+def random_windows(ids: torch.Tensor, context: int, batch_size: int, seed: int):
+    """(inputs, targets) batches of random windows of `context` characters, about one pass over `ids`."""
+    g = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, len(ids) - context - 1, (len(ids) // context,), generator=g)
+    offsets = torch.arange(context + 1)
+    for i in range(0, len(starts), batch_size):
+        chunk = ids[starts[i:i + batch_size, None] + offsets]
+        yield chunk[:, :-1], chunk[:, 1:]
+
+
+def window_loss(model, batch):
+    """batch_fn for fit(): the Transformer reads each window on its own."""
+    inputs, targets = batch
+    logits, _ = model(inputs)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    return loss, targets.numel(), None, None
 
 
 def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None):
@@ -122,30 +158,76 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     checkpoints.write_json(out / VOCAB_FILE, vocab.chars)
     print(f"hotel reviews: {len(train_reviews)} train ({len(train_text):,} chars), {len(val_reviews)} validation "
           f"({len(val_text):,} chars); vocabulary {len(vocab)} characters (seen ≥ {MIN_COUNT}× in training)")
-    cfg = RECIPE if epochs is None else TrainConfig(**{**asdict(RECIPE), "epochs": epochs})
     train_ids, val_ids = torch.tensor(vocab.encode(train_text)), torch.tensor(vocab.encode(val_text))
-    train_streams, val_streams = streams(train_ids, cfg.batch_size), streams(val_ids, 16)
-    steps = math.ceil((train_streams.shape[1] - 1) / BPTT)
     for name in models:
+        cfg = recipe(name, epochs)
         torch.manual_seed(cfg.seed)
-        model = build(name, {"cell": name, "vocab_size": len(vocab), **ARCH})
-        train_loss, val_loss = StatefulLoss(), StatefulLoss()
+        model = build(name, architecture(name, len(vocab)))
         print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
-        result = fit(
-            model,
-            train_batches=lambda ep: train_loss.reset(windows(shift(train_streams, ep))),
-            val_batches=lambda: val_loss.reset(windows(val_streams)),
-            batch_fn=lambda m, b: (train_loss if m.training else val_loss)(m, b),
-            summarize=lambda o: {"loss": o["loss"], "bpc": bits_per_char(o["loss"])},
-            cfg=cfg, steps_per_epoch=steps, select="bpc", maximize=False, name=name)
+        if isinstance(model, TransformerLM):
+            context = model.cfg.context
+            val_windows = streams(val_ids, (len(val_ids) - 1) // (context + 1)) if len(val_ids) > context + 1 else None
+            batches = dict(
+                train_batches=lambda ep: random_windows(train_ids, context, cfg.batch_size, cfg.seed * 1000 + ep),
+                val_batches=lambda: ((w[:, :-1], w[:, 1:]) for w in val_windows.split(64)),
+                batch_fn=window_loss, steps_per_epoch=math.ceil(len(train_ids) // context / cfg.batch_size))
+        else:
+            train_streams, val_streams = streams(train_ids, cfg.batch_size), streams(val_ids, 16)
+            train_loss, val_loss = StatefulLoss(), StatefulLoss()
+            batches = dict(
+                train_batches=lambda ep: train_loss.reset(windows(shift(train_streams, ep))),
+                val_batches=lambda: val_loss.reset(windows(val_streams)),
+                batch_fn=lambda m, b: (train_loss if m.training else val_loss)(m, b),
+                steps_per_epoch=math.ceil((train_streams.shape[1] - 1) / BPTT))
+        result = fit(model, **batches, summarize=lambda o: {"loss": o["loss"], "bpc": bits_per_char(o["loss"])},
+                     cfg=cfg, select="bpc", maximize=False, name=name)
         score = score_text(model, val_ids)
         print(f"{name}: validation {score['bpc']:.3f} bits per character after {result.seconds:.0f}s of training")
         checkpoints.save(out, name, model, {
-            "task": "hotel", "config": asdict(model.cfg), "train": asdict(cfg), "bptt": BPTT,
+            "task": "hotel", "config": asdict(model.cfg), "train": asdict(cfg),
+            "bptt": model.cfg.context if isinstance(model, TransformerLM) else BPTT,
             "vocab_size": len(vocab), "parameters": count_parameters(model),
             "textbook_parameters": textbook_count(model), "train_seconds": result.seconds,
+            "train_characters": epoch_characters(model, len(train_ids)) * len(result.history),
             "best_epoch": result.best_epoch, "history": result.history, "validation": score,
         })
+
+
+def epoch_characters(model, n: int) -> int:
+    """Characters one training epoch predicts: every one for the recurrent models (32 streams, so up to
+    31 are left over), a window of the context for each of n // context random windows for the Transformer."""
+    if isinstance(model, TransformerLM):
+        return n // model.cfg.context * model.cfg.context
+    return n // RECIPE.batch_size * RECIPE.batch_size - RECIPE.batch_size
+
+
+def summary(meta: dict[str, dict], bench: dict | None = None) -> str:
+    """One paragraph of what the measured numbers show, side by side: bits per character, parameters,
+    training speed and generation speed. Only what the checkpoints and the benchmark measured."""
+    if not meta:
+        return ""
+    from seqcompare.plots import label
+
+    bpc = {n: m["validation"]["bpc"] for n, m in meta.items()}
+    best = min(bpc, key=bpc.get)
+    parts = ["**What the numbers show.** Bits per character on the validation reviews: " +
+             ", ".join(f"{label(n)} {v:.3f}" for n, v in sorted(bpc.items(), key=lambda kv: kv[1])) +
+             f" — {label(best)} predicts the next character best."]
+    if "transformer" in meta and "lstm" in meta:
+        t, l = meta["transformer"]["parameters"], meta["lstm"]["parameters"]
+        parts.append(f"The Transformer has {t:,} parameters, {abs(t / l - 1):.0%} {'more' if t >= l else 'fewer'} "
+                     f"than the LSTM ({l:,}).")
+    speed = {n: m["train_characters"] / m["train_seconds"] for n, m in meta.items()
+             if m.get("train_characters") and m.get("train_seconds")}
+    if speed:
+        parts.append("Training speed, characters per second on one CPU thread (validation passes included): " +
+                     ", ".join(f"{label(n)} {v:,.0f}" for n, v in speed.items()) + "; training time: " +
+                     ", ".join(f"{label(n)} {meta[n]['train_seconds'] / 60:.0f} min" for n in speed) + ".")
+    gen = (bench or {}).get("textgen", {}).get("model_ms", {})
+    if gen:
+        parts.append("Writing 100 characters (median, one request at a time): " +
+                     ", ".join(f"{label(n)} {v['median']:.0f} ms" for n, v in gen.items() if n in meta) + ".")
+    return " ".join(parts)
 
 
 def shift(stream: torch.Tensor, epoch: int) -> torch.Tensor:
@@ -153,8 +235,11 @@ def shift(stream: torch.Tensor, epoch: int) -> torch.Tensor:
     return stream[:, (epoch * 37) % BPTT:]
 
 
-def textbook_count(model: CharLM) -> int:
-    """Embedding + decoder + the recurrent layers counted with the tutorials' one-bias formula."""
+def textbook_count(model: CharLM | TransformerLM) -> int:
+    """Embedding + decoder + the recurrent layers counted with the tutorials' one-bias formula (the
+    Transformer has no other count than PyTorch's)."""
+    if isinstance(model, TransformerLM):
+        return count_parameters(model)
     c = model.cfg
     rec = sum(textbook_parameters(c.cell, c.embed_size if layer == 0 else c.hidden_size, c.hidden_size)
               for layer in range(c.num_layers))
@@ -162,9 +247,16 @@ def textbook_count(model: CharLM) -> int:
 
 
 @torch.inference_mode()
-def score_text(model: CharLM, ids: torch.Tensor, batch_size: int = 16) -> dict:
-    """Bits per character and perplexity over `ids` (every character counts; unseen ones as unknown)."""
+def score_text(model: CharLM | TransformerLM, ids: torch.Tensor, batch_size: int = 16) -> dict:
+    """Bits per character and perplexity over `ids` (every character counts; unseen ones as unknown).
+
+    Recurrent models read `batch_size` contiguous streams, the state carried all along. The Transformer
+    reads windows of its context that advance by half a context: each window scores its second half, so
+    every character is predicted from at least half a context of history (the first window scores all
+    of itself: those characters have all the history the text has)."""
     model.eval()
+    if isinstance(model, TransformerLM):
+        return _score_windows(model, ids)
     loss = StatefulLoss()
     total, n = 0.0, 0
     batch_size = max(1, min(batch_size, len(ids) // 2))      # short texts: fewer, still non-empty streams
@@ -172,10 +264,40 @@ def score_text(model: CharLM, ids: torch.Tensor, batch_size: int = 16) -> dict:
         value, count, _, _ = loss(model, batch)
         total += value.item() * count
         n += count
+    return _bpc(total, n)
+
+
+def _bpc(total_nats: float, n: int) -> dict:
     if n == 0:
         raise UserError("too few characters to score")
-    bpc = bits_per_char(total / n)
+    bpc = bits_per_char(total_nats / n)
     return {"bpc": round(bpc, 4), "perplexity": round(2 ** bpc, 3), "characters": n}
+
+
+def _score_windows(model: TransformerLM, ids: torch.Tensor, batch_size: int = 64) -> dict:
+    context, half = model.cfg.context, model.cfg.context // 2
+    targets = len(ids) - 1
+    if targets < 1:
+        raise UserError("too few characters to score")
+    # window w reads ids[s : s + context] with s = w·half and scores targets from max(s + half, 1st) on
+    starts = list(range(0, max(targets - half, 1), half))
+    total, n = 0.0, 0
+    for i in range(0, len(starts), batch_size):
+        group = starts[i:i + batch_size]
+        width = min(context, targets - group[0])
+        rows = [ids[s:s + width + 1] for s in group]
+        inputs = torch.zeros(len(rows), width, dtype=torch.long)
+        target = torch.full((len(rows), width), -100, dtype=torch.long)
+        for r, (s, row) in enumerate(zip(group, rows)):
+            first = 0 if s == 0 else half                 # positions before this were scored already
+            inputs[r, :len(row) - 1] = row[:-1]
+            target[r, first:len(row) - 1] = row[1 + first:]
+        logits, _ = model(inputs)
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum",
+                              ignore_index=-100)
+        total += nll.item()
+        n += int((target != -100).sum())
+    return _bpc(total, n)
 
 
 def load_models(folder: Path, names=MODELS):
@@ -210,23 +332,34 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
 
 # --- generation ---------------------------------------------------------------------------------
 
-def check_settings(length, temperature, top_k) -> tuple[int, float, int, list[str]]:
+MAX_BEAMS = 8
+
+
+def check_settings(length, temperature, top_k, top_p=1.0, beams=1) -> tuple[int, float, int, float, int, list[str]]:
     """Validate generation settings; clamp the length to MAX_LENGTH with a notice."""
     notices = []
     try:
         length, temperature, top_k = int(length), float(temperature), int(top_k or 0)
+        top_p, beams = float(1.0 if top_p is None else top_p), int(1 if beams is None else beams)
     except (TypeError, ValueError, OverflowError):
-        raise UserError("length and top-k must be whole numbers and temperature a number") from None
+        raise UserError("length, top-k and beams must be whole numbers, temperature and top-p numbers") from None
     if not math.isfinite(temperature) or temperature < 0:
         raise UserError("temperature must be 0 (greedy) or a positive number")
     if length < 1:
         raise UserError("length must be at least 1 character")
     if top_k < 0:
         raise UserError("top-k must be 0 (no limit) or a positive number")
+    if not 0 < top_p <= 1:                                 # NaN fails this too
+        raise UserError("top-p must be above 0 and at most 1 (1 keeps every character)")
+    if not 1 <= beams <= MAX_BEAMS:
+        raise UserError(f"beams must be a whole number from 1 to {MAX_BEAMS} (1: no beam search)")
     if length > MAX_LENGTH:
         notices.append(f"length capped at {MAX_LENGTH} characters (asked for {length})")
         length = MAX_LENGTH
-    return length, temperature, top_k, notices
+    if beams > 1:
+        notices.append(f"beam search with {beams} beams is deterministic: temperature, top-k, top-p and the "
+                       "random seed are not used")
+    return length, temperature, top_k, top_p, beams, notices
 
 
 def clean_seed(seed: str | None) -> tuple[str, list[str]]:
@@ -238,24 +371,42 @@ def clean_seed(seed: str | None) -> tuple[str, list[str]]:
     return seed, notices
 
 
-@torch.inference_mode()
-def sample(model: CharLM, vocab: Vocab, seed: str, length: int, temperature: float, top_k: int,
-           generator: torch.Generator, stop_at_end: bool = True) -> str:
-    """Continue `seed` (read after an END, as a fresh review) by up to `length` characters; stops at END
-    (or, with stop_at_end=False, writes on into the next review — the benchmark's fixed length)."""
+def filter_logits(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Logits scaled by the temperature, with everything outside the top k and outside the nucleus (the
+    smallest set of likeliest characters whose probability reaches top_p) set to -inf."""
+    scaled = logits / temperature
+    if 0 < top_k < len(scaled):
+        scaled = scaled.masked_fill(scaled < scaled.topk(top_k).values[-1], -math.inf)
+    if top_p < 1:
+        probs, order = scaled.softmax(-1).sort(descending=True)
+        before = probs.cumsum(-1) - probs                   # probability of the likelier characters
+        drop = order[before >= top_p]                       # the set already reached top_p without them
+        scaled = scaled.index_fill(0, drop, -math.inf)
+    return scaled
+
+
+def prompt(model, vocab: Vocab, seed: str):
+    """Read END + seed (a fresh review); the log-probabilities of the next character (the unknown
+    character never written) and the state after it."""
     logits, state = model(torch.tensor([vocab.encode(END + seed)]))
     logits = logits[0, -1]
+    logits[0] = -math.inf
+    return logits, state
+
+
+@torch.inference_mode()
+def sample(model, vocab: Vocab, seed: str, length: int, temperature: float, top_k: int,
+           generator: torch.Generator, stop_at_end: bool = True, top_p: float = 1.0) -> str:
+    """Continue `seed` (read after an END, as a fresh review) by up to `length` characters; stops at END
+    (or, with stop_at_end=False, writes on into the next review — the benchmark's fixed length)."""
+    logits, state = prompt(model, vocab, seed)
     out, end_id = [], vocab.index[END]
-    logits[0] = -math.inf                                # never write the unknown character
     for _ in range(length):
         if temperature < GREEDY_BELOW:
             nxt = int(logits.argmax())
         else:
-            scaled = logits / temperature
-            if 0 < top_k < len(scaled):
-                cutoff = scaled.topk(top_k).values[-1]
-                scaled = scaled.masked_fill(scaled < cutoff, -math.inf)
-            nxt = int(torch.multinomial(scaled.softmax(-1), 1, generator=generator))
+            nxt = int(torch.multinomial(filter_logits(logits, temperature, top_k, top_p).softmax(-1), 1,
+                                        generator=generator))
         if nxt == end_id and stop_at_end:
             break
         out.append(nxt)
@@ -265,8 +416,48 @@ def sample(model: CharLM, vocab: Vocab, seed: str, length: int, temperature: flo
     return vocab.decode(out)
 
 
+@torch.inference_mode()
+def beam_search(model, vocab: Vocab, seed: str, length: int, beams: int) -> tuple[str, float]:
+    """The continuation with the highest total log-probability divided by its length (deterministic).
+    Each step keeps the `beams` likeliest continuations that go on; one that ends at END (its
+    log-probability counts, and END counts in its length) while among the `beams` likeliest is finished.
+    The search runs to `length` characters, then ranks the finished and the unfinished ones alike.
+    Returns (text, score)."""
+    logits, state = prompt(model, vocab, seed)
+    end_id = vocab.index[END]
+    live = [([], 0.0)]                                     # (characters, total log-probability)
+    logp = logits.log_softmax(-1)[None]                    # (live, vocab)
+    finished = []
+    for step in range(length):
+        totals = torch.tensor([t for _, t in live])[:, None] + logp
+        top = totals.flatten().topk(min(2 * beams, totals.numel()))
+        keep, rows = [], []
+        for rank, (total, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+            row, char = divmod(flat, logp.shape[1])
+            if total == -math.inf or len(keep) == beams:
+                break
+            if char != end_id:
+                keep.append((live[row][0] + [char], total))
+                rows.append(row)
+            elif rank < beams:                             # an ending among the best: a finished hypothesis
+                finished.append((live[row][0], total, len(live[row][0]) + 1))
+        live = keep
+        if not live:
+            break
+        if step == length - 1:
+            break
+        state = model.reorder_state(state, torch.tensor(rows))
+        logits, state = model(torch.tensor([[chars[-1]] for chars, _ in live]), state)
+        logits = logits[:, -1]
+        logits[:, 0] = -math.inf
+        logp = logits.log_softmax(-1)
+    finished += [(chars, total, len(chars)) for chars, total in live]
+    chars, total, n = max(finished, key=lambda f: f[1] / f[2])
+    return vocab.decode(chars), total / n
+
+
 class TextModels:
-    """The three character models and their vocabulary, loaded once."""
+    """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once."""
 
     def __init__(self, folder: Path, names=MODELS):
         self.vocab, self.models, self.meta, self.errors = load_models(folder, names)
@@ -276,9 +467,10 @@ class TextModels:
         return {n: {"error": f"unavailable: {e}"} for n, e in self.errors.items()}
 
     def generate(self, seed: str = "早餐", length: int = 100, temperature: float = 0.8, top_k: int = 20,
-                 random_seed: int = 0, stop_at_end: bool = True) -> dict:
-        """Each model's continuation of `seed` and the ms it took; the same random seed gives the same text."""
-        length, temperature, top_k, notices = check_settings(length, temperature, top_k)
+                 random_seed: int = 0, top_p: float = 1.0, beams: int = 1, stop_at_end: bool = True) -> dict:
+        """Each model's continuation of `seed` and the ms it took; the same random seed gives the same text.
+        With beams > 1, beam search (deterministic) instead of sampling."""
+        length, temperature, top_k, top_p, beams, notices = check_settings(length, temperature, top_k, top_p, beams)
         seed, seed_notices = clean_seed(seed)
         try:
             random_seed = int(random_seed) % 2**63          # any whole number names a generator
@@ -291,9 +483,14 @@ class TextModels:
         for name, model in self.models.items():
             gen = torch.Generator().manual_seed(random_seed)
             t0 = time.perf_counter()
-            text = sample(model, self.vocab, seed, length, temperature, top_k, gen, stop_at_end)
+            if beams > 1:
+                text, score = beam_search(model, self.vocab, seed, length, beams)
+            else:
+                text = sample(model, self.vocab, seed, length, temperature, top_k, gen, stop_at_end, top_p)
             answers[name] = {"text": seed + text, "ms": round((time.perf_counter() - t0) * 1000, 2),
                              "characters": len(text)}
+            if beams > 1:
+                answers[name]["score"] = round(score, 4)     # mean log-probability per character
         return {"seed": seed, "notices": notices + seed_notices,
                 "models": {n: answers[n] for n in self.names if n in answers}}
 

@@ -25,6 +25,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     clip: float = 1.0          # gradient norm clipping
     seed: int = 0
+    device: str = "cpu"        # where it was trained
+    world_size: int = 1        # processes that trained it together (data parallel)
 
 
 @dataclass

@@ -43,12 +43,12 @@ def test_review_callback_returns_labels_and_a_trace(review_bank):
     assert "type or paste a review first" in message and all(v is None for v in rest)
 
 
-def test_text_callback_fills_three_columns_and_the_next_character_view(text_bank):
+def test_text_callback_fills_four_columns_and_the_next_character_view(text_bank):
     bank = text_bank
     message, *boxes, nxt = ui.text_view(bank, "早餐", 20, 0.8, 20, 0)
-    assert message == "" and len(boxes) == 3
+    assert message == "" and len(boxes) == 4                # RNN, LSTM, GRU and the Transformer
     assert all(box.value.startswith("早餐") and " ms" in box.label for box in boxes)
-    assert isinstance(nxt, go.Figure) and len(nxt.data) == 3
+    assert isinstance(nxt, go.Figure) and len(nxt.data) == 4
     message, *rest = ui.text_view(bank, "早餐", 0, 0.8, 20, 0)
     assert "length must be at least 1" in message and all(v is None for v in rest)
 

@@ -50,7 +50,7 @@ REVIEWS = {
     "huge": (LONG_REVIEW, None),
 }
 
-GENERATION = {                        # seed, length, temperature, top_k, random seed
+GENERATION = {                        # seed, length, temperature, top_k, random seed[, top_p, beams]
     "emoji seed": (("🙂", 20, 0.8, 20, 0), None),
     "latin seed": (("hello world", 20, 0.8, 20, 0), None),
     "empty seed": (("", 20, 0.8, 20, 0), None),
@@ -69,6 +69,14 @@ GENERATION = {                        # seed, length, temperature, top_k, random
     "huge top-k": (("早餐", 20, 0.8, 10**9, 0), None),
     "huge random seed": (("早餐", 20, 0.8, 20, 2**70), None),
     "negative random seed": (("早餐", 20, 0.8, 20, -7), None),
+    "nucleus": (("早餐", 20, 0.8, 0, 0, 0.5, 1), None),
+    "zero top-p": (("早餐", 20, 0.8, 20, 0, 0, 1), "top-p must be"),
+    "top-p above 1": (("早餐", 20, 0.8, 20, 0, 1.5, 1), "top-p must be"),
+    "nan top-p": (("早餐", 20, 0.8, 20, 0, float("nan"), 1), "top-p must be"),
+    "beam search": (("早餐", 20, 0.8, 20, 0, 1.0, 4), None),
+    "zero beams": (("早餐", 20, 0.8, 20, 0, 1.0, 0), "beams must be"),
+    "nine beams": (("早餐", 20, 0.8, 20, 0, 1.0, 9), "beams must be"),
+    "fractional beams": (("早餐", 20, 0.8, 20, 0, 1.0, "two"), "beams must be whole"),
 }
 
 
@@ -156,7 +164,7 @@ def test_api_reviews(client):
 
 def test_api_generation(client):
     for case, (args, expect) in GENERATION.items():
-        if any(isinstance(a, float) and not np.isfinite(a) for a in args) or 2**70 in args:
+        if any(isinstance(a, float) and not np.isfinite(a) for a in args) or 2**70 in args or "two" in args:
             continue                    # not representable in the JSON a client sends; covered above
         out = client.predict(*args, api_name="/generate_text")
         if expect:

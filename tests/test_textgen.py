@@ -51,7 +51,7 @@ def test_next_characters_are_a_distribution(text_bank):
 
 
 def test_parameter_counts_in_the_checkpoints():
-    for name in textgen.MODELS:
+    for name in ("rnn", "lstm", "gru"):
         meta = checkpoints.read_json(CHECKPOINTS / "hotel" / f"{name}.json")
         gates = {"rnn": 1, "gru": 3, "lstm": 4}[name]
         layers = meta["config"]["num_layers"]

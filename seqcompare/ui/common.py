@@ -1,0 +1,52 @@
+"""What the tabs share: notices, the comparison block (table, confusion matrices, curves), JSON wrappers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from seqcompare import UserError, plots
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent.parent / "checkpoints"
+
+
+def notice(text: str) -> str:
+    return f"⚠️ **{text}**" if text else ""
+
+
+def model_table(meta: dict[str, dict], columns: list[str]) -> list[list]:
+    """One row per model: test metrics, parameters and training time from its checkpoint."""
+    rows = []
+    for name, m in meta.items():
+        test = m.get("test", {})
+        rows.append([plots.label(name)] + [round(test.get(c, float("nan")), 4) for c in columns]
+                    + [f"{m.get('parameters', 0):,}", round(m.get("train_seconds", 0))])
+    return rows
+
+
+def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],
+               table: list[list] | None = None, headers: list[str] | None = None) -> None:
+    """The comparison block every tab ends with: a table, confusion matrices, training curves."""
+    if errors:
+        gr.Markdown(notice("Unavailable: " + "; ".join(f"{plots.label(n)} ({r})" for n, r in errors.items())))
+    gr.Dataframe(table if table is not None else model_table(meta, columns),
+                 headers=headers or ["model", *columns, "parameters", "train seconds"], interactive=False,
+                 show_label=False)
+    if classes:
+        with gr.Row():
+            for name, m in meta.items():
+                gr.Plot(plots.confusion_matrix(m["test"]["confusion_matrix"], classes, plots.label(name)),
+                        show_label=False)
+    if meta:
+        gr.Plot(plots.curves({n: m["history"] for n, m in meta.items()}, curves), show_label=False)
+
+
+def as_json(fn):
+    """An API callback: the answer as JSON, or {"error": message} for input the models cannot use."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except UserError as exc:
+            return {"error": str(exc)}
+    return call

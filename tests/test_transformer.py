@@ -1,0 +1,176 @@
+"""The causal Transformer and the decoding settings: shapes, causality, the key/value cache, the
+half-window evaluation, beam search and nucleus sampling — on tiny models, no checkpoint needed."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqcompare import checkpoints, textgen
+from seqcompare.models import CharLM, CharLMConfig, TransformerLM, TransformerLMConfig
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return textgen.Vocab(sorted(set("早餐很好不错房间干净服务热情，。\n")))
+
+
+@pytest.fixture(scope="module")
+def tiny(vocab):
+    torch.manual_seed(0)
+    cfg = TransformerLMConfig(vocab_size=len(vocab), context=16, width=24, layers=2, heads=3, dropout=0.0)
+    return TransformerLM(cfg).eval()
+
+
+def test_shapes_and_tied_output_layer(tiny, vocab):
+    logits, (window, cache) = tiny(torch.randint(0, len(vocab), (3, 10)))
+    assert logits.shape == (3, 10, len(vocab)) and window.shape == (3, 10)
+    assert len(cache) == 2 and cache[0][0].shape == (3, 3, 10, 8)          # (batch, heads, positions, head width)
+    names = dict(tiny.named_parameters())
+    assert "embed.weight" in names and not any("head" in n or "decoder" in n for n in names)  # one matrix, tied
+
+
+def test_small_initial_weights(tiny):
+    assert tiny.embed.weight.std().item() == pytest.approx(0.02, rel=0.1)
+
+
+def test_a_later_character_never_changes_an_earlier_prediction(tiny, vocab):
+    x = torch.randint(1, len(vocab), (1, 12))
+    y = x.clone()
+    y[0, 7:] = (y[0, 7:] + 1) % len(vocab)
+    with torch.no_grad():
+        a, _ = tiny(x)
+        b, _ = tiny(y)
+    assert torch.equal(a[0, :7], b[0, :7]) and not torch.allclose(a[0, 7:], b[0, 7:])
+
+
+def test_cached_steps_equal_a_full_read(tiny, vocab):
+    x = torch.randint(0, len(vocab), (2, 16))
+    with torch.no_grad():
+        full, _ = tiny(x)
+        logits, state = tiny(x[:, :5])
+        steps = [logits]
+        for t in range(5, 16):
+            logits, state = tiny(x[:, t:t + 1], state)
+            steps.append(logits)
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+
+
+def test_past_the_context_it_rereads_the_last_half_window(tiny, vocab):
+    x = torch.randint(0, len(vocab), (1, 30))
+    with torch.no_grad():
+        logits, (window, _) = tiny(x)
+        # after 16 + 8 + 6 characters the window holds the last 8 re-read ones and the 6 after them
+        assert logits.shape[1] == 30 and torch.equal(window, x[:, -14:])
+        fresh, _ = tiny(x[:, 16:24])                      # the first re-read window, read from scratch …
+        again, _ = tiny(x[:, 16:30])
+    assert torch.allclose(logits[0, 24:], again[0, 8:], atol=1e-5)   # … goes on exactly as the model read it
+    assert torch.allclose(again[0, :8], fresh[0], atol=1e-5)
+
+
+def reread_sample(model, vocab, seed, length, temperature, top_k, generator, top_p=1.0):
+    """Generation without the cache: the whole text so far is read again for every character."""
+    ids = vocab.encode(textgen.END + seed)
+    out = []
+    for _ in range(length):
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([ids]))
+        logits = logits[0, -1]
+        logits[0] = -math.inf
+        if temperature < textgen.GREEDY_BELOW:
+            nxt = int(logits.argmax())
+        else:
+            nxt = int(torch.multinomial(textgen.filter_logits(logits, temperature, top_k, top_p).softmax(-1), 1,
+                                        generator=generator))
+        if nxt == vocab.index[textgen.END]:
+            break
+        out.append(nxt)
+        ids.append(nxt)
+    return vocab.decode(out)
+
+
+@pytest.mark.parametrize("temperature,top_k,top_p", [(0.0, 0, 1.0), (1.5, 0, 1.0), (1.2, 5, 0.9)])
+def test_cached_generation_equals_rereading_token_for_token(tiny, vocab, temperature, top_k, top_p):
+    for seed in range(4):
+        run = lambda fn: fn(tiny, vocab, "早餐", 12, temperature, top_k, torch.Generator().manual_seed(seed),
+                            top_p=top_p)
+        assert run(textgen.sample) == run(reread_sample)
+
+
+def test_every_character_scored_once_with_half_a_window_of_history(tiny, vocab):
+    ids = torch.randint(0, len(vocab), (61,))
+    result = textgen.score_text(tiny, ids)
+    total = 0.0
+    for j in range(len(ids) - 1):                         # target j + 1, read from the window it is scored in
+        start = 0 if j < 16 else (j - 8) // 8 * 8
+        assert j - start >= 8 or start == 0
+        with torch.no_grad():
+            logits, _ = tiny(ids[start:j + 1][None])
+        total -= F.log_softmax(logits[0, -1], -1)[ids[j + 1]].item()
+    assert result["characters"] == 60
+    assert result["bpc"] == pytest.approx(total / 60 / math.log(2), abs=1e-3)
+
+
+def test_checkpoint_round_trip(tiny, vocab, tmp_path):
+    checkpoints.save(tmp_path, "transformer", tiny, {"config": {**tiny.cfg.__dict__}})
+    model, _ = checkpoints.load(tmp_path, "transformer", lambda c: textgen.build("transformer", c))
+    x = torch.randint(0, len(vocab), (1, 9))
+    with torch.no_grad():
+        assert torch.equal(model(x)[0], tiny(x)[0])
+
+
+class Bigram(torch.nn.Module):
+    """A model whose next-character log-probabilities depend only on the last character: small enough to
+    work out beam search by hand. Characters: 0 unknown, 1 END, 2 'a', 3 'b'."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = torch.log(torch.tensor(table))
+
+    def forward(self, tokens, state=None):
+        return self.table[tokens], None
+
+    @staticmethod
+    def reorder_state(state, index):
+        return state
+
+
+def test_beam_search_finds_the_best_continuation_greedy_misses():
+    vocab = textgen.Vocab(["\n", "a", "b"])               # ids: <unk> 0, END 1, a 2, b 3
+    table = [[0, .02, .49, .49],                             # after <unk> (never written)
+             [0, .01, .55, .44],                             # after END: a is likelier than b …
+             [0, .50, .25, .25],                             # after a: END .5, a or b .25
+             [0, .01, .01, .98]]                             # … but after b, b again is almost certain
+    model = Bigram(table)
+    greedy = textgen.sample(model, vocab, "", 2, 0.0, 0, torch.Generator())
+    assert greedy == "a"                                     # a (.55), then END (.5)
+    text, score = textgen.beam_search(model, vocab, "", 2, beams=2)
+    # by hand, mean log-probability per character: "bb" (unfinished at the length limit) (log .44 + log .98) / 2
+    # = -0.421; "a" + END (log .55 + log .5) / 2 = -0.646; "aa", "ab" (log .55 + log .25) / 2 = -0.992
+    assert text == "bb" and score == pytest.approx((math.log(.44) + math.log(.98)) / 2, abs=1e-5)
+    text, score = textgen.beam_search(model, vocab, "", 2, beams=1)
+    assert text == "a" and score == pytest.approx((math.log(.55) + math.log(.5)) / 2, abs=1e-5)
+
+
+def test_beam_search_is_deterministic_with_real_state(vocab):
+    torch.manual_seed(1)
+    for model in (CharLM(CharLMConfig(cell="lstm", vocab_size=len(vocab), embed_size=8, hidden_size=16)).eval(),
+                  TransformerLM(TransformerLMConfig(vocab_size=len(vocab), context=16, width=24, layers=2,
+                                                    heads=3, dropout=0.0)).eval()):
+        a = textgen.beam_search(model, vocab, "早餐", 25, beams=4)
+        assert a == textgen.beam_search(model, vocab, "早餐", 25, beams=4)
+        assert "\n" not in a[0] and "□" not in a[0] and a[1] <= 0
+
+
+def test_top_p_keeps_the_smallest_set_that_reaches_p():
+    probs = torch.tensor([0.05, 0.4, 0.3, 0.2, 0.05])
+    logits = probs.log()
+    kept = lambda p: set(torch.nonzero(textgen.filter_logits(logits, 1.0, 0, p) > -math.inf).flatten().tolist())
+    assert kept(0.4) == {1}                                  # .4 alone reaches .4
+    assert kept(0.41) == {1, 2}
+    assert kept(0.7) == {1, 2}                               # .4 + .3 reaches .7 exactly
+    assert kept(0.75) == {1, 2, 3}
+    assert kept(1.0) == {0, 1, 2, 3, 4}
+    kept_probs = textgen.filter_logits(logits, 1.0, 0, 0.75).softmax(-1)
+    assert kept_probs[1].item() == pytest.approx(0.4 / 0.9)  # renormalised over the nucleus
