@@ -181,6 +181,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
                 steps_per_epoch=math.ceil((train_streams.shape[1] - 1) / BPTT))
         result = fit(model, **batches, summarize=lambda o: {"loss": o["loss"], "bpc": bits_per_char(o["loss"])},
                      cfg=cfg, select="bpc", maximize=False, name=name)
+        checkpoints.round_to_half(model)                  # stored as float16; scored after the rounding
         score = score_text(model, val_ids)
         print(f"{name}: validation {score['bpc']:.3f} bits per character after {result.seconds:.0f}s of training")
         checkpoints.save(out, name, model, {
@@ -190,7 +191,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
             "textbook_parameters": textbook_count(model), "train_seconds": result.seconds,
             "train_characters": epoch_characters(model, len(train_ids)) * len(result.history),
             "best_epoch": result.best_epoch, "history": result.history, "validation": score,
-        })
+        }, dtype=torch.float16)
 
 
 def epoch_characters(model, n: int) -> int:

@@ -41,6 +41,20 @@ def test_generate_text(client):
     assert out == {**again, "models": {n: {**a, "ms": out["models"][n]["ms"]} for n, a in again["models"].items()}}
     assert all(a["text"].startswith("房间") for a in out["models"].values())
     assert "length" in client.predict("房间", -5, 0.8, 20, 5, api_name="/generate_text")["error"]
+    assert set(out["models"]) == {"rnn", "lstm", "gru", "transformer"}
+
+
+def test_generate_text_decoding_settings(client):
+    """top_p and beams come after the random seed; left out, they keep plain sampling."""
+    plain = client.predict("房间", 30, 0.8, 20, 5, api_name="/generate_text")
+    explicit = client.predict("房间", 30, 0.8, 20, 5, 1.0, 1, api_name="/generate_text")
+    assert {n: a["text"] for n, a in plain["models"].items()} == {n: a["text"] for n, a in explicit["models"].items()}
+    beams = client.predict("房间", 30, 0.8, 20, 5, 1.0, 3, api_name="/generate_text")
+    other_seed = client.predict("房间", 30, 1.5, 0, 99, 0.5, 3, api_name="/generate_text")
+    assert {n: a["text"] for n, a in beams["models"].items()} == {n: a["text"] for n, a in other_seed["models"].items()}
+    assert all("score" in a for a in beams["models"].values()) and any("beam search" in n for n in beams["notices"])
+    assert "top-p must be" in client.predict("房间", 30, 0.8, 20, 5, 0, 1, api_name="/generate_text")["error"]
+    assert "beams must be" in client.predict("房间", 30, 0.8, 20, 5, 1.0, 12, api_name="/generate_text")["error"]
 
 
 def test_concurrent_requests_share_no_state(client):

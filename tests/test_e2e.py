@@ -79,7 +79,7 @@ def test_type_a_review(page):
 def test_generate_text(page):
     open_tab(page, "Text generation")
     page.locator("#gen-button").click()
-    for name in ("rnn", "lstm", "gru"):
+    for name in ("rnn", "lstm", "gru", "transformer"):
         box = page.locator(f"#gen-{name} textarea")
         page.wait_for_function(f"document.querySelector('#gen-{name} textarea')?.value.length > 2")
         assert box.input_value().startswith("早餐")
