@@ -61,6 +61,31 @@ def bench_textgen(folder: Path, runs: int) -> dict:
             "chars_per_second": {n: round(v) for n, v in chars.items()}}
 
 
+TEXT_200 = ("早餐很丰富，房间干净整洁，服务员的态度也很热情。酒店离地铁站很近，出行方便，周围吃饭的地方也多。" * 5)[:200]
+
+
+def bench_explain(root: Path, runs: int) -> dict:
+    """The per-input memory views (`influence`): every model's influence of each input on its answer, for a
+    200-character text, a 250-word review and one 800×800 sketch (preprocessing included)."""
+    from seqcompare import influence
+
+    text_bank, review_bank = textgen.TextModels(root / "hotel"), reviews.ReviewModels(root / "imdb")
+    digit_bank, sketch = digits.DigitModels(root / "mnist"), np.asarray(sketches.render(8, size=800))
+    jobs = {"textgen": (f"a {len(TEXT_200)}-character text, all text models",
+                        lambda: influence.explain_text(text_bank, TEXT_200)),
+            "reviews": (f"one {len(REVIEW_250.split())}-word review, all review models",
+                        lambda: influence.explain_review(review_bank, REVIEW_250)),
+            "digits": ("one 800×800 sketch, the recurrent models (preprocessing included)",
+                       lambda: influence.explain_digit(digit_bank, sketch))}
+    out = {"bar_ms": 300}
+    for key, (request, fn) in jobs.items():
+        total, outs = timed(fn, runs)
+        names = [n for n, a in outs[0]["models"].items() if "ms" in a]
+        out[key] = {"request": request, "total_ms": summary(total),
+                    "model_ms": {n: summary([o["models"][n]["ms"] for o in outs]) for n in names}}
+    return out
+
+
 def cold_start(timeout: float = 120) -> dict:
     """Seconds from `python app.py` to the first HTTP 200 on loopback."""
     import socket
@@ -133,7 +158,7 @@ def machine(threads: bool = True) -> str:
 
 
 TASKS = {"digits": ("mnist", bench_digits), "reviews": ("imdb", bench_reviews), "textgen": ("hotel", bench_textgen)}
-EXTRA = ("evaluation", "coldstart")
+EXTRA = ("evaluation", "coldstart", "explain")
 
 
 def run(root: Path, tasks=(*TASKS, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:
@@ -144,6 +169,9 @@ def run(root: Path, tasks=(*TASKS, *EXTRA), runs: int = 50, data_dir: Path | Non
             continue
         if task == "evaluation":
             result[task] = bench_evaluation(root, data_dir)
+            continue
+        if task == "explain":
+            result[task] = bench_explain(root, runs)
             continue
         sub, fn = TASKS[task]
         result[task] = fn(root / sub, runs)

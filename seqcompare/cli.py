@@ -94,8 +94,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoints", type=Path, help="checkpoint folder")
     g.add_argument("--json", action="store_true", help="print one JSON object")
     b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
-    b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart",
-                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart")
+    b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart,explain",
+                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table)")
@@ -106,6 +106,22 @@ def parser() -> argparse.ArgumentParser:
     lt.add_argument("--calls", type=positive_int, default=30, help="calls per endpoint")
     lt.add_argument("--threads", type=positive_int, default=30, help="client threads")
     lt.add_argument("--save", action="store_true", help="also write checkpoints/loadtest.json (the README's line)")
+
+    x = sub.add_parser("explain", help="each model's input influence on one prediction (gradient norms)")
+    x.add_argument("kind", choices=["hotel", "review", "digits"])
+    x.add_argument("inputs", nargs="*", help="the text (hotel: its last character is explained; review: the "
+                                             "answer after its last token) or one image file (digits)")
+    x.add_argument("--checkpoints", type=Path, help="checkpoint folder")
+    x.add_argument("--json", action="store_true", help="print one JSON object")
+
+    m = sub.add_parser("memory", help="how far back each model looks: influence by distance, trained and untrained")
+    m.add_argument("task", choices=TASKS)
+    m.add_argument("--samples", type=positive_int,
+                   help="targets averaged over (default: hotel 1000, imdb 2000, mnist 10000)")
+    m.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
+    m.add_argument("--save", action="store_true", help="also write memory.json in the checkpoint folder (the app's plot)")
+    data_args(m)
 
     r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
     r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
@@ -139,6 +155,13 @@ def run_bench(args) -> None:
         if task == "evaluation":
             for part, unit in r["units"].items():
                 print(f"evaluation, {unit}: " + ", ".join(f"{n} {v:,.0f}" for n, v in r[part].items()))
+            continue
+        if task == "explain":
+            for part in ("textgen", "reviews", "digits"):
+                e = r[part]
+                print(f"explain {part}: {e['request']} — total median {e['total_ms']['median']:.1f} ms, p95 "
+                      f"{e['total_ms']['p95']:.1f} ms (bar {r['bar_ms']} ms); " +
+                      ", ".join(f"{n} {m['median']:.1f}" for n, m in e["model_ms"].items()))
             continue
         print(f"{task}: {r['request']} — total median {r['total_ms']['median']:.1f} ms, p95 {r['total_ms']['p95']:.1f} ms")
         for name, s in r["model_ms"].items():
@@ -307,16 +330,85 @@ def run_generate(args) -> None:
         print(f"[{name}] " + (a["error"] if "error" in a else f"({a['ms']:.0f} ms) {a['text']}"))
 
 
+def _strongest(labels: list[str], influence: list[float], k: int = 5) -> str:
+    """The k most influential inputs: label, distance back from the prediction, share of the total."""
+    total = sum(influence) or 1.0
+    top = sorted(range(len(influence)), key=lambda i: -influence[i])[:k]
+    return ", ".join(f"{labels[i]!r} (d={len(influence) - i}) {influence[i] / total:.0%}" for i in top)
+
+
+EXPLAINED = ("target", "influence", "attention", "error")     # what `explain --json` shows per model
+
+
+def run_explain(args) -> None:
+    from seqcompare import influence
+
+    if args.kind == "digits":
+        if len(args.inputs) != 1:
+            raise UserError("explain digits takes one image file")
+        bank = influence.load_bank("mnist", args.checkpoints or CHECKPOINTS / "mnist")
+        result = influence.explain_digit(bank, args.inputs[0])
+        out = {"image": args.inputs[0], "models": {n: {k: v for k, v in a.items() if k in EXPLAINED}
+                                                   for n, a in result["models"].items()}}
+        labels = [f"row {i}" for i in range(1, 29)]
+    elif args.kind == "review":
+        bank = influence.load_bank("imdb", args.checkpoints or CHECKPOINTS / "imdb")
+        result = influence.explain_review(bank, " ".join(args.inputs))
+        out = {"text": result["text"], "tokens": result["tokens"],
+               "models": {n: {k: v for k, v in a.items() if k in EXPLAINED} for n, a in result["models"].items()}}
+        labels = result["tokens"]
+    else:
+        bank = influence.load_bank("hotel", args.checkpoints or CHECKPOINTS / "hotel")
+        result = influence.explain_text(bank, " ".join(args.inputs))
+        out = {"text": result["text"], "target": result["target"],
+               "models": {n: {k: v for k, v in a.items() if k in EXPLAINED} for n, a in result["models"].items()}}
+        labels = ["⏎" if c == "\n" else c for c in result["inputs"]]
+    for note in result.get("notices", []):
+        print(f"seqcompare: note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    if "target" in out:
+        print(f"predicting {out['target']!r} from the {len(labels)} inputs before it")
+    for name, a in out["models"].items():
+        target = f"answer {a['target']}  " if "target" in a else ""
+        print(f"{name:11s} " + (a["error"] if "error" in a else target + "strongest inputs: " + _strongest(labels, a["influence"])))
+
+
+def run_memory(args) -> None:
+    from seqcompare import data, influence
+
+    folder = args.checkpoints or CHECKPOINTS / args.task
+    result = influence.memory(args.task, folder, data.data_dir(args.data_dir), args.samples,
+                              progress=None if args.json else influence.stderr_progress)
+    if args.save:
+        path = influence.save_memory(folder, result)
+        print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result))
+        return
+    unit, shown = result["unit"], (1, 2, 5, 10, 20, 50, 100)
+    print(f"{args.task}: {result['targets']} targets; memory length = first distance (in {unit}) whose relative "
+          f"influence is below {result['threshold']:.0%}, trained / untrained")
+    for name, m in result["models"].items():
+        u = result["untrained"]["models"][name]
+        ds = sorted({d for d in shown if d <= len(m["distance"])} | {len(m["distance"])})
+        curve = ", ".join(f"d={d}: {m['relative_influence'][d - 1]:.3g}" for d in ds)
+        print(f"  {name:11s} {influence.fmt_length(m['memory_length'], len(m['distance'])):>5s} / "
+              f"{influence.fmt_length(u['memory_length'], len(u['distance'])):>5s}   {curve}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command in ("predict", "generate", "bench"):
+    if args.command in ("predict", "generate", "bench", "explain", "memory"):
         import torch
 
         torch.set_num_threads(1)          # single requests are faster on one thread, as in the app
     try:
         {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
          "generate": run_generate, "report": run_report,
-         "bench": run_bench, "loadtest": run_loadtest}[args.command](args)
+         "bench": run_bench, "loadtest": run_loadtest, "explain": run_explain,
+         "memory": run_memory}[args.command](args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2

@@ -122,7 +122,10 @@ class ReviewClassifier(nn.Module):
         self.head = nn.Linear(len(cfg.pooling) * cfg.hidden_size, cfg.num_classes)
 
     def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embed(tokens)
+        return self.regularize(self.embed(tokens))
+
+    def regularize(self, x: torch.Tensor) -> torch.Tensor:
+        """Word dropout and dropout on the embedding vectors (training only)."""
         if self.training and self.cfg.word_dropout > 0:
             keep = torch.rand(x.shape[:2] + (1,), device=x.device) >= self.cfg.word_dropout
             x = x * keep / (1 - self.cfg.word_dropout)
@@ -145,10 +148,14 @@ class ReviewClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits at each review's own last real token: (B, classes)."""
-        states, _ = self.rnn(self.embed_tokens(tokens))
-        visible = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).unsqueeze(1)
+        return self.forward_embedded(self.embed(tokens), lengths)
+
+    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`forward` from the word embedding vectors x (B, T, embed) instead of the ids (input influence)."""
+        states, _ = self.rnn(self.regularize(x))
+        visible = (torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]).unsqueeze(1)
         mask = visible.transpose(1, 2)
-        parts = {"last": lambda: states[torch.arange(len(tokens)), lengths - 1],
+        parts = {"last": lambda: states[torch.arange(len(x)), lengths - 1],
                  "attention": lambda: self.pool(states, visible)[:, 0],
                  "max": lambda: states.masked_fill(~mask, float("-inf")).amax(1),
                  "mean": lambda: (states * mask).sum(1) / lengths[:, None]}
@@ -180,7 +187,11 @@ class CharLM(nn.Module):
 
     def forward(self, tokens: torch.Tensor, state=None):
         """tokens (B, T) → logits (B, T, vocab) and the state after the last step."""
-        out, state = self.rnn(self.drop(self.embed(tokens)), state)
+        return self.forward_embedded(self.embed(tokens), state)
+
+    def forward_embedded(self, x: torch.Tensor, state=None):
+        """`forward` from the character embedding vectors x (B, T, embed) instead of the ids (input influence)."""
+        out, state = self.rnn(self.drop(x), state)
         return self.decoder(self.drop(out)), state
 
     @staticmethod
@@ -299,11 +310,15 @@ class TransformerLM(nn.Module):
     def run(self, tokens: torch.Tensor, cache=None, need_weights: bool = False):
         """Logits (B, T, vocab) for `tokens` placed after the cached positions; the new cache; and, with
         `need_weights`, each layer's attention weights (B, heads, T, keys)."""
+        return self.run_embedded(self.embed(tokens), cache, need_weights)
+
+    def run_embedded(self, x: torch.Tensor, cache=None, need_weights: bool = False):
+        """`run` from the token embedding vectors x (B, T, width) instead of the ids (input influence)."""
         past = cache[0][0].shape[2] if cache else 0
-        if past + tokens.shape[1] > self.cfg.context:
-            raise ValueError(f"{past + tokens.shape[1]} positions exceed the context of {self.cfg.context}")
-        positions = torch.arange(past, past + tokens.shape[1], device=tokens.device)
-        x = self.drop(self.embed(tokens) + self.position(positions))
+        if past + x.shape[1] > self.cfg.context:
+            raise ValueError(f"{past + x.shape[1]} positions exceed the context of {self.cfg.context}")
+        positions = torch.arange(past, past + x.shape[1], device=x.device)
+        x = self.drop(x + self.position(positions))
         new_cache, weights = [], []
         for i, block in enumerate(self.blocks):
             x, layer_cache, w = block(x, cache[i] if cache else None, need_weights)
@@ -327,6 +342,16 @@ class TransformerLM(nn.Module):
             window = torch.cat([window, chunk], 1)
             outs.append(logits)
         return torch.cat(outs, 1), (window, cache)
+
+    def window_start(self, n: int) -> int:
+        """Where the window `forward` holds after reading n tokens from scratch begins: its last
+        prediction depends on tokens[window_start(n):] only (re-reads drop the cache before them)."""
+        start, read, half = 0, 0, self.cfg.context // 2
+        while read < n:
+            if read - start == self.cfg.context:
+                start = read - half
+            read += min(self.cfg.context - (read - start), n - read)
+        return start
 
     @staticmethod
     def reorder_state(state, index: torch.Tensor):

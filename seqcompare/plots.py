@@ -95,3 +95,55 @@ def top_next(candidates: dict[str, list[tuple[str, float]]]) -> go.Figure:
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
     fig.update_layout(title="Next character", height=360, **LAYOUT)
     return fig
+
+
+def distance_curves(memory: dict, title: str = "How far back each model looks") -> go.Figure:
+    """Relative influence against distance (both axes log): a solid line per trained model, a dotted one
+    for the same architecture at initialisation; the grey line is the 1% that defines the memory length."""
+    unit = memory.get("unit", "steps")
+    fig = go.Figure()
+    parts = (("trained", memory.get("models", {}), "solid"),
+             ("untrained", memory.get("untrained", {}).get("models", {}), "dot"))
+    for state, part, dash in parts:
+        for name, m in part.items():
+            length = m["memory_length"]
+            shown = f"> {len(m['distance'])}" if length is None else str(length)
+            fig.add_scatter(x=m["distance"], y=m["relative_influence"], mode="lines", legendgroup=name,
+                            name=f"{label(name)} {state} · memory {shown}", line=dict(color=COLORS.get(name), dash=dash),
+                            hovertemplate=f"{label(name)} {state}, " + "%{x} " + unit + " back: %{y:.3g}<extra></extra>")
+    fig.add_hline(y=memory.get("threshold", 0.01), line=dict(color="gray", dash="dash"))
+    fig.update_xaxes(type="log", title_text=f"distance back from the prediction ({unit}, log scale)")
+    fig.update_yaxes(type="log", title_text="influence ÷ influence at distance 1", exponentformat="power")
+    fig.update_layout(title=title, height=420, **LAYOUT)
+    return fig
+
+
+def attention_layers(weights: list[list[float]], inputs: list[str]) -> go.Figure:
+    """The Transformer's attention for one prediction: one row per layer (averaged over heads), one column
+    per input it can see."""
+    x = list(range(1, len(inputs) + 1))
+    fig = go.Figure(go.Heatmap(z=weights, x=x, y=[f"layer {i}" for i in range(1, len(weights) + 1)], zmin=0,
+                               colorscale="Oranges", customdata=[inputs] * len(weights),
+                               hovertemplate="%{y}, input %{x} (%{customdata}): %{z:.3f}<extra></extra>"))
+    if len(inputs) <= 60:                                   # short windows: the characters on the axis
+        fig.update_xaxes(tickvals=x, ticktext=inputs, tickangle=0, tickfont=dict(size=10))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title="Transformer: attention of the predicting position, per layer (mean over heads)",
+                      height=120 + 40 * len(weights), **LAYOUT)
+    return fig
+
+
+def row_influence(influence: dict[str, list[float]]) -> go.Figure:
+    """For each recurrent model, the influence of every pixel row on its answer (normalised per model):
+    rows top to bottom, as in the image."""
+    names = list(influence)
+    rows = len(next(iter(influence.values()), []))
+    z = [[influence[n][r] / (max(influence[n]) or 1) for n in names] for r in range(rows)]
+    raw = [[influence[n][r] for n in names] for r in range(rows)]
+    fig = go.Figure(go.Heatmap(z=z, x=[label(n) for n in names], y=list(range(1, rows + 1)), zmin=0, zmax=1,
+                               colorscale="Greys", customdata=raw, showscale=False,
+                               hovertemplate="%{x}, row %{y}: %{z:.2f} of its largest (%{customdata:.2e})<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text="row")
+    fig.update_layout(title="Which rows decided the answer", height=320,
+                      **{**LAYOUT, "margin": dict(l=40, r=10, t=40, b=30)})
+    return fig

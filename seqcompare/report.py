@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seqcompare import checkpoints, digits, plots, reviews, textgen
+from seqcompare import checkpoints, digits, influence, plots, reviews, textgen
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TUTORIAL_START, TUTORIAL_END = "<!-- tutorials:start -->", "<!-- tutorials:end -->"
@@ -70,6 +70,9 @@ def tables(root: Path) -> str:
             parts.append(summary)
     else:
         parts.append("**Text generation**\n\n_no checkpoints yet_")
+    memory = memory_table(root)
+    if memory:
+        parts.append(memory)
     bench = root / "bench.json"
     if bench.is_file():
         b = checkpoints.read_json(bench)
@@ -84,6 +87,14 @@ def tables(root: Path) -> str:
                      + "\n".join(f"- {task}: {b[task]['request']}" for task in ("digits", "reviews", "textgen") if task in b)
                      + "\n\n" + _table(["task", "model", "median ms", "p95 ms", "chars/s", "request median ms",
                                          "request p95 ms"], rows))
+        if "explain" in b:
+            ex = b["explain"]
+            rows = [[part, ex[part]["request"], f"{ex[part]['total_ms']['median']:.1f}", f"{ex[part]['total_ms']['p95']:.1f}",
+                     ", ".join(f"{plots.label(n)} {m['median']:.1f}" for n, m in ex[part]["model_ms"].items())]
+                    for part in ("textgen", "reviews", "digits") if part in ex]
+            parts.append(f"**Memory views** — `bench` task `explain`: every model's influence of each input on its "
+                         f"answer, one input at a time (the bar: {ex['bar_ms']} ms for all models).\n\n"
+                         + _table(["tab", "input", "median ms", "p95 ms", "per model, median ms"], rows))
         if "evaluation" in b:
             ev = b["evaluation"]
             rows = [[unit, *(f"{ev[part][n]:,.0f}" if n in ev[part] else "—" for n in ("rnn", "lstm", "gru", "lenet"))]
@@ -100,6 +111,38 @@ def tables(root: Path) -> str:
                      f"p50 {lt['p50_s']:.2f} s, p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts)
+
+
+MEMORY_TASKS = (("hotel", "Text generation", "validation characters"), ("imdb", "Reviews", "test reviews"),
+                ("mnist", "Digits", "test digits"))
+
+
+def memory_table(root: Path) -> str:
+    """Each task's memory lengths per model, trained and untrained (the files `memory TASK --save` writes)."""
+    mems = {}
+    for task, _, _ in MEMORY_TASKS:
+        try:
+            mems[task] = influence.load_memory(root / task)
+        except checkpoints.CheckpointError:
+            mems[task] = None
+    names = [n for n in ("rnn", "lstm", "gru", "transformer") if any(m and n in m["models"] for m in mems.values())]
+    rows, counts = [], []
+    for task, caption, what in MEMORY_TASKS:
+        mem = mems[task]
+        if not mem:
+            continue
+        counts.append(f"{caption.lower()} {mem['targets']:,} {what}")
+        for state, part in (("trained", mem["models"]), ("untrained", mem.get("untrained", {}).get("models", {}))):
+            rows.append([f"{caption} ({mem['unit']})" if state == "trained" else "", state,
+                         *(influence.fmt_length(part[n]["memory_length"], len(part[n]["distance"])) if n in part
+                           else "—" for n in names)])
+    if not rows:
+        return ""
+    return ("**How far back each model looks** — memory length: the first distance back from a prediction at which "
+            "an input's influence (the gradient norm of the log-probability of the answer), divided by the influence "
+            "of the last input read and averaged over a fixed sample, falls below 1% (`python -m seqcompare memory "
+            "TASK --save`; " + ", ".join(counts) + "). Untrained: the same architectures at initialisation.\n\n"
+            + _table(["task", "", *(plots.label(n) for n in names)], rows))
 
 
 def tutorial_tables(root: Path) -> str:

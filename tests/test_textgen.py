@@ -3,9 +3,10 @@
 import json
 
 import pytest
+import torch
 
 from conftest import CHECKPOINTS
-from seqcompare import UserError, checkpoints, textgen
+from seqcompare import UserError, checkpoints, data, textgen
 from test_digits import cli
 
 
@@ -62,7 +63,7 @@ def test_cli_generate_json():
     run = cli("generate", "房间", "--length", "30", "--temperature", "0", "--json")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert out["seed"] == "房间" and set(out["models"]) == {"rnn", "lstm", "gru"}
+    assert out["seed"] == "房间" and set(out["models"]) == {"rnn", "lstm", "gru", "transformer"}
     assert all(set(a) == {"text", "ms", "characters"} for a in out["models"].values())
 
 
@@ -70,6 +71,10 @@ def test_cli_generate_json():
     (["--length", "0"], "length must be at least 1"),
     (["--temperature", "-1"], "temperature must be"),
     (["--top-k", "-3"], "top-k must be"),
+    (["--top-p", "0"], "top-p must be"),
+    (["--top-p", "nan"], "top-p must be"),
+    (["--beams", "9"], "beams must be"),
+    (["--beams", "0"], "beams must be"),
 ])
 def test_cli_generate_errors(args, message):
     run = cli("generate", "早餐", *args)
@@ -84,11 +89,22 @@ def test_bad_settings_raise_user_errors(text_bank):
 
 
 def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
-    """A smoke run of the real pipeline (one epoch on 200 reviews) round-trips through the app's loader."""
-    textgen.train(["lstm"], data_dir, tmp_path, epochs=1, limit=200)
-    bank = textgen.TextModels(tmp_path, names=("lstm",))
+    """A smoke run of the real pipeline (one epoch on 200 reviews) round-trips through the app's loader,
+    for a recurrent model and the Transformer; the weights are stored as float16 and scored after that."""
+    textgen.train(["lstm", "transformer"], data_dir, tmp_path, epochs=1, limit=200)
+    bank = textgen.TextModels(tmp_path, names=("lstm", "transformer"))
     assert not bank.errors
     assert bank.meta["lstm"]["config"] == {"cell": "lstm", "vocab_size": len(bank.vocab), "num_layers": 1, **textgen.ARCH}
-    assert bank.meta["lstm"]["validation"]["bpc"] > 0 and len(bank.meta["lstm"]["history"]) == 1
-    out = bank.generate("早餐", 20, 0.8, 20, 0)["models"]["lstm"]
-    assert out["text"].startswith("早餐")
+    assert bank.meta["transformer"]["config"] == {"vocab_size": len(bank.vocab), **textgen.TRANSFORMER_ARCH}
+    _, val = textgen.split_reviews(data.hotel_reviews(data_dir)[:200])
+    ids = torch.tensor(bank.vocab.encode(textgen.corpus(val)))
+    for name in ("lstm", "transformer"):
+        meta = bank.meta[name]
+        assert meta["validation"]["bpc"] > 0 and len(meta["history"]) == 1 and meta["train"]["world_size"] == 1
+        assert meta["validation"] == textgen.score_text(bank.models[name], ids)    # recomputed from the file
+        assert meta["train_characters"] > 10_000
+        out = bank.generate("早餐", 20, 0.8, 20, 0)["models"][name]
+        assert out["text"].startswith("早餐")
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / "transformer.safetensors"), "pt") as f:
+        assert all(f.get_tensor(k).dtype == torch.float16 for k in f.keys())

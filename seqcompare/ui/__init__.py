@@ -19,7 +19,8 @@ __all__ = ["build", "api_classify_review", "api_endpoints", "api_predict_digit",
 
 INTRO = """# seqcompare
 RNN, LSTM and GRU side by side — the same recipe for every cell, the same data, metrics recomputed from the
-shipped checkpoints. Draw a digit, type a movie review, or let the models write a hotel review."""
+shipped checkpoints — with LeNet-5 for digits and a small causal Transformer, the next step after recurrent
+models, for text. Draw a digit, type a movie review, or let the models write a hotel review."""
 
 
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush

@@ -9,6 +9,7 @@ import gradio as gr
 import numpy as np
 
 from seqcompare import UserError, digits, plots, sketches
+from seqcompare.ui import memory_views
 from seqcompare.ui.common import comparison, notice
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
@@ -71,6 +72,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
             seen = gr.Image(label="What the models see (28×28, MNIST convention)", height=200,
                             interactive=False, show_label=True)
             message = gr.Markdown(elem_id="digit-notice")
+            memory_views.digit_memory(bank, canvas, upload, draw_btn, upload_btn)
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), num_top_classes=3, elem_id=f"digit-{n}") for n in names]
     beliefs = gr.Plot(label="Belief row by row")
@@ -87,3 +89,4 @@ def digits_tab(bank: digits.DigitModels) -> None:
     gr.Markdown("## How they compare on the 10,000 MNIST test digits")
     comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"], [str(d) for d in range(10)],
                ["loss", "accuracy"])
+    memory_views.distance_section("mnist")

@@ -7,6 +7,7 @@ from functools import partial
 import gradio as gr
 
 from seqcompare import UserError, plots, reviews
+from seqcompare.ui import memory_views
 from seqcompare.ui.common import comparison, notice
 
 
@@ -54,6 +55,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
     trace = gr.Plot(label="Word by word", show_label=False)
+    memory_views.review_memory(bank, text, submit)
     gr.Examples(REVIEW_EXAMPLES, inputs=text, label="Example reviews (written for this project)")
 
     classify = partial(review_view, bank)
@@ -72,3 +74,4 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
         gr.Markdown("**Short typed reviews** — accuracy on 40 one-sentence reviews written for the project "
                     "(never trained on), measured as the app starts: "
                     + ", ".join(f"{plots.label(n)} {a:.2f}" for n, a in short.items()) + ".")
+    memory_views.distance_section("imdb")

@@ -8,6 +8,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, plots, textgen
 from seqcompare.ui.common import CHECKPOINTS, comparison, notice
+from seqcompare.ui import memory_views
 
 
 PARAMETER_NOTE = """**Why two parameter counts?** The tutorials count an LSTM layer as 4 × (h·x + h·h + h): one bias
@@ -63,6 +64,7 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     settings = [seed, length, temperature, top_k, random_seed, top_p, beams]
     generate.click(write, settings, [message, *columns, next_plot], api_visibility="private")
     seed.submit(write, settings, [message, *columns, next_plot], api_visibility="private")
+    memory_views.textgen_memory(bank, seed, columns)
 
     gr.Markdown("## How they compare on the validation reviews")
     rows = [[plots.label(n), m["validation"]["bpc"], m["validation"]["perplexity"], f"{m['parameters']:,}",
