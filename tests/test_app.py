@@ -66,7 +66,7 @@ def test_a_checkpoint_without_its_metrics_only_disables_that_model(tmp_path):
     del meta["validation"]
     checkpoints.write_json(tmp_path / "hotel" / "gru.json", meta)
     bank = textgen.TextModels(tmp_path / "hotel")
-    assert set(bank.models) == {"rnn", "lstm"} and "lacks validation" in bank.errors["gru"]
+    assert set(bank.models) == {"rnn", "lstm", "transformer"} and "lacks validation" in bank.errors["gru"]
     assert "error" in bank.generate("早餐", 5)["models"]["gru"]
     ui.build(tmp_path)
 
