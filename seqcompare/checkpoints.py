@@ -24,6 +24,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)                     # mkstemp makes it private; checkpoints are for reading
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -372,18 +372,26 @@ def clean_seed(seed: str | None) -> tuple[str, list[str]]:
     return seed, notices
 
 
-def filter_logits(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
-    """Logits scaled by the temperature, with everything outside the top k and outside the nucleus (the
-    smallest set of likeliest characters whose probability reaches top_p) set to -inf."""
-    scaled = logits / temperature
-    if 0 < top_k < len(scaled):
-        scaled = scaled.masked_fill(scaled < scaled.topk(top_k).values[-1], -math.inf)
+def candidates(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0):
+    """The characters sampling may pick and their probabilities (renormalised, likeliest first): the
+    logits scaled by the temperature, cut to the top k, then to the nucleus — the smallest set of
+    likeliest characters whose probability reaches top_p. Returns (probabilities, ids)."""
+    k = top_k if 0 < top_k < len(logits) else len(logits)
+    values, ids = logits.topk(k)                           # sorted, likeliest first
+    probs = (values / temperature).softmax(-1)
     if top_p < 1:
-        probs, order = scaled.softmax(-1).sort(descending=True)
-        before = probs.cumsum(-1) - probs                   # probability of the likelier characters
-        drop = order[before >= top_p]                       # the set already reached top_p without them
-        scaled = scaled.index_fill(0, drop, -math.inf)
-    return scaled
+        keep = probs.cumsum(-1) - probs < top_p             # the likelier ones have not reached top_p yet
+        probs, ids = probs[keep], ids[keep]
+        probs = probs / probs.sum()
+    return probs, ids
+
+
+def pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator) -> int:
+    """The next character: the likeliest at temperature 0, else a draw from `candidates`."""
+    if temperature < GREEDY_BELOW:
+        return int(logits.argmax())
+    probs, ids = candidates(logits, temperature, top_k, top_p)
+    return int(ids[torch.multinomial(probs, 1, generator=generator)])
 
 
 def prompt(model, vocab: Vocab, seed: str):
@@ -403,11 +411,7 @@ def sample(model, vocab: Vocab, seed: str, length: int, temperature: float, top_
     logits, state = prompt(model, vocab, seed)
     out, end_id = [], vocab.index[END]
     for _ in range(length):
-        if temperature < GREEDY_BELOW:
-            nxt = int(logits.argmax())
-        else:
-            nxt = int(torch.multinomial(filter_logits(logits, temperature, top_k, top_p).softmax(-1), 1,
-                                        generator=generator))
+        nxt = pick(logits, temperature, top_k, top_p, generator)
         if nxt == end_id and stop_at_end:
             break
         out.append(nxt)

@@ -78,11 +78,7 @@ def reread_sample(model, vocab, seed, length, temperature, top_k, generator, top
             logits, _ = model(torch.tensor([ids]))
         logits = logits[0, -1]
         logits[0] = -math.inf
-        if temperature < textgen.GREEDY_BELOW:
-            nxt = int(logits.argmax())
-        else:
-            nxt = int(torch.multinomial(textgen.filter_logits(logits, temperature, top_k, top_p).softmax(-1), 1,
-                                        generator=generator))
+        nxt = textgen.pick(logits, temperature, top_k, top_p, generator)
         if nxt == vocab.index[textgen.END]:
             break
         out.append(nxt)
@@ -166,11 +162,23 @@ def test_beam_search_is_deterministic_with_real_state(vocab):
 def test_top_p_keeps_the_smallest_set_that_reaches_p():
     probs = torch.tensor([0.05, 0.4, 0.3, 0.2, 0.05])
     logits = probs.log()
-    kept = lambda p: set(torch.nonzero(textgen.filter_logits(logits, 1.0, 0, p) > -math.inf).flatten().tolist())
-    assert kept(0.4) == {1}                                  # .4 alone reaches .4
-    assert kept(0.41) == {1, 2}
-    assert kept(0.7) == {1, 2}                               # .4 + .3 reaches .7 exactly
-    assert kept(0.75) == {1, 2, 3}
-    assert kept(1.0) == {0, 1, 2, 3, 4}
-    kept_probs = textgen.filter_logits(logits, 1.0, 0, 0.75).softmax(-1)
-    assert kept_probs[1].item() == pytest.approx(0.4 / 0.9)  # renormalised over the nucleus
+    kept = lambda p, k=0: textgen.candidates(logits, 1.0, k, p)[1].tolist()
+    assert kept(0.4) == [1]                                  # .4 alone reaches .4
+    assert kept(0.41) == [1, 2]
+    assert kept(0.7) == [1, 2]                               # .4 + .3 reaches .7 exactly
+    assert kept(0.75) == [1, 2, 3]
+    assert sorted(kept(1.0)) == [0, 1, 2, 3, 4]
+    assert kept(1.0, k=2) == [1, 2] and kept(0.3, k=2) == [1]   # top-k first, then the nucleus
+    p, ids = textgen.candidates(logits, 1.0, 0, 0.75)
+    assert p.tolist() == pytest.approx([0.4 / 0.9, 0.3 / 0.9, 0.2 / 0.9])   # renormalised over the nucleus
+    p, _ = textgen.candidates(logits, 0.5, 0, 1.0)           # temperature sharpens: p_i^2 / sum p^2
+    assert p[0].item() == pytest.approx(0.16 / (0.05**2 * 2 + 0.16 + 0.09 + 0.04), rel=1e-5)
+
+
+def test_sampling_draws_only_from_the_candidates():
+    logits = torch.tensor([0.05, 0.4, 0.3, 0.2, 0.05]).log()
+    g = torch.Generator().manual_seed(0)
+    draws = {textgen.pick(logits, 1.0, 0, 0.6, g) for _ in range(300)}
+    assert draws == {1, 2}
+    assert {textgen.pick(logits, 1.0, 3, 1.0, g) for _ in range(300)} == {1, 2, 3}
+    assert textgen.pick(logits, 0.0, 0, 0.1, g) == 1         # temperature 0: greedy, the rest ignored
