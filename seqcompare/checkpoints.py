@@ -73,13 +73,13 @@ def save(folder: Path, name: str, model: nn.Module, meta: dict, dtype: torch.dty
     """Write `name.safetensors` (weights, optionally stored as `dtype`) and `name.json` (config, history,
     metrics, …) in `folder`. Loading casts the weights back to the model's own dtype."""
     folder = Path(folder)
-    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous()
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}
     _atomic_write(folder / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
     write_json(folder / f"{name}.json", {"model": name, **meta, "versions": versions()})
 
 
-def load(folder: Path, name: str, build, required=()) -> tuple[nn.Module, dict]:
+def load(folder: Path, name: str, build, required=(), device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild `name` from its JSON with `build(config) -> nn.Module` and load its weights, with checks;
     `required` names the metadata (metrics, history, …) the JSON must hold."""
     folder = Path(folder)
@@ -108,14 +108,15 @@ def load(folder: Path, name: str, build, required=()) -> tuple[nn.Module, dict]:
             raise CheckpointError(f"{weights}: {key} has shape {tuple(state[key].shape)}, "
                                   f"the config expects {tuple(tensor.shape)}")
     model.load_state_dict(state)
-    model.eval()
+    model.to(device).eval()                      # weights are stored device-free (CPU)
     return model, meta
 
 
 META = ("parameters", "train_seconds", "history", "best_epoch", "train")   # what the dashboard shows
 
 
-def load_all(folder: Path, names, build, check=None, required=META) -> tuple[dict, dict, dict]:
+def load_all(folder: Path, names, build, check=None, required=META,
+             device: torch.device | str = "cpu") -> tuple[dict, dict, dict]:
     """Load each named model as `load` does; a failure is recorded for that model, not raised.
 
     `build(name, config)` makes a model; `check(name, model, meta)` may raise CheckpointError (say, for
@@ -124,7 +125,7 @@ def load_all(folder: Path, names, build, check=None, required=META) -> tuple[dic
     models, metas, errors = {}, {}, {}
     for name in names:
         try:
-            model, meta = load(folder, name, lambda config, n=name: build(n, config), required)
+            model, meta = load(folder, name, lambda config, n=name: build(n, config), required, device)
             if check is not None:
                 check(name, model, meta)
             models[name], metas[name] = model, meta

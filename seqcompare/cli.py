@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -47,6 +48,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def device_arg(sp) -> None:
+    sp.add_argument("--device", default=None, help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda or mps "
+                                                   "(default: $SEQCOMPARE_DEVICE, else auto)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m seqcompare", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=positive_int, help="use only the first N examples of each split (smoke runs)")
     t.add_argument("--out", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
     t.add_argument("--threads", type=positive_int, help="torch threads (1 lets two trainings share 2 cores)")
+    device_arg(t)
     data_args(t)
 
     e = sub.add_parser("evaluate", help="recompute test metrics from the checkpoints")
@@ -71,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
                         "hotel: the first N validation reviews)")
     e.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    device_arg(e)
     e.add_argument("--short", action="store_true",
                    help="imdb: score the 40 one-sentence reviews written for the project instead of the test set")
     data_args(e)
@@ -195,22 +203,30 @@ def run_train(args) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    from seqcompare import data
+    from seqcompare import data, devices
 
-    task_module(args.task).train(models, data.data_dir(args.data_dir), args.out or CHECKPOINTS / args.task,
-                                 epochs=args.epochs, limit=args.limit)
+    device = devices.resolve(args.device)
+    folder = data.data_dir(args.data_dir)
+    devices.start(device)                  # under torchrun: join the other processes (gloo on CPU)
+    try:
+        with contextlib.redirect_stdout(sys.stdout if devices.is_main() else open(os.devnull, "w")):
+            task_module(args.task).train(models, folder, args.out or CHECKPOINTS / args.task,
+                                         epochs=args.epochs, limit=args.limit, device=device)
+    finally:
+        devices.stop()
 
 
 def run_evaluate(args) -> None:
-    from seqcompare import data
+    from seqcompare import data, devices
 
     models = model_list(args.models, args.task)
+    device = devices.resolve(args.device)
     if args.short and args.task != "imdb":
         raise UserError("--short applies to imdb only")
     extra = {"short": True} if args.short else {}
     result = task_module(args.task).evaluate(args.checkpoints or CHECKPOINTS / args.task,
                                              None if args.short else data.data_dir(args.data_dir),
-                                             limit=args.limit, models=models, **extra)
+                                             limit=args.limit, models=models, device=device, **extra)
     if all("error" in m for m in result.values()):
         raise UserError("no model could be loaded: " + reasons({n: m["error"] for n, m in result.items()}))
     if args.json:

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, UnidentifiedImageError
 
-from seqcompare import CELLS, UserError, checkpoints, data, metrics
+from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics
 from seqcompare.models import LeNet5, LeNetConfig, RowClassifier, RowClassifierConfig, count_parameters
-from seqcompare.training import TrainConfig, classification_batch, fit, tensor_batches
+from seqcompare.training import TrainConfig, classification_batch, fit, settings, tensor_batches
 
 MODELS = (*CELLS, "lenet")
 LABELS = list(range(10))
@@ -71,7 +71,8 @@ def augment(images: torch.Tensor, seed: int) -> torch.Tensor:
     return normalize(x.squeeze(1))
 
 
-def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None):
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
+          device: torch.device | None = None):
     """Train each model, keep its best-validation weights, and write its checkpoint with metrics."""
     sets = splits(data_dir)
     if limit:
@@ -79,7 +80,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     (xtr, ytr), (xva, yva), (xte, yte) = sets["train"], sets["val"], sets["test"]
     print(f"MNIST: {len(xtr)} train, {len(xva)} validation, {len(xte)} test images")
     for name in models:
-        cfg = RECIPES[name] if epochs is None else TrainConfig(**{**asdict(RECIPES[name]), "epochs": epochs})
+        cfg = settings(RECIPES[name], epochs, device)
         torch.manual_seed(cfg.seed)
         model = build(name)
         print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
@@ -90,7 +91,9 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
             val_batches=lambda: tensor_batches(normalize(xva), yva, 1000),
             batch_fn=classification_batch,
             summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS)},
-            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name)
+            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name, device=device)
+        if not devices.is_main():                    # rank 0 measures and writes
+            continue
         test = metrics.classification(yte.numpy(), predict_labels(model, xte), LABELS)
         print(f"{name}: test accuracy {test['accuracy']:.4f} after {result.seconds:.0f}s of training")
         checkpoints.save(out, name, model, {
@@ -103,13 +106,15 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
 @torch.inference_mode()
 def predict_labels(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
     model.eval()
-    return torch.cat([model(normalize(images[i:i + batch_size])).argmax(1)
+    device = devices.of(model)
+    return torch.cat([model(normalize(images[i:i + batch_size]).to(device)).argmax(1).cpu()
                       for i in range(0, len(images), batch_size)]).numpy()
 
 
-def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS) -> dict:
+def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
+             device: torch.device | str = "cpu") -> dict:
     """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints."""
-    loaded, _, errors = checkpoints.load_all(folder, models, build, required=REQUIRED)
+    loaded, _, errors = checkpoints.load_all(folder, models, build, required=REQUIRED, device=device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:                                       # the data is read only when there is a model to score
         images, labels = data.mnist(data_dir, train=False)
@@ -213,8 +218,9 @@ def to_mnist(image) -> torch.Tensor:
 class DigitModels:
     """The four digit models, loaded once; a model whose checkpoint fails is listed in `errors`."""
 
-    def __init__(self, folder: Path, names=MODELS):
-        self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build, required=REQUIRED)
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+        self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build, required=REQUIRED,
+                                                                   device=device)
 
     @torch.inference_mode()
     def predict(self, image) -> dict:
@@ -225,6 +231,7 @@ class DigitModels:
         answers = {}
         for name, model in self.models.items():
             t0 = time.perf_counter()
+            x = x.to(devices.of(model))
             if isinstance(model, RowClassifier):
                 row_probs = model.row_logits(x)[0].softmax(-1)
                 probs = row_probs[-1]

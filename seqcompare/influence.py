@@ -53,7 +53,9 @@ def gradient_norms(model: torch.nn.Module, logits_fn, x: torch.Tensor, targets: 
     not interact in evaluation mode, so one backward pass serves the whole batch."""
     if model.training:
         raise ValueError("influence is measured in evaluation mode (no dropout): call model.eval() first")
-    x = x.detach().requires_grad_()
+    device = next(model.parameters()).device
+    x = x.detach().to(device).requires_grad_()
+    targets = None if targets is None else targets.to(device)
     with torch.enable_grad():
         # no masking: every class counts; in double precision, so that 1 - p of a confident answer
         # (a gradient of 1e-9, say) is not rounded to zero
@@ -61,7 +63,7 @@ def gradient_norms(model: torch.nn.Module, logits_fn, x: torch.Tensor, targets: 
         if targets is None:
             targets = logp.detach().argmax(-1)
         (grad,) = torch.autograd.grad(logp.gather(1, targets[:, None]).sum(), x)
-    return grad.norm(dim=-1), targets
+    return grad.norm(dim=-1).cpu(), targets.cpu()
 
 
 def text_logits(model, x: torch.Tensor, last: torch.Tensor, attention: list | None = None) -> torch.Tensor:
@@ -80,7 +82,7 @@ def text_logits(model, x: torch.Tensor, last: torch.Tensor, attention: list | No
 def embedded(model, ids: torch.Tensor) -> torch.Tensor:
     """The embedding layer's output for `ids`: the input vectors the influence is measured on."""
     with torch.no_grad():
-        return model.embed(ids)
+        return model.embed(ids.to(next(model.parameters()).device))
 
 
 def text_influence(model, ids: list[int], target: int, attention: bool = False) -> tuple[list[float], list | None]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import CELLS, UserError, checkpoints, data, metrics
+from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics
 from seqcompare.models import ReviewClassifier, ReviewClassifierConfig, count_parameters
-from seqcompare.training import TrainConfig, classification_batch, fit
+from seqcompare.training import TrainConfig, classification_batch, fit, settings
 
 MODELS = CELLS
 LABELS = [0, 1]
@@ -143,7 +143,8 @@ def splits(data_dir: Path | None) -> dict[str, tuple[list[str], list[int]]]:
     return {"train": pick(False), "val": pick(True), "test": (test_texts, test_labels)}
 
 
-def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None):
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
+          device: torch.device | None = None):
     sets = splits(data_dir)
     if limit:                                          # smoke runs: a few reviews of each split, both labels
         sets = {k: (x[::max(1, len(x) // limit)][:limit], y[::max(1, len(y) // limit)][:limit])
@@ -157,7 +158,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     enc = {k: (encode(tok, x, TRAIN_TOKENS if k != "test" else MAX_TOKENS), y) for k, (x, y) in sets.items()}
     print(f"vocabulary: {tok.get_vocab_size()} tokens; mean train length "
           f"{np.mean([len(s) for s in enc['train'][0]]):.0f} tokens")
-    cfg = RECIPE if epochs is None else TrainConfig(**{**asdict(RECIPE), "epochs": epochs})
+    cfg = settings(RECIPE, epochs, device)
     (xtr, ytr), (xva, yva), (xte, yte) = enc["train"], enc["val"], enc["test"]
     t0 = time.perf_counter()
     vectors = word_vectors(xtr, tok.get_vocab_size(), ARCH["embed_size"])
@@ -175,7 +176,9 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
             val_batches=lambda: length_batches(xva, yva, 256, shuffle=False),
             batch_fn=classification_batch,
             summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS, "binary")},
-            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name)
+            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name, device=device)
+        if not devices.is_main():                    # rank 0 measures and writes
+            continue
         checkpoints.round_to_half(model)                  # stored as float16: the embeddings dominate the size
         test = metrics.classification(yte, predict_labels(model, xte), LABELS, "binary")
         print(f"{name}: test accuracy {test['accuracy']:.4f} after {result.seconds:.0f}s of training")
@@ -195,11 +198,11 @@ def predict_labels(model: ReviewClassifier, ids: list[list[int]]) -> np.ndarray:
     out = np.zeros(len(ids), dtype=np.int64)
     for start in range(0, len(order), 256):
         chunk = order[start:start + 256]
-        out[chunk] = model(*pad([ids[i] for i in chunk])).argmax(1).numpy()
+        out[chunk] = model(*devices.to(pad([ids[i] for i in chunk]), devices.of(model))).argmax(1).cpu().numpy()
     return out
 
 
-def load_models(folder: Path, names=MODELS):
+def load_models(folder: Path, names=MODELS, device: torch.device | str = "cpu"):
     """(tokenizer, {name: model}, {name: meta}, {name: error}) with the vocabulary checked per model."""
     folder = Path(folder)
     try:
@@ -212,7 +215,7 @@ def load_models(folder: Path, names=MODELS):
         if m.get("tokenizer_sha256") != digest or model.cfg.vocab_size != tok.get_vocab_size():
             raise checkpoints.CheckpointError(f"{name} was trained with another vocabulary than {TOKENIZER_FILE}")
 
-    models, meta, errors = checkpoints.load_all(folder, names, build, check, (*checkpoints.META, "test"))
+    models, meta, errors = checkpoints.load_all(folder, names, build, check, (*checkpoints.META, "test"), device)
     return tok, models, meta, errors
 
 
@@ -223,10 +226,10 @@ def short_reviews() -> tuple[list[str], list[int]]:
 
 
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
-             short: bool = False) -> dict:
+             short: bool = False, device: torch.device | str = "cpu") -> dict:
     """Metrics on the IMDb test split (or `limit` reviews spread evenly over it), or with `short` on the
     project's short reviews, recomputed from the checkpoints."""
-    tok, loaded, _, errors = load_models(folder, models)
+    tok, loaded, _, errors = load_models(folder, models, device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
         texts, labels = short_reviews() if short else data.imdb(data_dir, "test")[:2]
@@ -249,8 +252,8 @@ def score(tok, models: dict, texts: list[str], labels: list[int]) -> dict[str, d
 class ReviewModels:
     """The three review models and their shared tokenizer, loaded once."""
 
-    def __init__(self, folder: Path, names=MODELS):
-        self.tokenizer, self.models, self.meta, self.errors = load_models(folder, names)
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+        self.tokenizer, self.models, self.meta, self.errors = load_models(folder, names, device)
         self.names = tuple(names)
 
     def tokenize(self, text: str) -> tuple[list[int], list[str], list[str]]:
@@ -296,6 +299,7 @@ class ReviewModels:
         answers = {}
         for name, model in self.models.items():
             t0 = time.perf_counter()
+            x, lengths = devices.to((x, lengths), devices.of(model))
             positive = model(x, lengths).softmax(-1)[0, 1].item()
             ms = (time.perf_counter() - t0) * 1000
             answers[name] = {"label": int(positive >= 0.5), "positive": round(positive, 6), "ms": round(ms, 3)}

@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqcompare import CELLS, UserError, checkpoints, data
+from seqcompare import CELLS, UserError, checkpoints, data, devices
 from seqcompare.metrics import bits_per_char
 from seqcompare.models import (CharLM, CharLMConfig, TransformerLM, TransformerLMConfig, count_parameters,
                                detach_state, textbook_parameters)
-from seqcompare.training import TrainConfig, fit
+from seqcompare.training import TrainConfig, fit, settings
 
 MODELS = (*CELLS, "transformer")
 END = "\n"                 # ends every review; generation stops there
@@ -103,7 +103,7 @@ class StatefulLoss:
         yield from batches
 
     def __call__(self, model: CharLM, batch):
-        inputs, targets = batch
+        inputs, targets = devices.to(batch, devices.of(model))
         logits, state = model(inputs, detach_state(self.state))
         self.state = detach_state(state)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -124,9 +124,8 @@ def architecture(name: str, vocab_size: int) -> dict:
     return {"vocab_size": vocab_size, **arch}
 
 
-def recipe(name: str, epochs: int | None = None) -> TrainConfig:
-    cfg = TRANSFORMER_RECIPE if name == "transformer" else RECIPE
-    return cfg if epochs is None else TrainConfig(**{**asdict(cfg), "epochs": epochs})
+def recipe(name: str, epochs: int | None = None, device: torch.device | None = None) -> TrainConfig:
+    return settings(TRANSFORMER_RECIPE if name == "transformer" else RECIPE, epochs, device)
 
 
 def random_windows(ids: torch.Tensor, context: int, batch_size: int, seed: int):
@@ -147,7 +146,8 @@ def window_loss(model, batch):
     return loss, targets.numel(), None, None
 
 
-def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None):
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
+          device: torch.device | None = None):
     reviews = data.hotel_reviews(data_dir)
     if limit:
         reviews = reviews[:limit]
@@ -160,7 +160,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
           f"({len(val_text):,} chars); vocabulary {len(vocab)} characters (seen ≥ {MIN_COUNT}× in training)")
     train_ids, val_ids = torch.tensor(vocab.encode(train_text)), torch.tensor(vocab.encode(val_text))
     for name in models:
-        cfg = recipe(name, epochs)
+        cfg = recipe(name, epochs, device)
         torch.manual_seed(cfg.seed)
         model = build(name, architecture(name, len(vocab)))
         print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
@@ -172,15 +172,20 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
                 val_batches=lambda: ((w[:, :-1], w[:, 1:]) for w in val_windows.split(64)),
                 batch_fn=window_loss, steps_per_epoch=math.ceil(len(train_ids) // context / cfg.batch_size))
         else:
-            train_streams, val_streams = streams(train_ids, cfg.batch_size), streams(val_ids, 16)
+            # carried state needs its windows in order: under N processes each reads its own 32 of 32·N streams
+            world, rank = devices.world_size(), devices.rank()
+            train_streams = streams(train_ids, cfg.batch_size * world)[rank::world]
+            val_streams = streams(val_ids, 16)
             train_loss, val_loss = StatefulLoss(), StatefulLoss()
             batches = dict(
                 train_batches=lambda ep: train_loss.reset(windows(shift(train_streams, ep))),
                 val_batches=lambda: val_loss.reset(windows(val_streams)),
                 batch_fn=lambda m, b: (train_loss if m.training else val_loss)(m, b),
-                steps_per_epoch=math.ceil((train_streams.shape[1] - 1) / BPTT))
+                steps_per_epoch=math.ceil((train_streams.shape[1] - 1) / BPTT), shard=False)
         result = fit(model, **batches, summarize=lambda o: {"loss": o["loss"], "bpc": bits_per_char(o["loss"])},
-                     cfg=cfg, select="bpc", maximize=False, name=name)
+                     cfg=cfg, select="bpc", maximize=False, name=name, device=device)
+        if not devices.is_main():                    # rank 0 measures and writes
+            continue
         checkpoints.round_to_half(model)                  # stored as float16; scored after the rounding
         score = score_text(model, val_ids)
         print(f"{name}: validation {score['bpc']:.3f} bits per character after {result.seconds:.0f}s of training")
@@ -293,15 +298,16 @@ def _score_windows(model: TransformerLM, ids: torch.Tensor, batch_size: int = 64
             first = 0 if s == 0 else half                 # positions before this were scored already
             inputs[r, :len(row) - 1] = row[:-1]
             target[r, first:len(row) - 1] = row[1 + first:]
-        logits, _ = model(inputs)
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum",
+        logits, _ = model(inputs.to(devices.of(model)))
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1).to(logits.device),
+                              reduction="sum",
                               ignore_index=-100)
         total += nll.item()
         n += int((target != -100).sum())
     return _bpc(total, n)
 
 
-def load_models(folder: Path, names=MODELS):
+def load_models(folder: Path, names=MODELS, device: torch.device | str = "cpu"):
     """(vocab, {name: model}, {name: meta}, {name: error})."""
     folder = Path(folder)
     try:
@@ -315,13 +321,14 @@ def load_models(folder: Path, names=MODELS):
                                               f"{VOCAB_FILE} has {len(vocab)}")
 
     models, meta, errors = checkpoints.load_all(folder, names, build, check,
-                                               (*checkpoints.META, "validation", "textbook_parameters"))
+                                               (*checkpoints.META, "validation", "textbook_parameters"), device)
     return vocab, models, meta, errors
 
 
-def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS) -> dict:
+def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
+             device: torch.device | str = "cpu") -> dict:
     """bpc, perplexity and characters scored on the validation reviews, recomputed from the checkpoints."""
-    vocab, loaded, _, errors = load_models(folder, models)
+    vocab, loaded, _, errors = load_models(folder, models, device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
         _, val = split_reviews(data.hotel_reviews(data_dir))
@@ -397,8 +404,8 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen
 def prompt(model, vocab: Vocab, seed: str):
     """Read END + seed (a fresh review); the log-probabilities of the next character (the unknown
     character never written) and the state after it."""
-    logits, state = model(torch.tensor([vocab.encode(END + seed)]))
-    logits = logits[0, -1]
+    logits, state = model(torch.tensor([vocab.encode(END + seed)], device=devices.of(model)))
+    logits = logits[0, -1].float()
     logits[0] = -math.inf
     return logits, state
 
@@ -415,8 +422,8 @@ def sample(model, vocab: Vocab, seed: str, length: int, temperature: float, top_
         if nxt == end_id and stop_at_end:
             break
         out.append(nxt)
-        logits, state = model(torch.tensor([[nxt]]), state)
-        logits = logits[0, -1]
+        logits, state = model(torch.tensor([[nxt]], device=logits.device), state)
+        logits = logits[0, -1].float()
         logits[0] = -math.inf
     return vocab.decode(out)
 
@@ -434,7 +441,7 @@ def beam_search(model, vocab: Vocab, seed: str, length: int, beams: int) -> tupl
     logp = logits.log_softmax(-1)[None]                    # (live, vocab)
     finished = []
     for step in range(length):
-        totals = torch.tensor([t for _, t in live])[:, None] + logp
+        totals = torch.tensor([t for _, t in live], device=logp.device)[:, None] + logp
         top = totals.flatten().topk(min(2 * beams, totals.numel()))
         keep, rows = [], []
         for rank, (total, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
@@ -451,8 +458,8 @@ def beam_search(model, vocab: Vocab, seed: str, length: int, beams: int) -> tupl
             break
         if step == length - 1:
             break
-        state = model.reorder_state(state, torch.tensor(rows))
-        logits, state = model(torch.tensor([[chars[-1]] for chars, _ in live]), state)
+        state = model.reorder_state(state, torch.tensor(rows, device=logits.device))
+        logits, state = model(torch.tensor([[chars[-1]] for chars, _ in live], device=logits.device), state)
         logits = logits[:, -1]
         logits[:, 0] = -math.inf
         logp = logits.log_softmax(-1)
@@ -464,8 +471,8 @@ def beam_search(model, vocab: Vocab, seed: str, length: int, beams: int) -> tupl
 class TextModels:
     """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once."""
 
-    def __init__(self, folder: Path, names=MODELS):
-        self.vocab, self.models, self.meta, self.errors = load_models(folder, names)
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+        self.vocab, self.models, self.meta, self.errors = load_models(folder, names, device)
         self.names = tuple(names)
 
     def _unavailable(self) -> dict:
@@ -505,9 +512,9 @@ class TextModels:
         seed, _ = clean_seed(seed)
         out = {}
         for name, model in self.models.items():
-            logits, _ = model(torch.tensor([self.vocab.encode(END + seed)]))
+            logits, _ = model(torch.tensor([self.vocab.encode(END + seed)], device=devices.of(model)))
             logits[0, -1, 0] = -math.inf                     # the unknown character is never written
-            probs = logits[0, -1].softmax(-1)
+            probs = logits[0, -1].float().softmax(-1).cpu()
             top = probs.topk(k)
             out[name] = [("⏎" if self.vocab.chars[i] == END else self.vocab.chars[i], round(float(p), 5))
                          for p, i in zip(top.values, top.indices)]

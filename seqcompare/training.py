@@ -1,17 +1,22 @@
-"""One training loop for every task: epochs of batches, best-validation weights, per-epoch history."""
+"""One training loop for every task: epochs of batches, best-validation weights, per-epoch history —
+on any device, and data-parallel across processes started by torchrun (see `devices`)."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
+
+from seqcompare import devices
 
 # batch_fn(model, batch) -> (mean loss over the batch, items in it, true labels or None, predictions or None)
 BatchFn = Callable[[nn.Module, object], tuple]
@@ -29,6 +34,12 @@ class TrainConfig:
     world_size: int = 1        # processes that trained it together (data parallel)
 
 
+def settings(cfg: TrainConfig, epochs: int | None = None, device: torch.device | None = None) -> TrainConfig:
+    """A recipe as this run uses it: its epochs overridden, and where and by how many processes it trains."""
+    return replace(cfg, epochs=epochs or cfg.epochs, device=(device or torch.device("cpu")).type,
+                   world_size=devices.world_size())
+
+
 @dataclass
 class FitResult:
     history: list[dict] = field(default_factory=list)
@@ -37,15 +48,19 @@ class FitResult:
 
 
 def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimizer=None,
-              scheduler=None, clip: float | None = None, desc: str = "", total: int | None = None) -> dict:
+              scheduler=None, clip: float | None = None, desc: str = "", total: int | None = None,
+              device: torch.device | None = None) -> dict:
     """One pass over `batches`; trains when an optimizer is given. Returns loss and collected labels."""
     training = optimizer is not None
     model.train(training)
+    device = device or torch.device("cpu")
     total_loss, total_n, trues, preds = 0.0, 0, [], []
-    bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True)
+    bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True,
+               disable=not devices.is_main())
     with torch.set_grad_enabled(training):
         for batch in bar:
-            loss, n, y_true, y_pred = batch_fn(model, batch)
+            with devices.autocast(device):
+                loss, n, y_true, y_pred = batch_fn(model, devices.to(batch, device))
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -68,38 +83,60 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
 
 def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches: Callable[[], Iterable],
         batch_fn: BatchFn, summarize: Callable[[dict], dict], cfg: TrainConfig, *,
-        steps_per_epoch: int, select: str = "accuracy", maximize: bool = True, name: str = "") -> FitResult:
+        steps_per_epoch: int, select: str = "accuracy", maximize: bool = True, name: str = "",
+        device: torch.device | None = None, shard: bool = True) -> FitResult:
     """Train with AdamW and a one-cycle schedule; keep the weights of the best validation epoch.
 
     `summarize(epoch_output)` turns a run_epoch result into metrics (loss, accuracy, …);
     history rows hold them as train_* and val_*. `select` names the validation metric that decides
     which epoch's weights are kept.
+
+    On `device` (default CPU); the model comes back on the CPU, so checkpoints never depend on it.
+    Under torchrun (N processes) the model is wrapped in DistributedDataParallel, which averages the
+    gradients: with `shard`, process r takes batches r, r + N, r + 2N, … of every epoch (the recipe's
+    batch size is per process, so the global batch is N times larger; the learning rate is the
+    recipe's). A task whose batches must stay in order (carried state) shards its data itself and
+    passes shard=False. Validation runs once, on rank 0, which alone prints; every rank keeps the same
+    epoch's weights.
     """
     torch.manual_seed(cfg.seed)
+    device = device or torch.device("cpu")
+    world, rank = devices.world_size(), devices.rank()
+    model.to(device)
+    trained = DistributedDataParallel(model) if world > 1 else model
+    steps = steps_per_epoch // world if shard and world > 1 else steps_per_epoch
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15)
+        optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.15)
     result, best, best_state = FitResult(), -math.inf, None
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_out = run_epoch(model, train_batches(epoch), batch_fn, optimizer=optimizer,
-                              scheduler=scheduler, clip=cfg.clip, desc=f"{name} epoch {epoch}/{cfg.epochs}",
-                              total=steps_per_epoch)
-        val_out = run_epoch(model, val_batches(), batch_fn, desc=f"{name} validate")
-        row = {"epoch": epoch, "seconds": round(time.perf_counter() - t0, 2)}
-        row.update({f"train_{k}": v for k, v in summarize(train_out).items()})
-        row.update({f"val_{k}": v for k, v in summarize(val_out).items()})
+        batches = train_batches(epoch)
+        if shard and world > 1:                       # equal shares: every rank takes `steps` batches
+            batches = itertools.islice(batches, rank, steps * world, world)
+        train_out = run_epoch(trained, batches, batch_fn, optimizer=optimizer, scheduler=scheduler,
+                              clip=cfg.clip, desc=f"{name} epoch {epoch}/{cfg.epochs}", total=steps, device=device)
+        row = None
+        if devices.is_main():
+            val_out = run_epoch(model, val_batches(), batch_fn, desc=f"{name} validate", device=device)
+            row = {"epoch": epoch, "seconds": round(time.perf_counter() - t0, 2)}
+            row.update({f"train_{k}": v for k, v in summarize(train_out).items()})
+            row.update({f"val_{k}": v for k, v in summarize(val_out).items()})
+        row = devices.share(row)
         result.history.append(row)
         score = row[f"val_{select}"] * (1 if maximize else -1)
         kept = score > best
         if kept:
             best, result.best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")))
-        print(f"{name} epoch {epoch}/{cfg.epochs} ({row['seconds']:.0f}s)  {shown}{'  *' if kept else ''}", flush=True)
+        if devices.is_main():
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")))
+            print(f"{name} epoch {epoch}/{cfg.epochs} ({row['seconds']:.0f}s)  {shown}{'  *' if kept else ''}",
+                  flush=True)
     result.seconds = round(time.perf_counter() - start, 1)
     model.load_state_dict(best_state)
+    model.cpu()
     return result
 
 
@@ -108,7 +145,7 @@ def classification_batch(model: nn.Module, batch) -> tuple:
     inputs, labels = batch
     logits = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
     loss = nn.functional.cross_entropy(logits, labels)
-    return loss, len(labels), labels.numpy(), logits.argmax(1).numpy()
+    return loss, len(labels), labels.cpu().numpy(), logits.argmax(1).cpu().numpy()
 
 
 def tensor_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = False,
