@@ -1,19 +1,36 @@
-"""seqcompare dashboard: `python app.py` (or a Hugging Face Space) serves it.
+"""seqcompare dashboard: `python app.py [--device auto|cpu|cuda|mps]` (or a Hugging Face Space) serves it.
 
 Serving (see the README): every request runs on one torch thread, and the queue runs up to
 CONCURRENCY requests at a time, so a 3 ms digit never waits behind a 70 ms generation while the two
-cores stay busy; at most QUEUE_SIZE requests wait, beyond that a user is told the app is busy.
+cores stay busy; at most QUEUE_SIZE requests wait, beyond that a user is told the app is busy. Uploads
+larger than MAX_FILE_SIZE are refused before they reach the cache, and cached uploads are deleted after
+an hour (ui.DELETE_CACHE), so visitors cannot fill a Space's disk.
 """
+
+import argparse
+import os
+import sys
 
 import torch
 
+from seqcompare import UserError, devices
 from seqcompare.ui import build
 
 CONCURRENCY = 8
 QUEUE_SIZE = 200
+MAX_FILE_SIZE = "5mb"      # a digit picture or a text; a 300 MB upload is refused, not cached
+
+parser = argparse.ArgumentParser(description="the seqcompare dashboard")
+parser.add_argument("--device", default=os.environ.get(devices.ENV_VAR, "cpu"),
+                    help="cpu (the default: one request is a few ms of small operations), auto, cuda or mps")
+try:
+    device = devices.resolve(parser.parse_known_args()[0].device)
+except UserError as exc:
+    print(f"seqcompare: error: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 torch.set_num_threads(1)   # one intra-op thread per request: requests run side by side on the workers
-demo = build().queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+demo = build(device=device).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(max_file_size=MAX_FILE_SIZE)

@@ -131,6 +131,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--save", action="store_true", help="also write memory.json in the checkpoint folder (the app's plot)")
     data_args(m)
 
+    d = sub.add_parser("deploy", help="create or update a Hugging Face Space with the app (huggingface_hub)")
+    d.add_argument("space_id", help="OWNER/NAME of the Space")
+    d.add_argument("--private", action="store_true", help="create the Space private")
+    d.add_argument("--dry-run", action="store_true", help="list what would be uploaded and its size; no network")
+
     r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
     r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
     return p
@@ -186,6 +191,15 @@ def run_loadtest(args) -> None:
 
         checkpoints.write_json(CHECKPOINTS / "loadtest.json", {"machine": bench.machine(threads=False), **result})
     print(json.dumps(result))
+
+
+def run_deploy(args) -> None:
+    from seqcompare import deploy
+
+    if args.dry_run:
+        print(deploy.listing(deploy.files()))
+        return
+    print(f"deployed: {deploy.deploy(args.space_id, args.private)}")
 
 
 def run_report(args) -> None:
@@ -424,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
          "generate": run_generate, "report": run_report,
          "bench": run_bench, "loadtest": run_loadtest, "explain": run_explain,
-         "memory": run_memory}[args.command](args)
+         "memory": run_memory, "deploy": run_deploy}[args.command](args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2

@@ -34,12 +34,16 @@ ARM_BRUSH = """() => {
 }"""
 
 
-def build(checkpoints: Path = CHECKPOINTS) -> gr.Blocks:
-    """The whole dashboard; checkpoints are loaded here, once."""
-    digit_bank = digits.DigitModels(checkpoints / "mnist")
-    review_bank = reviews.ReviewModels(checkpoints / "imdb")
-    text_bank = textgen.TextModels(checkpoints / "hotel")
-    with gr.Blocks(title="seqcompare — RNN vs LSTM vs GRU") as demo:
+# Uploads land in Gradio's cache: every hour, files older than an hour are deleted (and all at restart).
+DELETE_CACHE = (3600, 3600)
+
+
+def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu") -> gr.Blocks:
+    """The whole dashboard; checkpoints are loaded here, once, onto `device`."""
+    digit_bank = digits.DigitModels(checkpoints / "mnist", device=device)
+    review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device)
+    text_bank = textgen.TextModels(checkpoints / "hotel", device=device)
+    with gr.Blocks(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs(selected="digits"):
             with gr.Tab("Text generation", id="textgen"):
