@@ -71,27 +71,42 @@ def augment(images: torch.Tensor, seed: int) -> torch.Tensor:
     return normalize(x.squeeze(1))
 
 
-def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
-          device: torch.device | None = None):
-    """Train each model, keep its best-validation weights, and write its checkpoint with metrics."""
+def prepare(data_dir: Path | None, limit: int | None = None) -> dict:
+    """The splits every model of one run shares (the first `limit` images of each)."""
     sets = splits(data_dir)
     if limit:
         sets = {k: (x[:limit], y[:limit]) for k, (x, y) in sets.items()}
-    (xtr, ytr), (xva, yva), (xte, yte) = sets["train"], sets["val"], sets["test"]
-    print(f"MNIST: {len(xtr)} train, {len(xva)} validation, {len(xte)} test images")
+    print(f"MNIST: {len(sets['train'][0])} train, {len(sets['val'][0])} validation, {len(sets['test'][0])} test images")
+    return sets
+
+
+def fit_model(name: str, sets: dict, cfg: TrainConfig, config: dict | None = None, device: torch.device | None = None,
+              **hooks):
+    """Train one digit model (built from `config`, the shipped architecture by default); returns (model on
+    the CPU with its best validation weights, FitResult). `hooks` go to training.fit."""
+    (xtr, ytr), (xva, yva) = sets["train"], sets["val"]
+    torch.manual_seed(cfg.seed)
+    model = build(name, config)
+    print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
+    result = fit(
+        model,
+        train_batches=lambda ep: tensor_batches(xtr, ytr, cfg.batch_size, shuffle=True,
+                                                seed=cfg.seed * 1000 + ep, transform=augment),
+        val_batches=lambda: tensor_batches(normalize(xva), yva, 1000),
+        batch_fn=classification_batch,
+        summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS)},
+        cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name, device=device, **hooks)
+    return model, result
+
+
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
+          device: torch.device | None = None):
+    """Train each model, keep its best-validation weights, and write its checkpoint with metrics."""
+    sets = prepare(data_dir, limit)
+    xte, yte = sets["test"]
     for name in models:
         cfg = settings(RECIPES[name], epochs, device)
-        torch.manual_seed(cfg.seed)
-        model = build(name)
-        print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
-        result = fit(
-            model,
-            train_batches=lambda ep: tensor_batches(xtr, ytr, cfg.batch_size, shuffle=True,
-                                                    seed=cfg.seed * 1000 + ep, transform=augment),
-            val_batches=lambda: tensor_batches(normalize(xva), yva, 1000),
-            batch_fn=classification_batch,
-            summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS)},
-            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name, device=device)
+        model, result = fit_model(name, sets, cfg, device=device)
         if not devices.is_main():                    # rank 0 measures and writes
             continue
         test = metrics.classification(yte.numpy(), predict_labels(model, xte), LABELS)

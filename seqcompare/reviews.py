@@ -143,40 +143,56 @@ def splits(data_dir: Path | None) -> dict[str, tuple[list[str], list[int]]]:
     return {"train": pick(False), "val": pick(True), "test": (test_texts, test_labels)}
 
 
-def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
-          device: torch.device | None = None):
+def prepare(data_dir: Path | None, limit: int | None = None) -> dict:
+    """Everything the models of one run share: the splits, the tokenizer learned from the training
+    split, the encoded reviews and the word2vec starting embeddings."""
     sets = splits(data_dir)
     if limit:                                          # smoke runs: a few reviews of each split, both labels
         sets = {k: (x[::max(1, len(x) // limit)][:limit], y[::max(1, len(y) // limit)][:limit])
                 for k, (x, y) in sets.items()}
     print(f"IMDb: {len(sets['train'][0])} train, {len(sets['val'][0])} validation, {len(sets['test'][0])} test reviews")
     tok = train_tokenizer(sets["train"][0])             # vocabulary from the training split only
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoints.write_json(out / TOKENIZER_FILE, json.loads(tok.to_str()))
-    digest = file_digest(out / TOKENIZER_FILE)
     enc = {k: (encode(tok, x, TRAIN_TOKENS if k != "test" else MAX_TOKENS), y) for k, (x, y) in sets.items()}
     print(f"vocabulary: {tok.get_vocab_size()} tokens; mean train length "
           f"{np.mean([len(s) for s in enc['train'][0]]):.0f} tokens")
-    cfg = settings(RECIPE, epochs, device)
-    (xtr, ytr), (xva, yva), (xte, yte) = enc["train"], enc["val"], enc["test"]
     t0 = time.perf_counter()
-    vectors = word_vectors(xtr, tok.get_vocab_size(), ARCH["embed_size"])
+    vectors = word_vectors(enc["train"][0], tok.get_vocab_size(), ARCH["embed_size"])
     w2v_seconds = round(time.perf_counter() - t0, 1)
     print(f"word2vec: {w2v_seconds:.0f}s for {tok.get_vocab_size()} × {ARCH['embed_size']} starting embeddings")
+    return {"tokenizer": tok, **enc, "vectors": vectors, "word2vec_seconds": w2v_seconds}
+
+
+def fit_model(name: str, prepared: dict, cfg: TrainConfig, arch: dict | None = None,
+              device: torch.device | None = None):
+    """Train one review model of `arch` (the shipped ARCH by default) from the shared word2vec start;
+    returns (model on the CPU with its best validation weights, FitResult)."""
+    (xtr, ytr), (xva, yva) = prepared["train"], prepared["val"]
+    torch.manual_seed(cfg.seed)
+    model = build(name, {"cell": name, "vocab_size": prepared["tokenizer"].get_vocab_size(), **(arch or ARCH)})
+    with torch.no_grad():
+        model.embed.weight.copy_(prepared["vectors"])
+    print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
+    result = fit(
+        model,
+        train_batches=lambda ep: length_batches(crops(xtr, seed=ep), ytr, cfg.batch_size, shuffle=True, seed=ep),
+        val_batches=lambda: length_batches(xva, yva, 256, shuffle=False),
+        batch_fn=classification_batch,
+        summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS, "binary")},
+        cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name, device=device)
+    return model, result
+
+
+def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
+          device: torch.device | None = None):
+    prepared = prepare(data_dir, limit)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints.write_json(out / TOKENIZER_FILE, json.loads(prepared["tokenizer"].to_str()))
+    digest = file_digest(out / TOKENIZER_FILE)
+    cfg = settings(RECIPE, epochs, device)
+    xte, yte = prepared["test"]
     for name in models:
-        torch.manual_seed(cfg.seed)
-        model = build(name, {"cell": name, "vocab_size": tok.get_vocab_size(), **ARCH})
-        with torch.no_grad():
-            model.embed.weight.copy_(vectors)
-        print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
-        result = fit(
-            model,
-            train_batches=lambda ep: length_batches(crops(xtr, seed=ep), ytr, cfg.batch_size, shuffle=True, seed=ep),
-            val_batches=lambda: length_batches(xva, yva, 256, shuffle=False),
-            batch_fn=classification_batch,
-            summarize=lambda o: {"loss": o["loss"], **metrics.scores(o["y_true"], o["y_pred"], LABELS, "binary")},
-            cfg=cfg, steps_per_epoch=math.ceil(len(xtr) / cfg.batch_size), name=name, device=device)
+        model, result = fit_model(name, prepared, cfg, device=device)
         if not devices.is_main():                    # rank 0 measures and writes
             continue
         checkpoints.round_to_half(model)                  # stored as float16: the embeddings dominate the size
@@ -185,8 +201,8 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
         checkpoints.save(out, name, model, {
             "task": "imdb", "config": asdict(model.cfg), "train": asdict(cfg), "tokenizer_sha256": digest,
             "train_tokens": TRAIN_TOKENS, "parameters": count_parameters(model),
-            "train_seconds": result.seconds, "word2vec_seconds": w2v_seconds, "best_epoch": result.best_epoch,
-            "history": result.history, "test": test,
+            "train_seconds": result.seconds, "word2vec_seconds": prepared["word2vec_seconds"],
+            "best_epoch": result.best_epoch, "history": result.history, "test": test,
         }, dtype=torch.float16)
 
 

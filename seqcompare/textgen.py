@@ -146,6 +146,38 @@ def window_loss(model, batch):
     return loss, targets.numel(), None, None
 
 
+def fit_model(name: str, config: dict, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig,
+              bptt: int = BPTT, device: torch.device | None = None, **hooks):
+    """Train one character model built from `config` on the id streams; returns (model on the CPU with
+    its best validation weights, FitResult). Recurrent models read cfg.batch_size contiguous streams in
+    windows of `bptt`, the state carried; the Transformer reads random windows of its context.
+    `hooks` (callback, stop) go to training.fit."""
+    torch.manual_seed(cfg.seed)
+    model = build(name, config)
+    print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
+    if isinstance(model, TransformerLM):
+        context = model.cfg.context
+        val_windows = streams(val_ids, max(1, (len(val_ids) - 1) // (context + 1)))[:, :context + 1]
+        batches = dict(
+            train_batches=lambda ep: random_windows(train_ids, context, cfg.batch_size, cfg.seed * 1000 + ep),
+            val_batches=lambda: ((w[:, :-1], w[:, 1:]) for w in val_windows.split(64)),
+            batch_fn=window_loss, steps_per_epoch=max(1, math.ceil(len(train_ids) // context / cfg.batch_size)))
+    else:
+        # carried state needs its windows in order: under N processes each reads its own 32 of 32·N streams
+        world, rank = devices.world_size(), devices.rank()
+        train_streams = streams(train_ids, cfg.batch_size * world)[rank::world]
+        val_streams = streams(val_ids, min(16, max(1, len(val_ids) // (bptt + 1))))
+        train_loss, val_loss = StatefulLoss(), StatefulLoss()
+        batches = dict(
+            train_batches=lambda ep: train_loss.reset(windows(shift(train_streams, ep, bptt), bptt)),
+            val_batches=lambda: val_loss.reset(windows(val_streams, bptt)),
+            batch_fn=lambda m, b: (train_loss if m.training else val_loss)(m, b),
+            steps_per_epoch=math.ceil((train_streams.shape[1] - 1) / bptt), shard=False)
+    result = fit(model, **batches, summarize=lambda o: {"loss": o["loss"], "bpc": bits_per_char(o["loss"])},
+                 cfg=cfg, select="bpc", maximize=False, name=name, device=device, **hooks)
+    return model, result
+
+
 def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
           device: torch.device | None = None):
     reviews = data.hotel_reviews(data_dir)
@@ -161,29 +193,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     train_ids, val_ids = torch.tensor(vocab.encode(train_text)), torch.tensor(vocab.encode(val_text))
     for name in models:
         cfg = recipe(name, epochs, device)
-        torch.manual_seed(cfg.seed)
-        model = build(name, architecture(name, len(vocab)))
-        print(f"training {name}: {count_parameters(model):,} parameters, {cfg}")
-        if isinstance(model, TransformerLM):
-            context = model.cfg.context
-            val_windows = streams(val_ids, (len(val_ids) - 1) // (context + 1)) if len(val_ids) > context + 1 else None
-            batches = dict(
-                train_batches=lambda ep: random_windows(train_ids, context, cfg.batch_size, cfg.seed * 1000 + ep),
-                val_batches=lambda: ((w[:, :-1], w[:, 1:]) for w in val_windows.split(64)),
-                batch_fn=window_loss, steps_per_epoch=math.ceil(len(train_ids) // context / cfg.batch_size))
-        else:
-            # carried state needs its windows in order: under N processes each reads its own 32 of 32·N streams
-            world, rank = devices.world_size(), devices.rank()
-            train_streams = streams(train_ids, cfg.batch_size * world)[rank::world]
-            val_streams = streams(val_ids, 16)
-            train_loss, val_loss = StatefulLoss(), StatefulLoss()
-            batches = dict(
-                train_batches=lambda ep: train_loss.reset(windows(shift(train_streams, ep))),
-                val_batches=lambda: val_loss.reset(windows(val_streams)),
-                batch_fn=lambda m, b: (train_loss if m.training else val_loss)(m, b),
-                steps_per_epoch=math.ceil((train_streams.shape[1] - 1) / BPTT), shard=False)
-        result = fit(model, **batches, summarize=lambda o: {"loss": o["loss"], "bpc": bits_per_char(o["loss"])},
-                     cfg=cfg, select="bpc", maximize=False, name=name, device=device)
+        model, result = fit_model(name, architecture(name, len(vocab)), train_ids, val_ids, cfg, device=device)
         if not devices.is_main():                    # rank 0 measures and writes
             continue
         checkpoints.round_to_half(model)                  # stored as float16; scored after the rounding
@@ -236,9 +246,9 @@ def summary(meta: dict[str, dict], bench: dict | None = None) -> str:
     return " ".join(parts)
 
 
-def shift(stream: torch.Tensor, epoch: int) -> torch.Tensor:
+def shift(stream: torch.Tensor, epoch: int, bptt: int = BPTT) -> torch.Tensor:
     """Start each epoch's windows at a different offset so the cut points move."""
-    return stream[:, (epoch * 37) % BPTT:]
+    return stream[:, (epoch * 37) % bptt:]
 
 
 def textbook_count(model: CharLM | TransformerLM) -> int:

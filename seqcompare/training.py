@@ -49,8 +49,10 @@ class FitResult:
 
 def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimizer=None,
               scheduler=None, clip: float | None = None, desc: str = "", total: int | None = None,
-              device: torch.device | None = None) -> dict:
-    """One pass over `batches`; trains when an optimizer is given. Returns loss and collected labels."""
+              device: torch.device | None = None, on_step: Callable[[int, float], None] | None = None,
+              stop: Callable[[], bool] | None = None) -> dict:
+    """One pass over `batches`; trains when an optimizer is given. Returns loss and collected labels.
+    While training, `on_step(step, loss)` hears of every step and `stop()` can end the pass early."""
     training = optimizer is not None
     model.train(training)
     device = device or torch.device("cpu")
@@ -58,7 +60,7 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
     bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True,
                disable=not devices.is_main())
     with torch.set_grad_enabled(training):
-        for batch in bar:
+        for step, batch in enumerate(bar, 1):
             with devices.autocast(device):
                 loss, n, y_true, y_pred = batch_fn(model, devices.to(batch, device))
             if training:
@@ -69,6 +71,10 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
+                if on_step is not None:
+                    on_step(step, loss.item())
+                if stop is not None and stop():
+                    break
             total_loss += loss.item() * n
             total_n += n
             if y_true is not None:
@@ -84,7 +90,8 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
 def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches: Callable[[], Iterable],
         batch_fn: BatchFn, summarize: Callable[[dict], dict], cfg: TrainConfig, *,
         steps_per_epoch: int, select: str = "accuracy", maximize: bool = True, name: str = "",
-        device: torch.device | None = None, shard: bool = True) -> FitResult:
+        device: torch.device | None = None, shard: bool = True,
+        callback: Callable[[dict], None] | None = None, stop: Callable[[], bool] | None = None) -> FitResult:
     """Train with AdamW and a one-cycle schedule; keep the weights of the best validation epoch.
 
     `summarize(epoch_output)` turns a run_epoch result into metrics (loss, accuracy, …);
@@ -98,6 +105,10 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
     recipe's). A task whose batches must stay in order (carried state) shards its data itself and
     passes shard=False. Validation runs once, on rank 0, which alone prints; every rank keeps the same
     epoch's weights.
+
+    For live training, `callback` hears {"epoch", "step", "loss"} after every training step and the
+    epoch's history row (with "epoch_done": True) after each validation; `stop()` ends training early
+    (the best epoch so far is kept, or the weights as they are when no epoch has finished).
     """
     torch.manual_seed(cfg.seed)
     device = device or torch.device("cpu")
@@ -115,8 +126,13 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
         batches = train_batches(epoch)
         if shard and world > 1:                       # equal shares: every rank takes `steps` batches
             batches = itertools.islice(batches, rank, steps * world, world)
+        on_step = None if callback is None else \
+            (lambda step, loss, ep=epoch: callback({"epoch": ep, "step": step, "loss": loss}))
         train_out = run_epoch(trained, batches, batch_fn, optimizer=optimizer, scheduler=scheduler,
-                              clip=cfg.clip, desc=f"{name} epoch {epoch}/{cfg.epochs}", total=steps, device=device)
+                              clip=cfg.clip, desc=f"{name} epoch {epoch}/{cfg.epochs}", total=steps, device=device,
+                              on_step=on_step, stop=stop)
+        if stop is not None and stop():
+            break
         row = None
         if devices.is_main():
             val_out = run_epoch(model, val_batches(), batch_fn, desc=f"{name} validate", device=device)
@@ -130,12 +146,15 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
         if kept:
             best, result.best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
+        if callback is not None:
+            callback({**row, "epoch_done": True})
         if devices.is_main():
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")))
             print(f"{name} epoch {epoch}/{cfg.epochs} ({row['seconds']:.0f}s)  {shown}{'  *' if kept else ''}",
                   flush=True)
     result.seconds = round(time.perf_counter() - start, 1)
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.cpu()
     return result
 
