@@ -131,6 +131,20 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--save", action="store_true", help="also write memory.json in the checkpoint folder (the app's plot)")
     data_args(m)
 
+    sw = sub.add_parser("sweep", help="hyperparameter study with Optuna (grid, resumable through its storage)")
+    sw.add_argument("task", choices=["imdb", "mnist"])
+    sw.add_argument("--grid", nargs="+", metavar="FACTOR=V1,V2",
+                    help="full grid, e.g. hidden=128,256 layers=1,2 dropout=0.1,0.5 (default: the tutorial's "
+                         "one-factor-at-a-time study around the shipped recipe)")
+    sw.add_argument("--models", help="comma-separated subset of rnn,lstm,gru")
+    sw.add_argument("--epochs", type=positive_int, default=2, help="epochs per trial (default 2)")
+    sw.add_argument("--limit", type=positive_int, help="use only N examples of each split")
+    sw.add_argument("--storage", help="Optuna storage URL (default: SQLite in ~/.cache/seqcompare)")
+    sw.add_argument("--out", type=Path, help="results JSON (default: checkpoints/TASK/study.json)")
+    sw.add_argument("--threads", type=positive_int, help="torch threads")
+    device_arg(sw)
+    data_args(sw)
+
     d = sub.add_parser("deploy", help="create or update a Hugging Face Space with the app (huggingface_hub)")
     d.add_argument("space_id", help="OWNER/NAME of the Space")
     d.add_argument("--private", action="store_true", help="create the Space private")
@@ -191,6 +205,23 @@ def run_loadtest(args) -> None:
 
         checkpoints.write_json(CHECKPOINTS / "loadtest.json", {"machine": bench.machine(threads=False), **result})
     print(json.dumps(result))
+
+
+def run_sweep(args) -> None:
+    from seqcompare import data, devices, sweep
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    models = tuple(n for n in model_list(args.models, args.task) if n in sweep.CELLS)
+    if not models:
+        raise UserError("sweep compares rnn, lstm and gru")
+    result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
+                       data.data_dir(args.data_dir), devices.resolve(args.device))
+    out = args.out or CHECKPOINTS / args.task / "study.json"
+    sweep.save(result, out)
+    print(f"{out}: {len(result['trials'])} trials")
 
 
 def run_deploy(args) -> None:
@@ -438,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
          "generate": run_generate, "report": run_report,
          "bench": run_bench, "loadtest": run_loadtest, "explain": run_explain,
-         "memory": run_memory, "deploy": run_deploy}[args.command](args)
+         "memory": run_memory, "deploy": run_deploy, "sweep": run_sweep}[args.command](args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2
