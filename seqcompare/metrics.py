@@ -31,3 +31,19 @@ def scores(y_true, y_pred, labels: list[int], average: str = "macro") -> dict:
 
 def bits_per_char(mean_nats: float) -> float:
     return mean_nats / math.log(2)
+
+
+def interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of an accuracy measured on n items (binomial): where the true
+    accuracy lies, given the test set's size — two models whose intervals overlap widely may not differ."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def with_interval(accuracy: float, n: int) -> str:
+    """"0.9834 (0.981–0.986)": an accuracy and its 95 % interval."""
+    lo, hi = interval(accuracy, n)
+    return f"{accuracy:.4f} ({lo:.3f}–{hi:.3f})"

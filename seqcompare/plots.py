@@ -147,3 +147,79 @@ def row_influence(influence: dict[str, list[float]]) -> go.Figure:
     fig.update_layout(title="Which rows decided the answer", height=320,
                       **{**LAYOUT, "margin": dict(l=40, r=10, t=40, b=30)})
     return fig
+
+
+def live_curves(steps: dict[str, list[tuple[int, float]]], histories: dict[str, list[dict]], metric: str) -> go.Figure:
+    """Live training: the training loss after each update (left) and the validation metric after each
+    epoch (right), one colour per model, on shared axes."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss (each update)", f"validation {metric} (each epoch)"],
+                        horizontal_spacing=0.08)
+    for name, points in steps.items():
+        if points:
+            fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=label(name),
+                            legendgroup=name, line=dict(color=COLORS.get(name)), row=1, col=1)
+    for name, history in histories.items():
+        rows = [r for r in history if f"val_{metric}" in r]
+        if rows:
+            fig.add_scatter(x=[r["epoch"] for r in rows], y=[r[f"val_{metric}"] for r in rows], mode="lines+markers",
+                            name=label(name), legendgroup=name, showlegend=not steps.get(name),
+                            line=dict(color=COLORS.get(name)), row=1, col=2)
+    fig.update_xaxes(title_text="updates", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2, dtick=1)
+    fig.update_layout(height=340, **{**LAYOUT, "margin": dict(l=50, r=20, t=60, b=40)})
+    return fig
+
+
+STUDY_FACTORS = ("hidden", "layers", "dropout")
+
+
+def study_rows(study: dict) -> list[list]:
+    """One row per trial of a `sweep` study: the model, its setting, its scores and cost."""
+    from seqcompare.metrics import with_interval
+
+    return [[label(t["model"]), *(t["params"][f] for f in STUDY_FACTORS), round(t["metrics"]["val_accuracy"], 4),
+             with_interval(t["metrics"]["test_accuracy"], t["metrics"]["test_n"]), f"{t['parameters']:,}",
+             round(t["seconds"])] for t in study["trials"]]
+
+
+def study_parallel(study: dict) -> go.Figure:
+    """Parallel coordinates: each trial a line from its model and setting to its accuracies."""
+    trials = study["trials"]
+    models = sorted({t["model"] for t in trials}, key=list(NAMES).index)
+    dims = [dict(label="model", values=[models.index(t["model"]) for t in trials],
+                 tickvals=list(range(len(models))), ticktext=[label(m) for m in models])]
+    dims += [dict(label=f, values=[t["params"][f] for t in trials]) for f in STUDY_FACTORS]
+    dims += [dict(label="validation accuracy", values=[t["metrics"]["val_accuracy"] for t in trials]),
+             dict(label="test accuracy", values=[t["metrics"]["test_accuracy"] for t in trials])]
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=[t["metrics"]["val_accuracy"] for t in trials],
+                                                            colorscale="Viridis", showscale=True)))
+    fig.update_layout(title="Every trial, from its setting to its accuracy", height=380,
+                      **{**LAYOUT, "margin": dict(l=60, r=40, t=80, b=30)})
+    return fig
+
+
+def study_effects(study: dict) -> go.Figure:
+    """Each factor's effect per cell: training (solid) and validation (dashed) loss per epoch of the
+    baseline and of the trials that change only that factor."""
+    base = study["baseline"]
+    cells = [m for m in NAMES if any(t["model"] == m for t in study["trials"])]
+    fig = make_subplots(rows=len(STUDY_FACTORS), cols=max(len(cells), 1), shared_yaxes=True,
+                        subplot_titles=[f"{label(c)}: {f}" for f in STUDY_FACTORS for c in cells],
+                        vertical_spacing=0.09, horizontal_spacing=0.04)
+    palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2"]
+    for row, factor in enumerate(STUDY_FACTORS, 1):
+        for col, cell in enumerate(cells, 1):
+            trials = [t for t in study["trials"] if t["model"] == cell
+                      and all(t["params"][f] == base[f] for f in STUDY_FACTORS if f != factor)]
+            for i, t in enumerate(sorted(trials, key=lambda t: t["params"][factor])):
+                value = t["params"][factor]
+                epochs = [r["epoch"] for r in t["history"]]
+                for split, dash in (("train", "solid"), ("val", "dash")):
+                    fig.add_scatter(x=epochs, y=[r[f"{split}_loss"] for r in t["history"]], row=row, col=col,
+                                    mode="lines+markers", line=dict(color=palette[i % len(palette)], dash=dash),
+                                    name=f"{factor} {value} {split}", showlegend=False,
+                                    hovertemplate=f"{factor} {value}, {split} loss %{{y:.3f}}<extra></extra>")
+    fig.update_layout(title="Each factor's effect: training (solid) and validation (dashed) loss per epoch; "
+                            "colours by the factor's value, smallest first (blue, orange)", height=260 * len(STUDY_FACTORS),
+                      **{**LAYOUT, "margin": dict(l=50, r=20, t=90, b=30)})
+    return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seqcompare import checkpoints, digits, influence, plots, reviews, textgen
+from seqcompare import checkpoints, digits, influence, metrics, plots, reviews, textgen
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TUTORIAL_START, TUTORIAL_END = "<!-- tutorials:start -->", "<!-- tutorials:end -->"
@@ -36,7 +36,8 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def _classifier_rows(meta: dict[str, dict]) -> list[list]:
-    return [[plots.label(n), *(f"{m['test'][k]:.4f}" for k in ("accuracy", "precision", "recall", "f1")),
+    return [[plots.label(n), metrics.with_interval(m["test"]["accuracy"], m["test"]["n"]),
+             *(f"{m['test'][k]:.4f}" for k in ("precision", "recall", "f1")),
              f"{m['parameters']:,}", f"{m['train_seconds']:.0f}", f"{m['best_epoch']}/{m['train']['epochs']}"]
             for n, m in meta.items()]
 
@@ -44,7 +45,7 @@ def _classifier_rows(meta: dict[str, dict]) -> list[list]:
 def tables(root: Path) -> str:
     """Markdown for the three tasks' results; a task without checkpoints says so."""
     parts = []
-    cols = ["model", "accuracy", "precision", "recall", "F1", "parameters", "train s", "best epoch"]
+    cols = ["model", "accuracy (95% interval)", "precision", "recall", "F1", "parameters", "train s", "best epoch"]
     mnist = _meta(root / "mnist", digits.MODELS)
     parts.append("**Digits** — MNIST test set, 10,000 images; macro precision/recall/F1.\n\n" +
                  (_table(cols, _classifier_rows(mnist)) if mnist else "_no checkpoints yet_"))
@@ -156,7 +157,7 @@ def tutorial_tables(root: Path) -> str:
         if not meta:
             continue
         rows = [[plots.label(n), f"{TUTORIAL[task][n]:.4f}" if n in TUTORIAL[task] else "—",
-                 f"{m['test'][metric]:.4f}"] for n, m in meta.items()]
+                 metrics.with_interval(m["test"][metric], m["test"]["n"])] for n, m in meta.items()]
         total = sum(m["train_seconds"] + m.get("word2vec_seconds", 0) / len(meta) for m in meta.values())
         rows.append(["training, all models", TUTORIAL[task]["time"], f"{total / 60:.0f} min on this CPU"])
         parts.append(caption + "\n\n" + _table(["model", "tutorial", "seqcompare"], rows))

@@ -12,10 +12,11 @@ from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, 
 from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
 from seqcompare.ui.textgen_tab import next_view, text_view, textgen_tab
+from seqcompare.ui.train_tab import train_tab
 
 __all__ = ["build", "api_classify_review", "api_endpoints", "api_predict_digit", "as_json", "comparison",
            "model_table", "notice", "digit_view", "digits_tab", "example_paths", "review_view", "reviews_tab",
-           "next_view", "text_view", "textgen_tab", "CHECKPOINTS"]
+           "next_view", "text_view", "textgen_tab", "train_tab", "CHECKPOINTS"]
 
 INTRO = """# seqcompare
 RNN, LSTM and GRU side by side — the same recipe for every cell, the same data, metrics recomputed from the
@@ -52,6 +53,8 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu") -> gr.Blocks:
                 digits_tab(digit_bank)
             with gr.Tab("Reviews", id="reviews"):
                 reviews_tab(review_bank)
+            with gr.Tab("Train", id="train"):
+                train_tab(digit_bank, text_bank)
         api_endpoints(digit_bank, review_bank, text_bank)
         demo.load(None, js=ARM_BRUSH)
     return demo

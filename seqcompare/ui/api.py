@@ -6,8 +6,9 @@ from functools import partial
 
 import gradio as gr
 
-from seqcompare import digits, reviews
+from seqcompare import UserError, digits, live, reviews
 from seqcompare.ui.common import as_json
+from seqcompare.ui.train_tab import CONCURRENCY_ID
 
 
 def api_predict_digit(bank: digits.DigitModels, image) -> dict:
@@ -35,9 +36,32 @@ def api_endpoints(digit_bank, review_bank, text_bank) -> None:
         top_p = gr.Number(label="top_p", value=1.0)
         beams = gr.Number(label="beams", value=1, precision=0)
         result = gr.JSON(label="result")
-        go = [gr.Button(f"api {i}") for i in range(3)]
+        train_args = [gr.Textbox(label="task", value="digits"), gr.Textbox(label="models", value="rnn,lstm,gru"),
+                      gr.Number(label="hidden_size", value=live.DEFAULTS["hidden"]),
+                      gr.Number(label="layers", value=live.DEFAULTS["layers"]),
+                      gr.Number(label="dropout", value=live.DEFAULTS["dropout"]),
+                      gr.Number(label="learning_rate", value=live.DEFAULTS["lr"]),
+                      gr.Number(label="epochs", value=live.DEFAULTS["epochs"]),
+                      gr.Number(label="time_budget_seconds", value=live.DEFAULTS["seconds"]),
+                      gr.Textbox(label="text", value=""), gr.Number(label="images", value=live.DEFAULTS["images"])]
+        progress = gr.JSON(label="updates")
+        go = [gr.Button(f"api {i}") for i in range(4)]
     go[0].click(as_json(partial(api_predict_digit, digit_bank)), image, result, api_name="predict_digit")
     go[1].click(as_json(partial(api_classify_review, review_bank)), review, result, api_name="classify_review")
     go[2].click(as_json(text_bank.generate), [seed, length, temperature, top_k, random_seed, top_p, beams],
                 result,
                 api_name="generate_text")
+    go[3].click(api_train_models, train_args, progress, api_name="train_models", concurrency_limit=1,
+                concurrency_id=CONCURRENCY_ID)
+
+
+def api_train_models(task, models, hidden_size, layers, dropout, learning_rate, epochs, time_budget_seconds, text,
+                     images):
+    """Train side by side and stream JSON updates: each model's latest {"epoch", "step", "loss", …} under
+    "models"; the last one has "done": true and every model's history. A client that goes away stops it."""
+    try:
+        settings, notices = live.check(task, models, hidden_size, layers, dropout, learning_rate, epochs,
+                                       time_budget_seconds, text, images)
+        yield from live.train(settings, notices)
+    except UserError as exc:
+        yield {"error": str(exc), "done": True}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from seqcompare import UserError, plots
+from seqcompare import UserError, metrics, plots
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent.parent / "checkpoints"
 
@@ -20,7 +20,8 @@ def model_table(meta: dict[str, dict], columns: list[str]) -> list[list]:
     rows = []
     for name, m in meta.items():
         test = m.get("test", {})
-        rows.append([plots.label(name)] + [round(test.get(c, float("nan")), 4) for c in columns]
+        rows.append([plots.label(name)] + [metrics.with_interval(test[c], test["n"]) if c == "accuracy" and "n" in test
+                                           else round(test.get(c, float("nan")), 4) for c in columns]
                     + [f"{m.get('parameters', 0):,}", round(m.get("train_seconds", 0))])
     return rows
 
@@ -31,7 +32,8 @@ def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] 
     if errors:
         gr.Markdown(notice("Unavailable: " + "; ".join(f"{plots.label(n)} ({r})" for n, r in errors.items())))
     gr.Dataframe(table if table is not None else model_table(meta, columns),
-                 headers=headers or ["model", *columns, "parameters", "train seconds"], interactive=False,
+                 headers=headers or ["model", *(c if c != "accuracy" else "accuracy (95% interval)" for c in columns),
+                                     "parameters", "train seconds"], interactive=False,
                  show_label=False)
     if classes:
         with gr.Row():

@@ -1,0 +1,312 @@
+"""Training in the browser: RNN, LSTM and GRU (and the Transformer, for text) trained side by side on the
+same data with the same settings, streaming their curves — through the package's one training loop.
+
+`check` validates and clamps the settings (server-side caps no input can lift); `train` is a generator of
+JSON-able updates, the last with "done": True and every model's history. It trains the models one after
+another in a worker thread, each with an equal share of the time budget, and stops when told to.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from seqcompare import CELLS, UserError, data, digits, metrics, textgen
+from seqcompare.models import count_parameters
+from seqcompare.training import TrainConfig
+
+TASKS = {"digits": CELLS, "text": (*CELLS, "transformer")}
+# Caps no input can lift: a request asking for more is clamped, with a notice.
+CAPS = {"hidden": 256, "layers": 3, "epochs": 30, "seconds": 180, "images": 10_000, "characters": 200_000,
+        "lr": 0.05}
+MIN_LR = 1e-5
+MIN_CHARACTERS = 500
+DEFAULTS = {"task": "digits", "models": "rnn,lstm,gru", "hidden": 64, "layers": 1, "dropout": 0.0, "lr": 0.005,
+            "epochs": 6, "seconds": 60, "text": "", "images": 5000}
+HOTEL_CHARACTERS = 60_000     # the default corpus: the start of the hotel reviews' training text
+UPDATE_EVERY = 1.0            # seconds between streamed updates (epoch ends are always sent)
+
+
+@dataclass
+class Settings:
+    task: str
+    models: tuple
+    hidden: int
+    layers: int
+    dropout: float
+    lr: float
+    epochs: int
+    seconds: float
+    text: str
+    images: int
+    seed: int = 0
+
+
+def _number(value, name: str, whole: bool):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number") from None
+    if not math.isfinite(number):
+        raise UserError(f"{name} must be a finite number")
+    if whole:
+        if number != int(number):
+            raise UserError(f"{name} must be a whole number")
+        return int(number)
+    return number
+
+
+def check(task, models, hidden, layers, dropout, lr, epochs, seconds, text="", images=DEFAULTS["images"],
+          seed=0) -> tuple[Settings, list[str]]:
+    """Settings from what a user or a client sent: nonsense refused with a sentence, too much clamped."""
+    notices = []
+    task = str(task or "").strip().lower()
+    if task not in TASKS:
+        raise UserError(f"task must be one of {', '.join(TASKS)}")
+    names = tuple(dict.fromkeys(n.strip().lower() for n in str(models or "").split(",") if n.strip()))
+    unknown = [n for n in names if n not in TASKS[task]]
+    if not names or unknown:
+        raise UserError(f"choose models among {', '.join(TASKS[task])}" + (f" (not {', '.join(unknown)})" if unknown else ""))
+
+    def capped(value, name, label, whole=True, low=1):
+        number = _number(value, label, whole)
+        if number < low:
+            raise UserError(f"{label} must be at least {low}")
+        if name in CAPS and number > CAPS[name]:
+            notices.append(f"{label} lowered from {number:g} to the cap of {CAPS[name]:g}")
+            number = CAPS[name]
+        return number
+
+    hidden = capped(hidden, "hidden", "hidden size")
+    layers = capped(layers, "layers", "layers")
+    epochs = capped(epochs, "epochs", "epochs")
+    seconds = capped(seconds, "seconds", "time budget (seconds)", whole=False, low=1)
+    dropout = _number(dropout, "dropout", whole=False)
+    if not 0 <= dropout < 1:
+        raise UserError("dropout must be from 0 up to (not including) 1")
+    lr = _number(lr, "learning rate", whole=False)
+    if lr <= 0:
+        raise UserError("the learning rate must be above 0")
+    if lr > CAPS["lr"] or lr < MIN_LR:
+        bound = min(max(lr, MIN_LR), CAPS["lr"])
+        notices.append(f"learning rate {lr:g} is outside {MIN_LR:g}–{CAPS['lr']:g}: {bound:g} is used")
+        lr = bound
+    seed = _number(seed if seed not in (None, "") else 0, "random seed", whole=True) % 2**31
+    images = capped(images if images not in (None, "") else DEFAULTS["images"], "images", "number of images",
+                    low=100) if task == "digits" else 0
+    text = text if isinstance(text, str) else ""
+    if task == "text":
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():
+            raise UserError("paste or upload a text to train on (or use the hotel reviews)")
+        if len(text) > CAPS["characters"]:
+            notices.append(f"the text has {len(text):,} characters; the first {CAPS['characters']:,} are used")
+            text = text[:CAPS["characters"]]
+        if len(text.strip()) < MIN_CHARACTERS:
+            raise UserError(f"the text is too short to learn from: at least {MIN_CHARACTERS} characters, please")
+    return Settings(task, names, hidden, layers, dropout, lr, epochs, seconds, text, images, seed), notices
+
+
+def hotel_text(data_dir=None, characters: int = HOTEL_CHARACTERS) -> str:
+    """The default corpus: the start of the hotel reviews' training text (the data folder or the download)."""
+    train, _ = textgen.split_reviews(data.hotel_reviews(data.data_dir(data_dir)))
+    return textgen.corpus(train)[:characters]
+
+
+def read_upload(path, limit_bytes: int = 4 * CAPS["characters"]) -> str:
+    """A user's uploaded text file as a string, or a UserError saying what is wrong with it."""
+    from pathlib import Path
+
+    if not path:
+        raise UserError("no file was uploaded")
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path.name}: no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise UserError(f"{path.name} is empty")
+    with open(path, "rb") as f:
+        raw = f.read(limit_bytes + 4)
+    if b"\0" in raw[:4096]:
+        raise UserError(f"{path.name} is not a text file")
+    try:
+        text = raw[:limit_bytes].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < limit_bytes - 4:                       # not just a character cut at the limit
+            raise UserError(f"{path.name} is not UTF-8 text") from None
+        text = raw[:exc.start].decode("utf-8")
+    return text
+
+
+# --- building and training ----------------------------------------------------------------------
+
+def _heads(width: int) -> int:
+    return next(h for h in (4, 2, 1) if width % h == 0)
+
+
+def prepare(s: Settings, data_dir=None) -> dict:
+    """The data every model of the run shares."""
+    if s.task == "digits":
+        sets = digits.splits(data.data_dir(data_dir))
+        n_val = min(1000, max(200, s.images // 5))
+        return {"train": tuple(t[:s.images] for t in sets["train"]), "val": tuple(t[:n_val] for t in sets["val"])}
+    cut = int(len(s.text) * 0.9)
+    train_text, val_text = s.text[:cut], s.text[cut:]
+    vocab = textgen.Vocab(sorted(set(train_text) | {textgen.END}))
+    return {"vocab": vocab, "train": torch.tensor(vocab.encode(train_text)), "val": torch.tensor(vocab.encode(val_text))}
+
+
+def config(s: Settings, name: str, prepared: dict) -> dict:
+    if s.task == "digits":
+        return {"cell": name, "hidden_size": s.hidden, "num_layers": s.layers, "dropout": s.dropout}
+    if name == "transformer":
+        return {"vocab_size": len(prepared["vocab"]), "context": 64, "width": s.hidden, "layers": s.layers,
+                "heads": _heads(s.hidden), "dropout": s.dropout}
+    return {"cell": name, "vocab_size": len(prepared["vocab"]), "embed_size": s.hidden, "hidden_size": s.hidden,
+            "num_layers": s.layers, "dropout": s.dropout}
+
+
+def _fit(s: Settings, name: str, prepared: dict, hooks: dict):
+    cfg = TrainConfig(epochs=s.epochs, batch_size=128 if s.task == "digits" else 32, lr=s.lr, weight_decay=1e-4,
+                      clip=1.0, seed=s.seed)
+    if s.task == "digits":
+        return digits.fit_model(name, prepared, cfg, config(s, name, prepared), **hooks)
+    return textgen.fit_model(name, config(s, name, prepared), prepared["train"], prepared["val"], cfg, bptt=64,
+                             **hooks)
+
+
+def train(s: Settings, notices: list[str] | None = None, stop: threading.Event | None = None,
+          keep: dict | None = None, data_dir=None):
+    """Train the models of `s`, one after another, each for its epochs or its share of the time budget;
+    yield updates as they learn. `stop` ends the run early; `keep`, if given, receives the trained models
+    (and the vocabulary, for text) — the updates themselves stay JSON."""
+    stop = stop or threading.Event()
+    prepared = prepare(s, data_dir)
+    events: queue.Queue = queue.Queue()
+    share = s.seconds / len(s.models)
+    metric = "accuracy" if s.task == "digits" else "bpc"
+    state = {n: {"epoch": 0, "step": 0, "loss": None, "status": "waiting"} for n in s.models}
+    histories = {n: [] for n in s.models}
+    start = time.monotonic()
+
+    def work():
+        torch.set_num_threads(1)                 # the inference tabs keep the other core
+        try:
+            for i, name in enumerate(s.models):
+                deadline = time.monotonic() + share
+                last = [0.0]
+
+                def callback(info, name=name):
+                    if info.get("epoch_done"):
+                        events.put(("epoch", name, info))
+                    elif time.monotonic() - last[0] > UPDATE_EVERY / 2:
+                        last[0] = time.monotonic()
+                        events.put(("step", name, info))
+
+                events.put(("start", name, None))
+                torch.manual_seed(s.seed)
+                model, result = _fit(s, name, prepared, {"callback": callback, "device": None, "stop":
+                                                          lambda d=deadline: stop.is_set() or time.monotonic() > d})
+                events.put(("model", name, (model, result)))
+                if stop.is_set():
+                    break
+        except Exception as exc:                 # a bad setting the checks did not foresee: say it, never crash
+            events.put(("error", None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"))
+        finally:
+            events.put(("end", None, None))
+
+    worker = threading.Thread(target=work, name="seqcompare-live-training", daemon=True)
+    worker.start()
+
+    def update(done=False, error=None):
+        elapsed = time.monotonic() - start
+        finished = sum(1 for n in s.models if state[n]["status"] == "done")
+        out = {"done": done, "task": s.task, "settings": {k: v for k, v in asdict(s).items() if k != "text"},
+               "notices": list(notices or []), "elapsed": round(elapsed, 1), "metric": metric,
+               "progress": round(min(1.0, finished / len(s.models) if done else elapsed / max(s.seconds, 1e-9)), 3),
+               "models": {n: dict(state[n]) for n in s.models}}
+        if error:
+            out["error"] = error
+        for n in s.models:                      # the epochs finished so far (a few rows)
+            out["models"][n]["history"] = list(histories[n])
+        if done:
+            out["stopped"] = stop.is_set()
+        return out
+
+    error, last_sent = None, 0.0
+    try:
+        while True:
+            try:
+                kind, name, info = events.get(timeout=0.25)
+            except queue.Empty:
+                kind = None
+            if kind == "end":
+                break
+            if kind == "error":
+                error = info
+            elif kind == "start":
+                state[name]["status"] = "training"
+            elif kind == "step":
+                state[name].update(epoch=info["epoch"], step=info["step"], loss=round(info["loss"], 5))
+            elif kind == "epoch":
+                row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items() if k != "epoch_done"}
+                histories[name].append(row)
+                state[name].update({k: v for k, v in row.items() if k.startswith(("val_", "train_"))},
+                                   epoch=row["epoch"])
+            elif kind == "model":
+                model, result = info
+                state[name].update(status="done", parameters=count_parameters(model), seconds=result.seconds,
+                                   best_epoch=result.best_epoch, epochs_run=len(result.history))
+                if keep is not None:
+                    keep[name] = model.eval()
+            if kind in ("epoch", "model") or time.monotonic() - last_sent >= UPDATE_EVERY:
+                last_sent = time.monotonic()
+                yield update()
+        if keep is not None and s.task == "text":
+            keep["vocab"] = prepared["vocab"]
+        yield update(done=True, error=error)
+    finally:                                      # the client went away or pressed Stop: end the worker too
+        stop.set()
+        worker.join(timeout=30)
+
+
+def curves_csv(final: dict) -> str:
+    """Every model's per-epoch history as CSV (model, epoch, then each metric)."""
+    rows = [(name, row) for name, m in final["models"].items() for row in m.get("history", [])]
+    keys = sorted({k for _, row in rows for k in row if k != "epoch"})
+    lines = [",".join(["model", "epoch", *keys])]
+    lines += [",".join([name, str(row["epoch"]), *(f"{row[k]}" if k in row else "" for k in keys)]) for name, row in rows]
+    return "\n".join(lines) + "\n"
+
+
+@torch.inference_mode()
+def classify(models: dict, image) -> dict:
+    """The freshly trained digit models' answers for a drawing: {name: {label, confidence}}."""
+    x = digits.normalize(digits.to_mnist(image))[None]
+    out = {}
+    for name, model in models.items():
+        probs = model(x)[0].softmax(-1)
+        out[name] = {"label": int(probs.argmax()), "confidence": round(float(probs.max()), 4),
+                     "probabilities": [round(float(p), 4) for p in probs]}
+    return out
+
+
+def generate(models: dict, vocab, seed: str, length: int = 120, temperature: float = 0.8, random_seed: int = 0) -> dict:
+    """The freshly trained text models' continuations of `seed`."""
+    length, temperature, top_k, top_p, _, _ = textgen.check_settings(length, temperature, 0)
+    seed = (seed or "").replace("\r", "")
+    return {name: seed + textgen.sample(model, vocab, seed, length, temperature, top_k,
+                                        torch.Generator().manual_seed(random_seed), stop_at_end=False, top_p=top_p)
+            for name, model in models.items()}
+
+
+def score(models: dict, prepared: dict) -> dict:
+    """Validation accuracy of trained digit models (for tests and the table)."""
+    (x, y) = prepared["val"]
+    return {n: metrics.classification(y.numpy(), digits.predict_labels(m, x), digits.LABELS)["accuracy"]
+            for n, m in models.items()}
