@@ -114,6 +114,8 @@ def parser() -> argparse.ArgumentParser:
     lt.add_argument("--calls", type=positive_int, default=30, help="calls per endpoint")
     lt.add_argument("--threads", type=positive_int, default=30, help="client threads")
     lt.add_argument("--save", action="store_true", help="also write checkpoints/loadtest.json (the README's line)")
+    lt.add_argument("--while-training", action="store_true",
+                    help="run one live training (train_models) at the same time")
 
     x = sub.add_parser("explain", help="each model's input influence on one prediction (gradient norms)")
     x.add_argument("kind", choices=["hotel", "review", "digits"])
@@ -199,11 +201,12 @@ def run_bench(args) -> None:
 def run_loadtest(args) -> None:
     from seqcompare import loadtest
 
-    result = loadtest.run(args.url, args.calls, args.threads)
+    result = loadtest.run(args.url, args.calls, args.threads, while_training=args.while_training)
     if args.save:
         from seqcompare import bench, checkpoints
 
-        checkpoints.write_json(CHECKPOINTS / "loadtest.json", {"machine": bench.machine(threads=False), **result})
+        name = "loadtest_training.json" if args.while_training else "loadtest.json"
+        checkpoints.write_json(CHECKPOINTS / name, {"machine": bench.machine(threads=False), **result})
     print(json.dumps(result))
 
 

@@ -83,3 +83,32 @@ def test_load_test_command_reports_every_call(app_url):
     assert result["calls"] == 6 and result["failed"] == 0 and result["failures"] == []
     assert 0 < result["p50_s"] <= result["p95_s"] <= result["max_s"]
     assert set(result["per_endpoint_p95_s"]) == {"predict_digit", "classify_review", "generate_text"}
+
+
+def test_train_models_streams_and_clamps(client):
+    job = client.submit("digits", "rnn,gru", 16, 1, 0, 1e9, 2, 1e6, "", 600, api_name="/train_models")
+    updates = list(job)
+    final = job.outputs()[-1]
+    assert len(job.outputs()) >= 2 and final["done"] and set(final["models"]) == {"rnn", "gru"}
+    assert any("learning rate" in n for n in final["notices"]) and any("time budget" in n for n in final["notices"])
+    assert all(len(m["history"]) == 2 and m["status"] == "done" for m in final["models"].values())
+    assert updates
+
+
+def test_train_models_one_at_a_time_for_two_clients(app_url):
+    """Two users train at once: one waits in the queue, both get their own models' results."""
+    from gradio_client import Client
+
+    jobs = [Client(app_url, verbose=False).submit("digits", model, 16, 1, 0, 0.005, 1, 30, "", 600,
+                                                   api_name="/train_models") for model in ("rnn", "lstm")]
+    finals = [job.result(timeout=120) for job in jobs]
+    assert [set(f["models"]) for f in finals] == [{"rnn"}, {"lstm"}] and all(f["done"] for f in finals)
+
+
+def test_train_models_bad_input(client):
+    for args, message in ((("digits", "rnn", 0, 1, 0, 0.005, 1, 30, "", 600), "hidden size"),
+                          (("text", "rnn", 16, 1, 0, 0.005, 1, 30, "", 600), "paste or upload"),
+                          (("digits", "cnn", 16, 1, 0, 0.005, 1, 30, "", 600), "choose models"),
+                          (("digits", "rnn", 16, -1, 0, 0.005, 1, 30, "", 600), "layers")):
+        out = client.predict(*args, api_name="/train_models")
+        assert message in out["error"] and out["done"]

@@ -1,0 +1,154 @@
+"""Training in the browser (live.py, the Train tab, train_models) and the Optuna sweep, on small slices."""
+
+import importlib
+import json
+import math
+import threading
+
+import pytest
+
+from seqcompare import UserError, live, sweep
+
+train_tab = importlib.import_module("seqcompare.ui.train_tab")   # the module, not the function ui exports
+
+
+def settings(**kw):
+    args = {**live.DEFAULTS, "images": 600, "epochs": 2, "hidden": 16, **kw}
+    return live.check(args["task"], args["models"], args["hidden"], args["layers"], args["dropout"], args["lr"],
+                      args["epochs"], args["seconds"], args["text"], args["images"])
+
+
+@pytest.fixture(scope="module")
+def hotel(data_dir):
+    return live.hotel_text(data_dir, 8000)
+
+
+def test_caps_clamp_with_a_notice():
+    s, notices = settings(hidden=10**6, layers=99, epochs=10**4, seconds=1e9, lr=1e9, images=10**9)
+    assert (s.hidden, s.layers, s.epochs, s.seconds, s.images) == (live.CAPS["hidden"], live.CAPS["layers"],
+                                                                   live.CAPS["epochs"], live.CAPS["seconds"],
+                                                                   live.CAPS["images"])
+    assert s.lr == live.CAPS["lr"] and len(notices) == 6 and any("learning rate" in n for n in notices)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(hidden=0), "hidden size must be at least 1"), (dict(layers=-2), "layers must be at least 1"),
+    (dict(epochs=1.5), "whole number"), (dict(lr=0), "above 0"), (dict(lr=float("nan")), "finite"),
+    (dict(dropout=1.0), "dropout"), (dict(seconds="soon"), "must be a number"), (dict(task="speech"), "task must be"),
+    (dict(models=""), "choose models"), (dict(models="rnn,cnn"), "not cnn"),
+    (dict(task="text", models="transformer", text=""), "paste or upload"),
+    (dict(task="text", models="rnn", text="short"), "too short"),
+    (dict(task="digits", models="transformer"), "choose models"),
+])
+def test_nonsense_gets_a_sentence(change, message):
+    with pytest.raises(UserError, match=message):
+        settings(**change)
+
+
+def test_a_huge_paste_is_cut_to_the_cap_with_a_notice():
+    s, notices = settings(task="text", models="rnn", text="好" * (50 * 2**20 // 3))   # a 50 MB paste
+    assert len(s.text) == live.CAPS["characters"] and "first" in notices[0]
+
+
+def test_digits_stream_updates_and_the_loss_falls(data_dir):
+    s, notices = settings(models="rnn,gru", epochs=3, hidden=32)
+    keep = {}
+    updates = list(live.train(s, notices, keep=keep, data_dir=data_dir))
+    assert len(updates) >= 2 and all(not u["done"] for u in updates[:-1]) and updates[-1]["done"]
+    final = updates[-1]
+    json.dumps(final)                                         # the updates are JSON
+    for name in ("rnn", "gru"):
+        history = final["models"][name]["history"]
+        assert [r["epoch"] for r in history] == [1, 2, 3]
+        assert history[-1]["train_loss"] < history[0]["train_loss"]
+        assert final["models"][name]["status"] == "done" and name in keep
+    assert sum(1 for u in updates if u["models"]["rnn"]["history"]) >= 1   # epochs show while it trains
+    assert set(live.score(keep, live.prepare(s, data_dir))) == {"rnn", "gru"}
+    csv = live.curves_csv(final).splitlines()
+    assert csv[0].startswith("model,epoch,") and len(csv) == 1 + 6
+
+
+def test_text_models_learn_and_write(hotel):
+    s, notices = settings(task="text", models="lstm,transformer", text=hotel, epochs=2, hidden=32)
+    keep = {}
+    final = list(live.train(s, notices, keep=keep))[-1]
+    for name in ("lstm", "transformer"):
+        history = final["models"][name]["history"]
+        assert history[-1]["train_loss"] < history[0]["train_loss"] and math.isfinite(history[-1]["val_bpc"])
+    out = live.generate({n: keep[n] for n in ("lstm", "transformer")}, keep["vocab"], "早餐", 20)
+    assert all(t.startswith("早餐") and len(t) == 22 for t in out.values())
+
+
+def test_stop_ends_the_run_and_keeps_what_was_learned(data_dir):
+    s, notices = settings(models="lstm", epochs=30, images=3000, seconds=120)
+    stop, updates = threading.Event(), []
+    for update in live.train(s, notices, stop=stop, data_dir=data_dir):
+        updates.append(update)
+        if update["models"]["lstm"]["step"]:
+            stop.set()
+    final = updates[-1]
+    assert final["done"] and final["stopped"] and len(final["models"]["lstm"]["history"]) < 30
+
+
+def test_the_time_budget_is_shared(data_dir):
+    s, notices = settings(models="rnn,lstm", epochs=30, images=5000, seconds=4)
+    final = list(live.train(s, notices, data_dir=data_dir))[-1]
+    assert final["elapsed"] < 15 and all(m["epochs_run"] < 30 for m in final["models"].values())
+
+
+def test_uploads_that_are_not_text(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 10)
+    (tmp_path / "latin1.txt").write_bytes("café crème ".encode("latin-1") * 100)
+    (tmp_path / "ok.txt").write_text("早餐很好。" * 200, encoding="utf-8")
+    for name, message in (("empty.txt", "is empty"), ("binary.txt", "not a text file"), ("latin1.txt", "not UTF-8")):
+        with pytest.raises(UserError, match=message):
+            live.read_upload(tmp_path / name)
+    assert live.read_upload(tmp_path / "ok.txt").startswith("早餐很好")
+    text, message = train_tab.load_text(str(tmp_path / "binary.txt"))
+    assert "not a text file" in message
+
+
+def test_the_tab_streams_and_sessions_stay_apart(data_dir, monkeypatch, digit_bank):
+    """Each session's trained models live in its own state: another session never sees them."""
+    monkeypatch.setenv("SEQCOMPARE_DATA", str(data_dir))
+    a = list(train_tab.run("digits", ["rnn"], 16, 1, 0, 0.005, 1, 30, "", 600, 0, None))
+    b = list(train_tab.run("digits", ["gru"], 16, 1, 0, 0.005, 1, 30, "", 600, 0, None))
+    session_a, session_b = a[-1][-1], b[-1][-1]
+    assert set(session_a["models"]) == {"rnn"} and set(session_b["models"]) == {"gru"}
+    assert len(a) >= 2 and a[-1][2] is not None and a[-1][4]          # curves, then the downloads
+    assert sorted(p.rsplit("/", 1)[-1] for p in a[-1][4]) == ["curves.csv", "rnn.json", "rnn.safetensors"]
+    from seqcompare import sketches
+    import numpy as np
+    drawing = np.asarray(sketches.render(3, size=280))
+    table = train_tab.try_digit(session_a, drawing, digit_bank)
+    assert "| RNN |" in table and "| GRU | — |" in table               # only this session's own model
+    assert "train digit models first" in train_tab.try_digit(None, drawing, digit_bank)
+    bad = list(train_tab.run("digits", ["rnn"], 0, 1, 0, 0.005, 1, 30, "", 600, 0, None))
+    assert len(bad) == 1 and "hidden size" in bad[0][0] and bad[0][-1] is None
+    train_tab._free(session_a)
+
+
+def test_sweep_runs_a_grid_and_resumes_from_its_storage(data_dir, tmp_path, capsys):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    kwargs = dict(models=("rnn",), grid=sweep.parse_grid(["hidden=8", "layers=1,2"]), epochs=1, limit=300,
+                  storage=storage, data_dir=data_dir)
+    first = sweep.run("mnist", **kwargs)
+    assert len(first["trials"]) == 2 and {t["params"]["layers"] for t in first["trials"]} == {1, 2}
+    for t in first["trials"]:
+        assert len(t["history"]) == 1 and 0 <= t["metrics"]["test_accuracy"] <= 1 and t["parameters"] > 0
+    assert "0 trials done, 2 to run" in capsys.readouterr().out
+    again = sweep.run("mnist", **kwargs, trainer=lambda *a: pytest.fail("a finished trial ran again"))
+    assert again["trials"] == first["trials"] and "2 trials done, 0 to run" in capsys.readouterr().out
+    sweep.save(again, tmp_path / "study.json")
+    assert sweep.load(tmp_path / "study.json")["trials"] == first["trials"]
+
+
+def test_the_default_study_is_one_factor_at_a_time():
+    grid = sweep.settings_for("imdb", {})
+    assert grid[0] == sweep.BASELINE["imdb"] and len(grid) == 4
+    assert all(sum(g[k] != grid[0][k] for k in g) == 1 for g in grid[1:])
+    assert len(sweep.settings_for("imdb", sweep.parse_grid(["hidden=128,256", "layers=1,2", "dropout=0.1,0.5"]))) == 8
+    for bad in (["width=3"], ["hidden=0"], ["dropout=1.5"], ["layers=two"]):
+        with pytest.raises(UserError):
+            sweep.parse_grid(bad)
