@@ -189,6 +189,42 @@ def tutorial_tables(root: Path) -> str:
     return "\n\n".join(parts)
 
 
+STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
+
+
+def study_tables(root: Path) -> str:
+    """The shipped studies (`sweep`): every trial, and each factor's average effect on validation accuracy."""
+    from seqcompare import sweep
+
+    parts = []
+    for task, caption in (("imdb", "IMDb reviews"), ("mnist", "MNIST digits")):
+        study = sweep.load(root / task / "study.json")
+        if not study:
+            continue
+        rows = plots.study_rows(study)
+        parts.append(f"**{caption}** — `{study['design']}` study, {study['epochs']} epochs per trial"
+                     + (f", {study['limit']:,} examples per split" if study.get("limit") else "")
+                     + f", test accuracy on {study['test_items']:,} test items (evenly spaced). Baseline: "
+                     + ", ".join(f"{k} {v}" for k, v in study["baseline"].items()) + ".\n\n"
+                     + _table(["model", "hidden", "layers", "dropout", "validation accuracy",
+                               "test accuracy (95% interval)", "parameters", "seconds"], rows))
+        base = study["baseline"]
+        by = {(t["model"], tuple(t["params"][f] for f in plots.STUDY_FACTORS)): t for t in study["trials"]}
+        effects = []
+        for factor in plots.STUDY_FACTORS:
+            for t in study["trials"]:
+                changed = [f for f in plots.STUDY_FACTORS if t["params"][f] != base[f]]
+                if changed != [factor]:
+                    continue
+                b = by.get((t["model"], tuple(base[f] for f in plots.STUDY_FACTORS)))
+                if b:
+                    effects.append(f"{plots.label(t['model'])} {factor} {base[factor]}→{t['params'][factor]}: "
+                                   f"{t['metrics']['val_accuracy'] - b['metrics']['val_accuracy']:+.4f}")
+        if effects:
+            parts.append("Change in validation accuracy against the baseline: " + "; ".join(effects) + ".")
+    return "\n\n".join(parts) or "_no study yet_"
+
+
 def update_readme(readme: Path, root: Path) -> bool:
     """Rewrite the blocks between the results and tutorials markers; True if the README changed."""
     text = readme.read_text(encoding="utf-8")
@@ -196,6 +232,8 @@ def update_readme(readme: Path, root: Path) -> bool:
                  text, flags=re.S)
     new = re.sub(re.escape(TUTORIAL_START) + ".*?" + re.escape(TUTORIAL_END),
                  lambda _: f"{TUTORIAL_START}\n{tutorial_tables(root)}\n{TUTORIAL_END}", new, flags=re.S)
+    new = re.sub(re.escape(STUDY_START) + ".*?" + re.escape(STUDY_END),
+                 lambda _: f"{STUDY_START}\n{study_tables(root)}\n{STUDY_END}", new, flags=re.S)
     if new != text:
         readme.write_text(new, encoding="utf-8")
     return new != text
