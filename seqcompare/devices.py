@@ -56,8 +56,9 @@ def to(batch, device: torch.device):
 
 
 def of(model: torch.nn.Module) -> torch.device:
-    """The device a model's weights are on."""
-    return next(model.parameters()).device
+    """The device a model's weights are on (the CPU for a model without weights)."""
+    weight = next(model.parameters(), None)
+    return weight.device if weight is not None else torch.device("cpu")
 
 
 # --- many processes -------------------------------------------------------------------------------

@@ -210,11 +210,13 @@ def test_cli_names_an_unusable_checkpoint_folder(capsys, tmp_path):
 
 
 def test_cli_generation(capsys):
-    for case, ((seed, length, temperature, top_k, random_seed), expect) in GENERATION.items():
-        if length == float("inf"):
-            continue                    # --length takes a whole number: argparse refuses "inf" itself
+    for case, ((seed, length, temperature, top_k, random_seed, *decoding), expect) in GENERATION.items():
+        if length == float("inf") or "two" in decoding:
+            continue                    # whole-number options: argparse refuses "inf" and "two" itself
+        top_p, beams = decoding or (1.0, 1)
         code, out, err = run_cli(capsys, "generate", seed, "--length", str(length), "--temperature",
-                                 str(temperature), "--top-k", str(top_k), "--seed", str(random_seed), "--json")
+                                 str(temperature), "--top-k", str(top_k), "--seed", str(random_seed),
+                                 "--top-p", str(top_p), "--beams", str(beams), "--json")
         if expect:
             assert code == 2 and expect in err and err.count("\n") == 1, case
         else:
