@@ -190,7 +190,7 @@ def train(s: Settings, notices: list[str] | None = None, stop: threading.Event |
     events: queue.Queue = queue.Queue()
     share = s.seconds / len(s.models)
     metric = "accuracy" if s.task == "digits" else "bpc"
-    state = {n: {"epoch": 0, "step": 0, "loss": None, "status": "waiting"} for n in s.models}
+    state = {n: {"epoch": 0, "step": 0, "updates": 0, "loss": None, "status": "waiting"} for n in s.models}
     histories = {n: [] for n in s.models}
     start = time.monotonic()
 
@@ -199,14 +199,16 @@ def train(s: Settings, notices: list[str] | None = None, stop: threading.Event |
         try:
             for i, name in enumerate(s.models):
                 deadline = time.monotonic() + share
-                last = [0.0]
+                last, updates = [0.0], [0]
 
                 def callback(info, name=name):
                     if info.get("epoch_done"):
                         events.put(("epoch", name, info))
-                    elif time.monotonic() - last[0] > UPDATE_EVERY / 2:
+                        return
+                    updates[0] += 1                      # optimiser steps so far, over all epochs
+                    if time.monotonic() - last[0] > UPDATE_EVERY / 4:
                         last[0] = time.monotonic()
-                        events.put(("step", name, info))
+                        events.put(("step", name, {**info, "updates": updates[0]}))
 
                 events.put(("start", name, None))
                 torch.manual_seed(s.seed)
@@ -252,7 +254,8 @@ def train(s: Settings, notices: list[str] | None = None, stop: threading.Event |
             elif kind == "start":
                 state[name]["status"] = "training"
             elif kind == "step":
-                state[name].update(epoch=info["epoch"], step=info["step"], loss=round(info["loss"], 5))
+                state[name].update(epoch=info["epoch"], step=info["step"], updates=info["updates"],
+                                   loss=round(info["loss"], 5))
             elif kind == "epoch":
                 row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items() if k != "epoch_done"}
                 histories[name].append(row)

@@ -113,3 +113,14 @@ def test_uploads_are_classified_or_named_as_unusable(page, tmp_path):
     page.wait_for_function("document.querySelector('#digit-lenet h2, #digit-lenet .output-class')?.innerText.trim() === '4'")
     page.get_by_role("button", name="7.png").click()                                 # a clickable example
     page.wait_for_function("document.querySelector('#digit-lenet h2, #digit-lenet .output-class')?.innerText.trim() === '7'")
+
+
+def test_train_in_the_browser(page):
+    """Train two small digit models with the defaults: curves stream, the table fills, downloads appear."""
+    open_tab(page, "Train")
+    page.get_by_label("LSTM").uncheck()
+    page.locator("#train-button").click()
+    page.locator("#train-progress").locator("text=/RNN/").wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelector('#train-progress')?.innerText.includes('100%')", timeout=120_000)
+    assert page.locator("text=curves.csv").count() >= 1
+    assert "error" not in page.locator("#train-notice").inner_text().lower()

@@ -27,7 +27,7 @@ models, for text. Draw a digit, type a movie review, or let the models write a h
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush
 # for the user as soon as the canvas is on screen, so that drawing works at once.
 ARM_BRUSH = """() => {
-  const arm = () => document.querySelectorAll('#digit-canvas').forEach((el) => {
+  const arm = () => document.querySelectorAll('[id^="digit-canvas"]').forEach((el) => {
     const brush = el.querySelector('button[aria-label="Brush"]');
     if (brush && !el.dataset.armed && el.offsetParent !== null) { brush.click(); el.dataset.armed = '1'; }
   });

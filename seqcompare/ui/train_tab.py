@@ -57,16 +57,11 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
     try:
         s, notices = live.check(task, ",".join(models or []), hidden, layers, dropout, lr, epochs, seconds, text,
                                 images, seed)
-        keep, steps, offset, last = {}, {n: [] for n in s.models}, {n: 0 for n in s.models}, {}
+        keep, steps = {}, {n: [] for n in s.models}
         for update in live.train(s, notices, keep=keep):
             for name, m in update["models"].items():        # training loss against updates made so far
-                if m.get("loss") is not None and m.get("step"):
-                    epoch, step = m["epoch"], m["step"]
-                    if name in last and epoch > last[name][0]:
-                        offset[name] += last[name][1]
-                    if (epoch, step) != last.get(name):
-                        steps[name].append((offset[name] + step, m["loss"]))
-                    last[name] = (epoch, step)
+                if m.get("loss") is not None and (not steps[name] or steps[name][-1][0] != m["updates"]):
+                    steps[name].append((m["updates"], m["loss"]))
             histories = {n: m.get("history") or [] for n, m in update["models"].items()}
             fig = plots.live_curves(steps, histories, update["metric"])
             progress = f"**{update['progress']:.0%}** · {update['elapsed']:.0f} s · " + ", ".join(
@@ -178,7 +173,8 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
         with gr.Row():
             with gr.Column():
                 canvas = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280), layers=False,
-                                      brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12))
+                                      brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12),
+                                      elem_id="digit-canvas-train")
                 classify = gr.Button("Classify with my models")
                 digit_answer = gr.Markdown()
             with gr.Column():
