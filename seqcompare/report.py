@@ -98,18 +98,23 @@ def tables(root: Path) -> str:
                          + _table(["tab", "input", "median ms", "p95 ms", "per model, median ms"], rows))
         if "evaluation" in b:
             ev = b["evaluation"]
-            rows = [[unit, *(f"{ev[part][n]:,.0f}" if n in ev[part] else "—" for n in ("rnn", "lstm", "gru", "lenet"))]
+            names = ("rnn", "lstm", "gru", "lenet", "transformer")
+            rows = [[unit, *(f"{ev[part][n]:,.0f}" if n in ev[part] else "—" for n in names)]
                     for part, unit in ev["units"].items()]
             parts.append("**Evaluation throughput** — batched scoring as `evaluate` runs it, same machine and "
-                         "threads.\n\n" + _table(["items per second", "RNN", "LSTM", "GRU", "LeNet-5"], rows))
+                         "threads.\n\n" + _table(["items per second", *(plots.label(n) for n in names)], rows))
         if b.get("coldstart", {}).get("seconds"):
             parts.append(f"**Cold start** — `python app.py` to the first HTTP 200: {b['coldstart']['seconds']} s.")
-    load = root / "loadtest.json"
-    if load.is_file():
-        lt = checkpoints.read_json(load)
-        parts.append(f"**Many users** — `python -m seqcompare loadtest URL --save` ({lt.get('machine', 'this machine')}, "
-                     f"app and clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to each endpoint), {lt['failed']} failed; latency "
-                     f"p50 {lt['p50_s']:.2f} s, p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
+    for name, caption, flag in (("loadtest.json", "Many users", ""),
+                                ("loadtest_training.json", "Many users while one trains", " --while-training")):
+        if not (root / name).is_file():
+            continue
+        lt = checkpoints.read_json(root / name)
+        parts.append(f"**{caption}** — `python -m seqcompare loadtest URL{flag} --save` ({lt.get('machine', 'this machine')}, "
+                     f"app and clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to "
+                     f"each endpoint){', while a live training (train_models, three digit models) ran' if flag else ''}, "
+                     f"{lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, p95 {lt['p95_s']:.2f} s, max "
+                     f"{lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts)
 
