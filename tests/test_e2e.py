@@ -122,5 +122,8 @@ def test_train_in_the_browser(page):
     page.locator("#train-button").click()
     page.locator("#train-progress").locator("text=/RNN/").wait_for(timeout=60_000)
     page.wait_for_function("document.querySelector('#train-progress')?.innerText.includes('100%')", timeout=120_000)
-    assert page.locator("text=curves.csv").count() >= 1
+    links = "Array.from(document.querySelectorAll('a[href]')).map(a => a.href).join(' ')"
+    page.wait_for_function(f"({links}).includes('curves.csv')", timeout=30_000)    # the downloads
+    hrefs = page.evaluate(links)
+    assert "rnn.safetensors" in hrefs and "gru.safetensors" in hrefs and "lstm.safetensors" not in hrefs
     assert "error" not in page.locator("#train-notice").inner_text().lower()
