@@ -187,7 +187,8 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
     event = train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
                         [message, progress, curves, results, files, session], api_visibility="private",
                         concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
-    stop.click(lambda: notice("stopping — nothing else runs for you after this"), None, message, cancels=[event],
+    stop.click(lambda: notice("stopped — a training that was running keeps what its models had learned"), None,
+               message, cancels=[event],
                api_visibility="private")
     classify.click(lambda s, img: try_digit(s, img, digit_bank), [session, canvas], digit_answer, api_visibility="private")
     generate.click(lambda s, t: try_text(s, t, text_bank), [session, gen_seed], text_answer, api_visibility="private")
