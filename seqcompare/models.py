@@ -270,7 +270,7 @@ class Block(nn.Module):
 
     def forward(self, x, cache=None, need_weights: bool = False):
         a, cache, weights = self.attn(self.ln1(x), cache, need_weights)
-        x = x + self.drop(a)
+        x = x + (self.drop(a) if self.training else a)
         return x + self.mlp(self.ln2(x)), cache, weights
 
 
@@ -317,8 +317,9 @@ class TransformerLM(nn.Module):
         past = cache[0][0].shape[2] if cache else 0
         if past + x.shape[1] > self.cfg.context:
             raise ValueError(f"{past + x.shape[1]} positions exceed the context of {self.cfg.context}")
-        positions = torch.arange(past, past + x.shape[1], device=x.device)
-        x = self.drop(x + self.position(positions))
+        x = x + self.position.weight[past:past + x.shape[1]]          # learned positions, by slicing
+        if self.training:
+            x = self.drop(x)
         new_cache, weights = [], []
         for i, block in enumerate(self.blocks):
             x, layer_cache, w = block(x, cache[i] if cache else None, need_weights)
