@@ -9,6 +9,7 @@ another in a worker thread, each with an equal share of the time budget, and sto
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 import time
@@ -30,6 +31,7 @@ DEFAULTS = {"task": "digits", "models": "rnn,lstm,gru", "hidden": 64, "layers": 
             "epochs": 6, "seconds": 60, "text": "", "images": 5000}
 HOTEL_CHARACTERS = 60_000     # the default corpus: the start of the hotel reviews' training text
 UPDATE_EVERY = 1.0            # seconds between streamed updates (epoch ends are always sent)
+NICE = 15                     # the training thread's niceness: requests from other users come first
 
 
 @dataclass
@@ -195,7 +197,11 @@ def train(s: Settings, notices: list[str] | None = None, stop: threading.Event |
     start = time.monotonic()
 
     def work():
-        torch.set_num_threads(1)                 # the inference tabs keep the other core
+        torch.set_num_threads(1)                 # the inference tabs keep the other core …
+        try:                                     # … and, on Linux, first call on both: the trainer runs at low priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        except (AttributeError, OSError):
+            pass
         try:
             for i, name in enumerate(s.models):
                 deadline = time.monotonic() + share
