@@ -342,7 +342,7 @@ class TransformerLM(nn.Module):
             logits, cache, _ = self.run(chunk, cache)
             window = torch.cat([window, chunk], 1)
             outs.append(logits)
-        return torch.cat(outs, 1), (window, cache)
+        return (outs[0] if len(outs) == 1 else torch.cat(outs, 1)), (window, cache)
 
     def window_start(self, n: int) -> int:
         """Where the window `forward` holds after reading n tokens from scratch begins: its last
