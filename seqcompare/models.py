@@ -288,6 +288,8 @@ class TransformerLM(nn.Module):
         super().__init__()
         if cfg.width % cfg.heads:
             raise ValueError(f"width {cfg.width} is not divisible by {cfg.heads} heads")
+        if cfg.context < 2 or cfg.context % 2:
+            raise ValueError(f"context {cfg.context} must be even: re-reads and evaluation advance by half of it")
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.width)
         self.position = nn.Embedding(cfg.context, cfg.width)

@@ -131,7 +131,9 @@ def recipe(name: str, epochs: int | None = None, device: torch.device | None = N
 def random_windows(ids: torch.Tensor, context: int, batch_size: int, seed: int):
     """(inputs, targets) batches of random windows of `context` characters, about one pass over `ids`."""
     g = torch.Generator().manual_seed(seed)
-    starts = torch.randint(0, len(ids) - context - 1, (len(ids) // context,), generator=g)
+    if len(ids) <= context:
+        raise UserError(f"too little text to train on: a window is {context + 1} characters, the text has {len(ids)}")
+    starts = torch.randint(0, len(ids) - context, (len(ids) // context,), generator=g)   # last start: len - context - 1
     offsets = torch.arange(context + 1)
     for i in range(0, len(starts), batch_size):
         chunk = ids[starts[i:i + batch_size, None] + offsets]
@@ -353,14 +355,28 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
 MAX_BEAMS = 8
 
 
+def whole(value, what: str) -> int:
+    """A whole number, or a UserError naming the setting (2.5, inf, "two" and True are refused)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or not number.is_integer():
+        raise UserError(f"{what} must be a whole number, not {value!r}")
+    return int(number)
+
+
 def check_settings(length, temperature, top_k, top_p=1.0, beams=1) -> tuple[int, float, int, float, int, list[str]]:
     """Validate generation settings; clamp the length to MAX_LENGTH with a notice."""
     notices = []
+    length, top_k = whole(length, "length"), whole(top_k or 0, "top-k")
+    beams = whole(1 if beams is None else beams, "beams")
     try:
-        length, temperature, top_k = int(length), float(temperature), int(top_k or 0)
-        top_p, beams = float(1.0 if top_p is None else top_p), int(1 if beams is None else beams)
+        if isinstance(temperature, bool) or isinstance(top_p, bool):
+            raise TypeError
+        temperature, top_p = float(temperature), float(1.0 if top_p is None else top_p)
     except (TypeError, ValueError, OverflowError):
-        raise UserError("length, top-k and beams must be whole numbers, temperature and top-p numbers") from None
+        raise UserError("temperature and top-p must be numbers") from None
     if not math.isfinite(temperature) or temperature < 0:
         raise UserError("temperature must be 0 (greedy) or a positive number")
     if length < 1:
@@ -407,6 +423,10 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen
     """The next character: the likeliest at temperature 0, else a draw from `candidates`."""
     if temperature < GREEDY_BELOW:
         return int(logits.argmax())
+    if not 0 < top_k < len(logits) and top_p >= 1:      # nothing cut off: no sort of the whole vocabulary
+        cdf = (logits / temperature).softmax(-1).cumsum(-1)
+        u = torch.rand(1, generator=generator, device=cdf.device) * cdf[-1]
+        return int(torch.searchsorted(cdf, u, right=True).clamp_(max=len(cdf) - 1))   # right: never a p = 0
     probs, ids = candidates(logits, temperature, top_k, top_p)
     return int(ids[torch.multinomial(probs, 1, generator=generator)])
 

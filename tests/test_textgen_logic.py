@@ -54,7 +54,8 @@ def test_settings_are_checked_and_length_is_capped():
     length, temp, k, p, beams, notes = textgen.check_settings(10_000, 0.5, 10)
     assert length == textgen.MAX_LENGTH and notes and "capped" in notes[0] and (p, beams) == (1.0, 1)
     for bad in [(0, 1, 1), (-5, 1, 1), (10, -1, 1), (10, float("nan"), 1), (10, 1, -2), ("ten", 1, 1),
-                (10, 1, 1, 0.0), (10, 1, 1, 1.01), (10, 1, 1, -1), (10, 1, 1, 1, 0), (10, 1, 1, 1, 9)]:
+                (10, 1, 1, 0.0), (10, 1, 1, 1.01), (10, 1, 1, -1), (10, 1, 1, 1, 0), (10, 1, 1, 1, 9),
+                (2.9, 1, 1), (10, 1, -0.5), (10, 1, 1, 1, 2.5), (True, 1, 1), (10, True, 1), (10, 1, 1, True)]:
         with pytest.raises(UserError):
             textgen.check_settings(*bad)
 

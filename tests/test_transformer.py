@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqcompare import checkpoints, textgen
+from seqcompare import UserError, checkpoints, textgen
 from seqcompare.models import CharLM, CharLMConfig, TransformerLM, TransformerLMConfig
 
 
@@ -86,12 +86,28 @@ def reread_sample(model, vocab, seed, length, temperature, top_k, generator, top
     return vocab.decode(out)
 
 
+@pytest.fixture(scope="module")
+def lively(vocab):
+    """A tiny Transformer with large random weights: its greedy text varies (small tied weights only copy)."""
+    torch.manual_seed(3)
+    model = TransformerLM(TransformerLMConfig(vocab_size=len(vocab), context=16, width=24, layers=2, heads=3,
+                                              dropout=0.0)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=1.0)
+    return model
+
+
 @pytest.mark.parametrize("temperature,top_k,top_p", [(0.0, 0, 1.0), (1.5, 0, 1.0), (1.2, 5, 0.9)])
-def test_cached_generation_equals_rereading_token_for_token(tiny, vocab, temperature, top_k, top_p):
-    for seed in range(4):
-        run = lambda fn: fn(tiny, vocab, "早餐", 12, temperature, top_k, torch.Generator().manual_seed(seed),
+def test_cached_generation_equals_rereading_token_for_token(lively, vocab, temperature, top_k, top_p):
+    texts = set()
+    for seed, start in enumerate(("早餐", "房间干净", "服务热情", "不错")):
+        run = lambda fn: fn(lively, vocab, start, 12, temperature, top_k, torch.Generator().manual_seed(seed),
                             top_p=top_p)
-        assert run(textgen.sample) == run(reread_sample)
+        text = run(textgen.sample)
+        assert text == run(reread_sample)
+        texts.add(text)
+    assert len(set("".join(texts))) > 2                      # a text that could show a broken cache
 
 
 def test_every_character_scored_once_with_half_a_window_of_history(tiny, vocab):
@@ -106,6 +122,19 @@ def test_every_character_scored_once_with_half_a_window_of_history(tiny, vocab):
         total -= F.log_softmax(logits[0, -1], -1)[ids[j + 1]].item()
     assert result["characters"] == 60
     assert result["bpc"] == pytest.approx(total / 60 / math.log(2), abs=1e-3)
+
+
+def test_an_odd_context_is_refused():
+    with pytest.raises(ValueError, match="must be even"):
+        TransformerLM(TransformerLMConfig(vocab_size=10, context=15, width=8, layers=1, heads=2))
+
+
+def test_random_windows_reach_the_last_start_and_refuse_too_little_text():
+    ids = torch.arange(20)
+    starts = {int(x[0, 0]) for _ in range(50) for x, _ in textgen.random_windows(ids, 16, 64, seed=_)}
+    assert max(starts) == 3                                  # 20 ids, windows of 17: starts 0–3
+    with pytest.raises(UserError, match="too little text"):
+        next(textgen.random_windows(torch.arange(16), 16, 4, seed=0))
 
 
 def test_checkpoint_round_trip(tiny, vocab, tmp_path):
@@ -154,9 +183,18 @@ def test_beam_search_is_deterministic_with_real_state(vocab):
     for model in (CharLM(CharLMConfig(cell="lstm", vocab_size=len(vocab), embed_size=8, hidden_size=16)).eval(),
                   TransformerLM(TransformerLMConfig(vocab_size=len(vocab), context=16, width=24, layers=2,
                                                     heads=3, dropout=0.0)).eval()):
-        a = textgen.beam_search(model, vocab, "早餐", 25, beams=4)
-        assert a == textgen.beam_search(model, vocab, "早餐", 25, beams=4)
-        assert "\n" not in a[0] and "□" not in a[0] and a[1] <= 0
+        text, score = textgen.beam_search(model, vocab, "早餐", 25, beams=4)
+        assert (text, score) == textgen.beam_search(model, vocab, "早餐", 25, beams=4)
+        assert "\n" not in text and "□" not in text and score <= 0
+        # the reported score is the text's own mean log-probability, re-read from scratch (a wrong state
+        # reorder during the search would break this)
+        ids = vocab.encode(textgen.END + "早餐" + text) + ([vocab.index[textgen.END]] if len(text) < 25 else [])
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([ids[:-1]]))
+        logits[..., 0] = -math.inf
+        logp = logits[0].log_softmax(-1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+        n = len(ids) - len(vocab.encode(textgen.END + "早餐"))
+        assert score == pytest.approx(logp[-n:].sum().item() / n, abs=1e-4)
 
 
 def test_top_p_keeps_the_smallest_set_that_reaches_p():
