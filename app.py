@@ -20,11 +20,11 @@ CONCURRENCY = 8
 QUEUE_SIZE = 200
 MAX_FILE_SIZE = "5mb"      # a digit picture or a text; a 300 MB upload is refused, not cached
 
-parser = argparse.ArgumentParser(description="the seqcompare dashboard")
+parser = argparse.ArgumentParser(description="the seqcompare dashboard", allow_abbrev=False)
 parser.add_argument("--device", default=os.environ.get(devices.ENV_VAR, "cpu"),
                     help="cpu (the default: one request is a few ms of small operations), auto, cuda or mps")
-try:
-    device = devices.resolve(parser.parse_known_args()[0].device)
+try:                       # imported (by tests, `gradio app.py`), the command line is not ours to read
+    device = devices.resolve(parser.parse_known_args(None if __name__ == "__main__" else [])[0].device)
 except UserError as exc:
     print(f"seqcompare: error: {exc}", file=sys.stderr)
     sys.exit(2)

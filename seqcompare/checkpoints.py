@@ -73,8 +73,8 @@ def save(folder: Path, name: str, model: nn.Module, meta: dict, dtype: torch.dty
     """Write `name.safetensors` (weights, optionally stored as `dtype`) and `name.json` (config, history,
     metrics, …) in `folder`. Loading casts the weights back to the model's own dtype."""
     folder = Path(folder)
-    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().clone()
+             for k, v in model.state_dict().items()}      # a copy each: tied weights are stored under both names
     _atomic_write(folder / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
     write_json(folder / f"{name}.json", {"model": name, **meta, "versions": versions()})
 

@@ -64,7 +64,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("task", choices=TASKS)
     t.add_argument("--models", help="comma-separated subset, e.g. rnn,lstm")
     t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
-    t.add_argument("--limit", type=positive_int, help="use only the first N examples of each split (smoke runs)")
+    t.add_argument("--limit", type=positive_int, help="smoke runs: mnist, the first N images of each split; imdb, N "
+                                                      "reviews spread evenly over each (the test slice is the one "
+                                                      "evaluate --limit N scores); hotel, the first N reviews")
     t.add_argument("--out", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
     t.add_argument("--threads", type=positive_int, help="torch threads (1 lets two trainings share 2 cores)")
     device_arg(t)
@@ -152,6 +154,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--private", action="store_true", help="create the Space private")
     d.add_argument("--dry-run", action="store_true", help="list what would be uploaded and its size; no network")
 
+    pb = sub.add_parser("publish", help="upload one task's models to a Hugging Face model repository, with a model card")
+    pb.add_argument("task", choices=TASKS)
+    pb.add_argument("repo_id", help="OWNER/NAME of the model repository")
+    pb.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
+    pb.add_argument("--private", action="store_true", help="create the repository private")
+    pb.add_argument("--dry-run", action="store_true", help="print the model card and the files; no network")
+
     r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
     r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
     return p
@@ -225,6 +234,18 @@ def run_sweep(args) -> None:
     out = args.out or CHECKPOINTS / args.task / "study.json"
     sweep.save(result, out)
     print(f"{out}: {len(result['trials'])} trials")
+
+
+def run_publish(args) -> None:
+    from seqcompare import deploy, publish
+
+    folder = args.checkpoints or CHECKPOINTS / args.task
+    if args.dry_run:
+        text = publish.card(args.task, folder)
+        print(text)
+        print(deploy.listing([("README.md", len(text.encode())), *publish.files(args.task, folder)]))
+        return
+    print(f"published: {publish.publish(args.task, args.repo_id, folder, args.private)}")
 
 
 def run_deploy(args) -> None:
@@ -472,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
          "generate": run_generate, "report": run_report,
          "bench": run_bench, "loadtest": run_loadtest, "explain": run_explain,
-         "memory": run_memory, "deploy": run_deploy, "sweep": run_sweep}[args.command](args)
+         "memory": run_memory, "deploy": run_deploy, "publish": run_publish,
+         "sweep": run_sweep}[args.command](args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2

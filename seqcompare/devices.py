@@ -91,6 +91,15 @@ def stop() -> None:
         dist.destroy_process_group()
 
 
+def gather(obj) -> list:
+    """Every rank's `obj`, in rank order, on every rank (`[obj]` for a single process)."""
+    if not dist.is_initialized():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def share(obj, source: int = 0):
     """`obj` as rank `source` has it, on every rank (validation results computed once)."""
     if not dist.is_initialized():

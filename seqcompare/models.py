@@ -172,10 +172,15 @@ class CharLMConfig:
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.2
+    tie: bool = False          # project the state to embed_size and decode with the embedding matrix
 
 
 class CharLM(nn.Module):
-    """Embedding → cell → linear decoder over the character vocabulary; the state is passed in and out."""
+    """Embedding → cell → linear decoder over the character vocabulary; the state is passed in and out.
+
+    With `tie`, a linear `proj` maps the state to the embedding size and the decoder shares the
+    embedding's weights (Press & Wolf 2017, "Using the output embedding"): fewer parameters, and the
+    softmax costs embed_size instead of hidden_size multiplications per character."""
 
     def __init__(self, cfg: CharLMConfig):
         super().__init__()
@@ -183,7 +188,13 @@ class CharLM(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size)
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-        self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
+        if cfg.tie:
+            self.proj = nn.Linear(cfg.hidden_size, cfg.embed_size)
+            self.decoder = nn.Linear(cfg.embed_size, cfg.vocab_size)
+            self.decoder.weight = self.embed.weight
+        else:
+            self.proj = nn.Identity()
+            self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 
     def forward(self, tokens: torch.Tensor, state=None):
         """tokens (B, T) → logits (B, T, vocab) and the state after the last step."""
@@ -192,7 +203,7 @@ class CharLM(nn.Module):
     def forward_embedded(self, x: torch.Tensor, state=None):
         """`forward` from the character embedding vectors x (B, T, embed) instead of the ids (input influence)."""
         out, state = self.rnn(self.drop(x), state)
-        return self.decoder(self.drop(out)), state
+        return self.decoder(self.proj(self.drop(out))), state
 
     @staticmethod
     def reorder_state(state, index: torch.Tensor):

@@ -89,6 +89,35 @@ def word_vectors(ids: list[list[int]], vocab_size: int, dim: int, seed: int = 0)
     return vectors
 
 
+def cached_word_vectors(ids: list[list[int]], vocab_size: int, dim: int, seed: int = 0) -> torch.Tensor:
+    """`word_vectors`, kept on disk (safetensors in the cache folder) under a key made of the encoded
+    training reviews — so of the tokenizer and the data — and the word2vec settings: a study's trials, a
+    resumed study and another grid over the same reviews all start from the same vectors, computed once."""
+    from safetensors.torch import load_file, save_file
+
+    key = hashlib.sha256(json.dumps([vocab_size, dim, W2V_EPOCHS, seed]).encode())
+    key.update(np.asarray([len(s) for s in ids], dtype=np.int64).tobytes())
+    key.update(np.concatenate([np.empty(0, np.int64)] + [np.asarray(s, dtype=np.int64) for s in ids]).tobytes())
+    path = data.CACHE_DIR / "word2vec" / f"{key.hexdigest()[:24]}.safetensors"
+    if path.is_file():
+        try:
+            vectors = load_file(str(path))["vectors"]
+            if vectors.shape == (vocab_size, dim):
+                print(f"word2vec: starting vectors from the cache ({path})")
+                return vectors
+        except Exception:                                    # unreadable: compute them again
+            pass
+    vectors = word_vectors(ids, vocab_size, dim, seed)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        save_file({"vectors": vectors.contiguous()}, str(tmp))
+        tmp.replace(path)                                    # atomic: a reader never sees half a file
+    except OSError:                                          # a read-only cache only costs the time
+        pass
+    return vectors
+
+
 # --- batches of similar length ----------------------------------------------------------------
 
 def length_batches(ids: list[list[int]], labels: list[int], batch_size: int, *, shuffle: bool, seed: int = 0):
@@ -143,20 +172,28 @@ def splits(data_dir: Path | None) -> dict[str, tuple[list[str], list[int]]]:
     return {"train": pick(False), "val": pick(True), "test": (test_texts, test_labels)}
 
 
-def prepare(data_dir: Path | None, limit: int | None = None) -> dict:
+def spread(items: list, limit: int | None) -> list:
+    """`limit` items evenly spaced over `items` (all without a limit): the IMDb files are sorted by label,
+    so a slice keeps both labels in proportion. `train --limit N` and `evaluate --limit N` use the same one."""
+    if not limit or limit >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
+
+
+def prepare(data_dir: Path | None, limit: int | None = None, cache: bool = False) -> dict:
     """Everything the models of one run share: the splits, the tokenizer learned from the training
-    split, the encoded reviews and the word2vec starting embeddings."""
+    split, the encoded reviews and the word2vec starting embeddings (with `cache`, kept on disk)."""
     sets = splits(data_dir)
     if limit:                                          # smoke runs: a few reviews of each split, both labels
-        sets = {k: (x[::max(1, len(x) // limit)][:limit], y[::max(1, len(y) // limit)][:limit])
-                for k, (x, y) in sets.items()}
+        sets = {k: (spread(x, limit), spread(y, limit)) for k, (x, y) in sets.items()}
     print(f"IMDb: {len(sets['train'][0])} train, {len(sets['val'][0])} validation, {len(sets['test'][0])} test reviews")
     tok = train_tokenizer(sets["train"][0])             # vocabulary from the training split only
     enc = {k: (encode(tok, x, TRAIN_TOKENS if k != "test" else MAX_TOKENS), y) for k, (x, y) in sets.items()}
     print(f"vocabulary: {tok.get_vocab_size()} tokens; mean train length "
           f"{np.mean([len(s) for s in enc['train'][0]]):.0f} tokens")
     t0 = time.perf_counter()
-    vectors = word_vectors(enc["train"][0], tok.get_vocab_size(), ARCH["embed_size"])
+    vectors = (cached_word_vectors if cache else word_vectors)(enc["train"][0], tok.get_vocab_size(),
+                                                               ARCH["embed_size"])
     w2v_seconds = round(time.perf_counter() - t0, 1)
     print(f"word2vec: {w2v_seconds:.0f}s for {tok.get_vocab_size()} × {ARCH['embed_size']} starting embeddings")
     return {"tokenizer": tok, **enc, "vectors": vectors, "word2vec_seconds": w2v_seconds}
@@ -186,9 +223,9 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
           device: torch.device | None = None):
     prepared = prepare(data_dir, limit)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoints.write_json(out / TOKENIZER_FILE, json.loads(prepared["tokenizer"].to_str()))
-    digest = file_digest(out / TOKENIZER_FILE)
+    if devices.is_main():                            # rank 0 alone writes (the tokenizer is the same on every rank)
+        checkpoints.write_json(out / TOKENIZER_FILE, json.loads(prepared["tokenizer"].to_str()))
+        digest = file_digest(out / TOKENIZER_FILE)
     cfg = settings(RECIPE, epochs, device)
     xte, yte = prepared["test"]
     for name in models:
@@ -249,9 +286,7 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
         texts, labels = short_reviews() if short else data.imdb(data_dir, "test")[:2]
-        if limit and limit < len(texts):              # evenly spaced: the file is sorted by label
-            pick = np.linspace(0, len(texts) - 1, limit).round().astype(int)
-            texts, labels = [texts[i] for i in pick], [labels[i] for i in pick]
+        texts, labels = spread(texts, limit), spread(labels, limit)   # the test slice `train --limit` scores
         result.update(score(tok, loaded, texts, labels))
     return {n: result[n] for n in models}
 

@@ -71,7 +71,7 @@ class Trainer:
             from seqcompare import reviews
 
             self.module = reviews
-            self.prepared = reviews.prepare(data_dir, limit)          # word2vec once, shared by every trial
+            self.prepared = reviews.prepare(data_dir, limit, cache=True)   # word2vec once, cached on disk
             texts, labels = self.prepared["test"]
         else:
             from seqcompare import digits
@@ -121,6 +121,30 @@ def default_storage(task: str) -> str:
     return f"sqlite:///{data.CACHE_DIR / f'sweep-{task}.db'}"
 
 
+def retry_failed(study, done: set) -> int:
+    """Queue once more every grid point whose last trial failed (an interrupted run: Ctrl-C marks its trial
+    failed) and that no trial has completed or is running or waiting for. GridSampler counts a failed
+    point as visited, so without this a resumed study would repeat a finished point instead. The retry
+    keeps the failed trial's grid point, as Optuna's RetryFailedTrialCallback does. Returns how many."""
+    import optuna
+
+    TrialState = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    pending = {(t.params.get("model"), t.params.get("setting")) for t in trials
+               if t.state in (TrialState.RUNNING, TrialState.WAITING)}
+    retried = 0
+    for t in reversed(trials):
+        key = (t.params.get("model"), t.params.get("setting"))
+        if t.state != TrialState.FAIL or None in key or key in done or key in pending:
+            continue
+        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, params=t.params,
+                                                  distributions=t.distributions,
+                                                  system_attrs={**t.system_attrs, "failed_trial": t.number}))
+        pending.add(key)
+        retried += 1
+    return retried
+
+
 def run(task: str, models=CELLS, grid: dict | None = None, epochs: int = 2, limit: int | None = None,
         storage: str | None = None, data_dir=None, device=None, trainer=None) -> dict:
     """Run the study's missing trials and return every finished one: {"trials": [...], …}."""
@@ -139,9 +163,11 @@ def run(task: str, models=CELLS, grid: dict | None = None, epochs: int = 2, limi
         raise UserError(f"cannot open the study storage {storage!r} ({str(exc).splitlines()[0][:120]})") from None
     done = {(t.params["model"], t.params["setting"]) for t in study.trials
             if t.state == optuna.trial.TrialState.COMPLETE}
+    retried = retry_failed(study, done)
     todo = len(models) * len(grid_settings) - len(done)
     print(f"{task} study {study.study_name}: {len(grid_settings)} settings × {len(models)} models, "
-          f"{len(done)} trials done, {todo} to run ({epochs} epochs each)", flush=True)
+          f"{len(done)} trials done, {todo} to run ({epochs} epochs each"
+          + (f"; {retried} interrupted before, run again" if retried else "") + ")", flush=True)
     if todo > 0:           # GridSampler would start a duplicate trial on a finished grid: only run what is left
         trainer = trainer or Trainer(task, data_dir, epochs, limit, device)
 

@@ -189,7 +189,8 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
     train_text, val_text = corpus(train_reviews), corpus(val_reviews)
     vocab = Vocab.from_text(train_text)
     out = Path(out)
-    checkpoints.write_json(out / VOCAB_FILE, vocab.chars)
+    if devices.is_main():                            # rank 0 alone writes
+        checkpoints.write_json(out / VOCAB_FILE, vocab.chars)
     print(f"hotel reviews: {len(train_reviews)} train ({len(train_text):,} chars), {len(val_reviews)} validation "
           f"({len(val_text):,} chars); vocabulary {len(vocab)} characters (seen ≥ {MIN_COUNT}× in training)")
     train_ids, val_ids = torch.tensor(vocab.encode(train_text)), torch.tensor(vocab.encode(val_text))
@@ -261,7 +262,8 @@ def textbook_count(model: CharLM | TransformerLM) -> int:
     c = model.cfg
     rec = sum(textbook_parameters(c.cell, c.embed_size if layer == 0 else c.hidden_size, c.hidden_size)
               for layer in range(c.num_layers))
-    return count_parameters(model.embed) + rec + count_parameters(model.decoder)
+    decoder = model.decoder.bias.numel() if c.tie else count_parameters(model.decoder)   # tied: its weight is the embedding
+    return count_parameters(model.embed) + rec + count_parameters(model.proj) + decoder
 
 
 @torch.inference_mode()

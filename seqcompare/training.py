@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from seqcompare import devices
+from seqcompare import UserError, devices
 
 # batch_fn(model, batch) -> (mean loss over the batch, items in it, true labels or None, predictions or None)
 BatchFn = Callable[[nn.Module, object], tuple]
@@ -103,19 +103,23 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
     gradients: with `shard`, process r takes batches r, r + N, r + 2N, … of every epoch (the recipe's
     batch size is per process, so the global batch is N times larger; the learning rate is the
     recipe's). A task whose batches must stay in order (carried state) shards its data itself and
-    passes shard=False. Validation runs once, on rank 0, which alone prints; every rank keeps the same
+    passes shard=False. Each process drops out its own units (seed + rank); the training metrics cover
+    every process's share. Validation runs once, on rank 0, which alone prints; every rank keeps the same
     epoch's weights.
 
     For live training, `callback` hears {"epoch", "step", "loss"} after every training step and the
     epoch's history row (with "epoch_done": True) after each validation; `stop()` ends training early
     (the best epoch so far is kept, or the weights as they are when no epoch has finished).
     """
-    torch.manual_seed(cfg.seed)
     device = device or torch.device("cpu")
     world, rank = devices.world_size(), devices.rank()
+    torch.manual_seed(cfg.seed + rank)            # DDP copies rank 0's weights; dropout differs per process
+    steps = steps_per_epoch // world if shard and world > 1 else steps_per_epoch
+    if steps < 1 and world > 1:
+        raise UserError(f"{steps_per_epoch} training batch{'es' if steps_per_epoch != 1 else ''} per epoch "
+                        f"cannot be shared by {world} processes: use more data or fewer processes")
     model.to(device)
     trained = DistributedDataParallel(model) if world > 1 else model
-    steps = steps_per_epoch // world if shard and world > 1 else steps_per_epoch
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.15)
@@ -133,6 +137,8 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
                               on_step=on_step, stop=stop)
         if stop is not None and stop():
             break
+        if world > 1:                                 # the epoch's training metrics over every process's share
+            train_out = merge(devices.gather(train_out))
         row = None
         if devices.is_main():
             val_out = run_epoch(model, val_batches(), batch_fn, desc=f"{name} validate", device=device)
@@ -157,6 +163,16 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
         model.load_state_dict(best_state)
     model.cpu()
     return result
+
+
+def merge(outs: list[dict]) -> dict:
+    """One run_epoch result from several (the shares of one epoch read by different processes)."""
+    n = sum(o["n"] for o in outs)
+    out = {"loss": sum(o["loss"] * o["n"] for o in outs) / max(n, 1), "n": n}
+    if all("y_true" in o for o in outs):
+        out["y_true"] = np.concatenate([o["y_true"] for o in outs])
+        out["y_pred"] = np.concatenate([o["y_pred"] for o in outs])
+    return out
 
 
 def classification_batch(model: nn.Module, batch) -> tuple:

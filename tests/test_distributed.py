@@ -83,3 +83,26 @@ def test_checkpoints_are_device_free(tmp_path):
     checkpoints.save(tmp_path, "transformer", model, {"config": json.loads(json.dumps(model.cfg.__dict__))})
     loaded, _ = checkpoints.load(tmp_path, "transformer", lambda c: textgen.build("transformer", c), device="cpu")
     assert all(p.device.type == "cpu" for p in loaded.parameters())
+
+
+def test_too_few_batches_for_the_processes_is_one_line(monkeypatch):
+    from seqcompare import training
+
+    monkeypatch.setattr(devices, "world_size", lambda: 2)
+    model = digits.build("lenet")
+    with pytest.raises(UserError, match="1 training batch per epoch cannot be shared by 2 processes"):
+        training.fit(model, lambda ep: [], lambda: [], training.classification_batch, lambda o: {},
+                     training.TrainConfig(epochs=1), steps_per_epoch=1)
+
+
+def test_shares_of_an_epoch_merge_into_its_metrics():
+    import numpy as np
+
+    from seqcompare import training
+
+    a = {"loss": 1.0, "n": 3, "y_true": np.array([0, 1, 2]), "y_pred": np.array([0, 1, 1])}
+    b = {"loss": 3.0, "n": 1, "y_true": np.array([3]), "y_pred": np.array([3])}
+    merged = training.merge([a, b])
+    assert merged["loss"] == 1.5 and merged["n"] == 4
+    assert merged["y_true"].tolist() == [0, 1, 2, 3] and merged["y_pred"].tolist() == [0, 1, 1, 3]
+    assert training.merge([{"loss": 2.0, "n": 5}]) == {"loss": 2.0, "n": 5}

@@ -118,10 +118,14 @@ def test_uploads_are_classified_or_named_as_unusable(page, tmp_path):
 def test_train_in_the_browser(page):
     """Train two small digit models with the defaults: curves stream, the table fills, downloads appear."""
     open_tab(page, "Train")
+    page.locator("#train-stop").click()                                              # Stop before any start
+    page.locator("#train-notice").get_by_text("stopped").wait_for()
     page.get_by_label("LSTM").uncheck()
-    page.locator("#train-button").click()
+    page.locator("#train-button").dblclick()                                         # two clicks: one training
     page.locator("#train-progress").locator("text=/RNN/").wait_for(timeout=60_000)
     page.wait_for_function("document.querySelector('#train-progress')?.innerText.includes('100%')", timeout=120_000)
+    page.wait_for_timeout(3000)                                    # a second run would restart the progress line
+    assert "100%" in page.locator("#train-progress").inner_text()
     links = "Array.from(document.querySelectorAll('a[href]')).map(a => a.href).join(' ')"
     page.wait_for_function(f"({links}).includes('curves.csv')", timeout=30_000)    # the downloads
     hrefs = page.evaluate(links)

@@ -152,3 +152,106 @@ def test_the_default_study_is_one_factor_at_a_time():
     for bad in (["width=3"], ["hidden=0"], ["dropout=1.5"], ["layers=two"]):
         with pytest.raises(UserError):
             sweep.parse_grid(bad)
+
+
+def test_an_interrupted_sweep_resumes_the_interrupted_trial_only(tmp_path, capsys):
+    """Ctrl-C marks the running trial failed, which GridSampler counts as visited: the resumed study must run
+    that point again — and nothing that finished — and end with every point exactly once."""
+    calls = []
+
+    def trainer(name, params):
+        calls.append((name, params["layers"]))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return {"model": name, "params": params, "history": [{"epoch": 1}], "parameters": 1, "seconds": 0.0,
+                "metrics": {"val_accuracy": 0.5 + 0.1 * params["layers"], "test_accuracy": 0.5, "test_n": 10}}
+
+    kwargs = dict(models=("rnn", "gru"), grid=sweep.parse_grid(["layers=1,2"]), epochs=1,
+                  storage=f"sqlite:///{tmp_path / 'study.db'}", trainer=trainer)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run("mnist", **kwargs)
+    first, interrupted = calls[0], calls[1]
+    result = sweep.run("mnist", **kwargs)
+    assert "1 trials done, 3 to run" in capsys.readouterr().out
+    assert first not in calls[2:] and interrupted in calls[2:] and len(calls) == 2 + 3
+    assert sorted((t["model"], t["params"]["layers"]) for t in result["trials"]) == \
+        [("gru", 1), ("gru", 2), ("rnn", 1), ("rnn", 2)]
+    again = sweep.run("mnist", **kwargs)
+    assert len(calls) == 5 and again["trials"] == result["trials"]
+
+
+def test_word2vec_vectors_are_computed_once_per_data(tmp_path, monkeypatch):
+    """The IMDb study's trials (and a resumed study) share word2vec vectors cached under the data's key."""
+    from seqcompare import data, reviews
+
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path)
+    ids = [[1, 2, 3, 4, 2, 3], [4, 3, 2, 1, 5], [5, 1, 2]] * 5
+    first = reviews.cached_word_vectors(ids, 6, 8)
+    real = reviews.word_vectors
+    monkeypatch.setattr(reviews, "word_vectors", lambda *a, **k: pytest.fail("word2vec ran again"))
+    assert first.shape == (6, 8) and reviews.cached_word_vectors(ids, 6, 8).equal(first)
+    monkeypatch.setattr(reviews, "word_vectors", real)
+    other = reviews.cached_word_vectors(ids[:-1], 6, 8)                  # other reviews: another key
+    assert other.shape == (6, 8) and len(list((tmp_path / "word2vec").glob("*.safetensors"))) == 2
+
+
+def _training_threads() -> int:
+    return sum(t.name == "seqcompare-live-training" and t.is_alive() for t in threading.enumerate())
+
+
+def _wait(condition, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_a_cancelled_or_vanished_client_ends_the_training(data_dir, monkeypatch):
+    """Through a real Gradio server (in this process, so its threads can be counted): a client that cancels
+    (the Stop button's path) and a client process that dies (a closed tab) both end the training thread."""
+    import subprocess
+    import sys
+
+    import gradio as gr
+    from gradio_client import Client
+
+    from seqcompare.ui import api
+
+    monkeypatch.setenv("SEQCOMPARE_DATA", str(data_dir))
+    with gr.Blocks() as demo:
+        inputs = [gr.Textbox(), gr.Textbox(), *(gr.Number() for _ in range(6)), gr.Textbox(), gr.Number()]
+        gr.Button().click(api.api_train_models, inputs, gr.JSON(), api_name="train_models")
+    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    long_run = ("digits", "lstm", 256, 3, 0, 0.005, 30, 120, "", 10000)    # minutes of work, cut at 120 s
+    try:
+        job = Client(demo.local_url, verbose=False).submit(*long_run, api_name="/train_models")
+        assert _wait(lambda: any(u["models"]["lstm"]["step"] for u in job.outputs()), 60)
+        job.cancel()
+        assert _wait(lambda: _training_threads() == 0, 20), "Stop left the training running"
+        script = ("import sys, time; from gradio_client import Client; "
+                  f"Client(sys.argv[1], verbose=False).submit(*{long_run!r}, api_name='/train_models'); time.sleep(600)")
+        client = subprocess.Popen([sys.executable, "-c", script, demo.local_url])
+        try:
+            assert _wait(lambda: _training_threads() == 1, 60), "the second training did not start"
+        finally:
+            client.kill()
+            client.wait()
+        assert _wait(lambda: _training_threads() == 0, 30), "a closed client left the training running"
+    finally:
+        demo.close()
+
+
+def test_the_study_section_survives_a_missing_or_broken_file(tmp_path, monkeypatch):
+    import gradio as gr
+
+    monkeypatch.setattr(train_tab, "CHECKPOINTS", tmp_path)
+    (tmp_path / "imdb").mkdir()
+    (tmp_path / "imdb" / "study.json").write_text('{"trials": [{"model": "lstm"}]}', encoding="utf-8")
+    with gr.Blocks() as demo:
+        train_tab.study_section()
+    shown = " ".join(str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    assert "imdb/study.json cannot be shown" in shown and "No study shipped yet for mnist" in shown

@@ -50,3 +50,24 @@ def test_a_raw_upload_is_refused_and_not_cached(app_url, oversized):
     assert refused.value.code == 413
     assert "maximum allowed size" in refused.value.read().decode()
     assert folder_size(cache) - before < 1024 * 1024                      # nothing of it was kept
+
+
+def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized):
+    """In the UI, Gradio refuses the file before sending it and says so in an error toast."""
+    from test_e2e import ARGS, CHROMIUM
+
+    if not CHROMIUM:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(app_url)
+            page.get_by_role("tab", name="Digits", exact=True).click()
+            page.get_by_role("tab", name="Upload or pick an example").click()
+            page.locator("#digit-upload input[type=file]").set_input_files(str(oversized))
+            page.get_by_text("exceed the maximum allowed size of 5.0 Mb").first.wait_for()
+        finally:
+            browser.close()

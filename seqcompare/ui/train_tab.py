@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import gradio as gr
@@ -58,26 +59,27 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
         s, notices = live.check(task, ",".join(models or []), hidden, layers, dropout, lr, epochs, seconds, text,
                                 images, seed)
         keep, steps = {}, {n: [] for n in s.models}
-        for update in live.train(s, notices, keep=keep):
-            for name, m in update["models"].items():        # training loss against updates made so far
-                if m.get("loss") is not None and (not steps[name] or steps[name][-1][0] != m["updates"]):
-                    steps[name].append((m["updates"], m["loss"]))
-            histories = {n: m.get("history") or [] for n, m in update["models"].items()}
-            fig = plots.live_curves(steps, histories, update["metric"])
-            progress = f"**{update['progress']:.0%}** · {update['elapsed']:.0f} s · " + ", ".join(
-                f"{plots.label(n)} {m['status']}" + (f" (epoch {m['epoch']})" if m["status"] == "training" else "")
-                for n, m in update["models"].items())
-            messages = update["notices"] + ([update["error"]] if update.get("error") else [])
-            if not update["done"]:
-                yield outputs(notice("; ".join(messages)), progress, fig, None, None)
-                continue
-            trained = {n: keep[n] for n in s.models if n in keep}
-            folder, files = _downloads(update, trained)
-            _free(session)
-            new = {"task": s.task, "models": trained, "vocab": keep.get("vocab"), "dir": folder}
-            if update.get("stopped"):
-                messages.append("stopped: the models keep what they learned so far")
-            yield outputs(notice("; ".join(messages)), progress, fig, _table(update), files, new)
+        with closing(live.train(s, notices, keep=keep)) as updates:   # Stop or a closed tab closes this
+            for update in updates:                                    # generator, and so the training
+                for name, m in update["models"].items():        # training loss against updates made so far
+                    if m.get("loss") is not None and (not steps[name] or steps[name][-1][0] != m["updates"]):
+                        steps[name].append((m["updates"], m["loss"]))
+                histories = {n: m.get("history") or [] for n, m in update["models"].items()}
+                fig = plots.live_curves(steps, histories, update["metric"])
+                progress = f"**{update['progress']:.0%}** · {update['elapsed']:.0f} s · " + ", ".join(
+                    f"{plots.label(n)} {m['status']}" + (f" (epoch {m['epoch']})" if m["status"] == "training" else "")
+                    for n, m in update["models"].items())
+                messages = update["notices"] + ([update["error"]] if update.get("error") else [])
+                if not update["done"]:
+                    yield outputs(notice("; ".join(messages)), progress, fig, None, None)
+                    continue
+                trained = {n: keep[n] for n in s.models if n in keep}
+                folder, files = _downloads(update, trained)
+                _free(session)
+                new = {"task": s.task, "models": trained, "vocab": keep.get("vocab"), "dir": folder}
+                if update.get("stopped"):
+                    messages.append("stopped: the models keep what they learned so far")
+                yield outputs(notice("; ".join(messages)), progress, fig, _table(update), files, new)
     except UserError as exc:
         yield outputs(notice(str(exc)))
 
@@ -198,16 +200,27 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
 def study_section() -> None:
     """The tutorial's hyperparameter study, as run by `sweep` and shipped in checkpoints/TASK/study.json."""
     gr.Markdown("## The tutorial's hyperparameter study, for every cell")
+    missing = []
     for task, caption in (("imdb", "IMDb reviews"), ("mnist", "MNIST digits")):
         study = sweep.load(CHECKPOINTS / task / "study.json")
-        if study is None:
+        if study is None or not study["trials"]:
+            missing.append(task)
             continue
-        gr.Markdown(f"**{caption}** — {len(study['trials'])} trials ({study['design']}, {study['epochs']} epochs each"
-                    + (f", {study['limit']:,} examples per split" if study.get("limit") else "") + "; test accuracy "
-                    f"on {study['test_items']:,} test items). Baseline: " +
-                    ", ".join(f"{k} {v}" for k, v in study["baseline"].items()) + ".")
-        gr.Dataframe(plots.study_rows(study), headers=["model", "hidden", "layers", "dropout", "validation accuracy",
-                                                       "test accuracy (95% interval)", "parameters", "seconds"],
+        try:                                   # everything computed first: a malformed file shows a notice only
+            caption = (f"**{caption}** — {len(study['trials'])} trials ({study['design']}, {study['epochs']} epochs "
+                       "each" + (f", {study['limit']:,} examples per split" if study.get("limit") else "")
+                       + f"; test accuracy on {study['test_items']:,} test items). Baseline: "
+                       + ", ".join(f"{k} {v}" for k, v in study["baseline"].items()) + ".")
+            rows, parallel, effects = plots.study_rows(study), plots.study_parallel(study), plots.study_effects(study)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            gr.Markdown(notice(f"checkpoints/{task}/study.json cannot be shown ({type(exc).__name__}: {exc})"))
+            continue
+        gr.Markdown(caption)
+        gr.Dataframe(rows, headers=["model", "hidden", "layers", "dropout", "validation accuracy",
+                                    "test accuracy (95% interval)", "parameters", "seconds"],
                      interactive=False, show_label=False)
-        gr.Plot(plots.study_parallel(study), show_label=False)
-        gr.Plot(plots.study_effects(study), show_label=False)
+        gr.Plot(parallel, show_label=False)
+        gr.Plot(effects, show_label=False)
+    if missing:
+        gr.Markdown(f"No study shipped yet for {' and '.join(missing)}: `python -m seqcompare sweep "
+                    f"{missing[0]}` runs one and writes `checkpoints/{missing[0]}/study.json`.")
