@@ -21,6 +21,29 @@ def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, drop
                              dropout=dropout if num_layers > 1 else 0.0)
 
 
+def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state=None):
+    """One time step of a batch-first nn.RNN / nn.LSTM / nn.GRU in evaluation, through PyTorch's fused cell
+    kernels (torch.lstm_cell, gru_cell, rnn_tanh_cell) layer by layer: x (B, 1, input) → (out (B, 1, hidden),
+    state). The same arithmetic as `rnn(x, state)`, without the whole-sequence kernel's set-up, which
+    dominates a single step on the CPU (oneDNN's LSTM takes about 3× as long for one character)."""
+    B, lstm = x.shape[0], isinstance(rnn, nn.LSTM)
+    if state is None:
+        zeros = x.new_zeros(rnn.num_layers, B, rnn.hidden_size)
+        state = (zeros, zeros) if lstm else zeros
+    cell = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}.get(type(rnn)) or (
+        torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell)
+    inp, hs, cs = x[:, 0], [], []
+    for layer in range(rnn.num_layers):
+        weights = [getattr(rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        if lstm:
+            inp, c = cell(inp, (state[0][layer], state[1][layer]), *weights)
+            cs.append(c)
+        else:
+            inp = cell(inp, state[layer], *weights)
+        hs.append(inp)
+    return inp[:, None], ((torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs))
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -202,7 +225,10 @@ class CharLM(nn.Module):
 
     def forward_embedded(self, x: torch.Tensor, state=None):
         """`forward` from the character embedding vectors x (B, T, embed) instead of the ids (input influence)."""
-        out, state = self.rnn(self.drop(x), state)
+        if not self.training and x.shape[1] == 1:      # generation: one character at a time
+            out, state = rnn_step(self.rnn, x, state)
+        else:
+            out, state = self.rnn(self.drop(x), state)
         return self.decoder(self.proj(self.drop(out))), state
 
     @staticmethod
@@ -248,7 +274,8 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, cache=None, need_weights: bool = False):
         """x (B, T, C); cache (keys, values) of earlier positions or None. Returns (y, new cache, weights)."""
         B, T, C = x.shape
-        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, 2))
+        # one view for the three: (B, T, 3·C) → 3 × (B, heads, T, C / heads)
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         if cache is not None:
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
         past = k.shape[2] - T

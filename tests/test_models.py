@@ -114,3 +114,22 @@ def test_tied_char_model_shares_its_embedding_and_survives_a_half_precision_roun
     with torch.no_grad():                                                 # still tied after loading: one update moves both
         loaded.embed.weight[1].add_(1.0)
     assert torch.equal(loaded.decoder.weight[1], loaded.embed.weight[1])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_single_steps_through_the_cell_kernels_match_the_whole_sequence(cell, layers):
+    from seqcompare.models import rnn_step
+
+    rnn = make_rnn(cell, 8, 16, layers, 0.0).eval()
+    x = torch.randn(3, 6, 8)
+    with torch.no_grad():
+        full, full_state = rnn(x)
+        state, outs = None, []
+        for t in range(6):
+            out, state = rnn_step(rnn, x[:, t:t + 1], state)
+            outs.append(out)
+    torch.testing.assert_close(torch.cat(outs, 1), full)
+    for a, b in zip(state if cell == "lstm" else [state], full_state if cell == "lstm" else [full_state]):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(torch.cat(outs, 1)[:, 1:], torch.cat(outs, 1)[:, :-1])    # the state moved on

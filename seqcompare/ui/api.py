@@ -7,7 +7,7 @@ from functools import partial
 import gradio as gr
 
 from seqcompare import UserError, digits, live, reviews
-from seqcompare.ui.common import as_json
+from seqcompare.ui.common import GENERATION, as_json
 from seqcompare.ui.train_tab import CONCURRENCY_ID
 
 
@@ -49,8 +49,7 @@ def api_endpoints(digit_bank, review_bank, text_bank) -> None:
     go[0].click(as_json(partial(api_predict_digit, digit_bank)), image, result, api_name="predict_digit")
     go[1].click(as_json(partial(api_classify_review, review_bank)), review, result, api_name="classify_review")
     go[2].click(as_json(text_bank.generate), [seed, length, temperature, top_k, random_seed, top_p, beams],
-                result,
-                api_name="generate_text")
+                result, api_name="generate_text", **GENERATION)
     go[3].click(api_train_models, train_args, progress, api_name="train_models", concurrency_limit=1,
                 concurrency_id=CONCURRENCY_ID)
 

@@ -7,7 +7,7 @@ from functools import partial
 import gradio as gr
 
 from seqcompare import UserError, checkpoints, plots, textgen
-from seqcompare.ui.common import CHECKPOINTS, comparison, notice
+from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
 from seqcompare.ui import memory_views
 
 
@@ -62,8 +62,8 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     seed.change(partial(next_view, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
     settings = [seed, length, temperature, top_k, random_seed, top_p, beams]
-    generate.click(write, settings, [message, *columns, next_plot], api_visibility="private")
-    seed.submit(write, settings, [message, *columns, next_plot], api_visibility="private")
+    generate.click(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
+    seed.submit(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
     memory_views.textgen_memory(bank, seed, columns)
 
     gr.Markdown("## How they compare on the validation reviews")
