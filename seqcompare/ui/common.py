@@ -10,7 +10,7 @@ from seqcompare import UserError, metrics, plots
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent.parent / "checkpoints"
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
-# All its events share one slot pool of GENERATION_LIMIT, about one per core: a burst of generations then
+# All its events share one pool of two slots, about one per core: a burst of generations then
 # queues instead of fighting for the cores and Python's lock, and the quick digit and review requests
 # keep their own slots (app.CONCURRENCY each) and pass it.
 GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": 2}
