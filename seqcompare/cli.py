@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
                                                       "evaluate --limit N scores); hotel, the first N reviews")
     t.add_argument("--out", type=Path, help="checkpoint folder (default: checkpoints/TASK)")
     t.add_argument("--threads", type=positive_int, help="torch threads (1 lets two trainings share 2 cores)")
+    t.add_argument("--jobs", type=positive_int, default=1,
+                   help="train up to N models at once, each in its own process on one torch thread, the longest "
+                        "first (2 on a 2-core CPU)")
     device_arg(t)
     data_args(t)
 
@@ -268,6 +271,8 @@ def run_report(args) -> None:
 
 def run_train(args) -> None:
     models = model_list(args.models, args.task)
+    if args.jobs > 1 and len(models) > 1:
+        return train_in_parallel(args, models)
     if args.threads:
         import torch
 
@@ -283,6 +288,66 @@ def run_train(args) -> None:
                                          epochs=args.epochs, limit=args.limit, device=device)
     finally:
         devices.stop()
+
+
+def train_in_parallel(args, models) -> None:
+    """`train --jobs N`: one child process per model (`train TASK --models NAME --threads 1`), N at a time,
+    the longest first by the training seconds of the checkpoints already in --out (else in the given
+    order); each child's epoch lines are echoed with its name, and the wall time is printed at the end."""
+    import subprocess
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from seqcompare import checkpoints, data, devices
+
+    if devices.world_size() > 1:
+        raise UserError("--jobs starts its own processes: run it without torchrun")
+    data.data_dir(args.data_dir)                # a missing data folder: one message, before any process starts
+    out = args.out or CHECKPOINTS / args.task
+
+    def cost(name):
+        for folder in (out, CHECKPOINTS / args.task):          # this run's earlier checkpoints, else the shipped
+            try:
+                return -float(checkpoints.read_json(folder / f"{name}.json")["train_seconds"])
+            except Exception:                   # none or unreadable: the next folder, at last the given order
+                continue
+        return 0.0
+
+    order = sorted(models, key=cost)
+    passed = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+              if k in ("epochs", "limit", "device", "data_dir") and v is not None]
+    lock = threading.Lock()
+
+    def one(name):
+        cmd = [sys.executable, "-m", "seqcompare", "train", args.task, "--models", name, "--threads", "1",
+               "--out", str(out), *passed]
+        env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}     # epoch lines, no progress bars
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as child:
+            lines = []
+            for line in child.stdout:
+                lines.append(line)
+                with lock:
+                    print(f"[{name}] {line}", end="", flush=True)
+        if child.returncode:
+            last = lines[-1].strip().removeprefix("seqcompare: error: ") if lines else f"exit {child.returncode}"
+            raise UserError(last)
+
+    start = time.perf_counter()
+    print(f"training {', '.join(order)}: {min(args.jobs, len(order))} at a time, one torch thread each")
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = {name: pool.submit(one, name) for name in order}
+    failed = {}                                  # reason → the models that stopped for it
+    for name, future in futures.items():
+        if future.exception():
+            failed.setdefault(str(future.exception()), []).append(name)
+    if failed:
+        raise UserError("; ".join(f"training {', '.join(names)} failed: {why}" for why, names in failed.items()))
+    wall = time.perf_counter() - start
+    checkpoints.write_json(out / "training_run.json", {"models": order, "jobs": args.jobs, "threads": 1,
+                                                       "wall_seconds": round(wall, 1), "epochs": args.epochs,
+                                                       "limit": args.limit})
+    print(f"trained {', '.join(order)} in {wall / 60:.1f} min of wall time ({out / 'training_run.json'})")
 
 
 def run_evaluate(args) -> None:

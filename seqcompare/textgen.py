@@ -187,6 +187,10 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
         reviews = reviews[:limit]
     train_reviews, val_reviews = split_reviews(reviews)
     train_text, val_text = corpus(train_reviews), corpus(val_reviews)
+    need = (RECIPE.batch_size * (BPTT + 1), BPTT + 1)      # a window per stream; one validation window
+    if len(train_text) < need[0] or len(val_text) < need[1]:
+        raise UserError(f"too little text to train on: {len(train_text):,} training and {len(val_text):,} validation "
+                        f"characters, at least {need[0]:,} and {need[1]:,} needed" + (" (raise --limit)" if limit else ""))
     vocab = Vocab.from_text(train_text)
     out = Path(out)
     if devices.is_main():                            # rank 0 alone writes

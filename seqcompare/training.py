@@ -57,8 +57,8 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
     model.train(training)
     device = device or torch.device("cpu")
     total_loss, total_n, trues, preds = 0.0, 0, [], []
-    bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True,
-               disable=not devices.is_main())
+    quiet = {} if devices.is_main() else {"disable": True}     # else tqdm's own TQDM_DISABLE=1 can turn it off
+    bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True, **quiet)
     with torch.set_grad_enabled(training):
         for step, batch in enumerate(bar, 1):
             with devices.autocast(device):

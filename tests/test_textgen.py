@@ -108,3 +108,33 @@ def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
     from safetensors import safe_open
     with safe_open(str(tmp_path / "transformer.safetensors"), "pt") as f:
         assert all(f.get_tensor(k).dtype == torch.float16 for k in f.keys())
+
+
+def test_train_jobs_runs_the_models_side_by_side_and_records_the_wall_time(data_dir, tmp_path):
+    """`train --jobs 2`: one process per model on one thread each; both checkpoints load, the run's wall
+    time is written, and report quotes it only for a full run (no --epochs or --limit)."""
+    from seqcompare import report
+
+    run = cli("train", "hotel", "--models", "rnn,gru", "--epochs", "1", "--limit", "200", "--jobs", "2",
+              "--out", str(tmp_path), "--data-dir", str(data_dir))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[rnn] rnn epoch 1/1" in run.stdout and "[gru] gru epoch 1/1" in run.stdout
+    assert "it/s" not in run.stdout + run.stderr                  # epoch lines, no progress bars
+    bank = textgen.TextModels(tmp_path, names=("rnn", "gru"))
+    assert not bank.errors and all(m["train"]["world_size"] == 1 for m in bank.meta.values())
+    record = checkpoints.read_json(tmp_path / "training_run.json")
+    assert sorted(record["models"]) == ["gru", "rnn"] and record["jobs"] == 2 and record["wall_seconds"] > 0
+    assert "one after another" in report.training_time(tmp_path, bank.meta)   # a smoke run is not quoted
+    checkpoints.write_json(tmp_path / "training_run.json", {**record, "epochs": None, "limit": None})
+    assert "wall time, 2 at a time" in report.training_time(tmp_path, bank.meta)
+
+
+def test_train_jobs_reports_a_failed_model_in_one_line(data_dir, tmp_path):
+    """Two reviews are too little text: each process stops at once, and the run says why in one line."""
+    run = cli("train", "hotel", "--models", "rnn,gru", "--jobs", "2", "--limit", "2", "--out", str(tmp_path),
+              "--data-dir", str(data_dir))
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "epoch" not in run.stdout
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("seqcompare: error: training gru, rnn failed: too "
+                                                                "little text to train on")
+    run = cli("train", "hotel", "--models", "rnn,gru", "--jobs", "2", "--data-dir", str(tmp_path / "missing"))
+    assert run.returncode == 2 and run.stderr.startswith("seqcompare: error: data folder") and not run.stdout
