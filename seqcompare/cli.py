@@ -344,9 +344,10 @@ def train_in_parallel(args, models) -> None:
     if failed:
         raise UserError("; ".join(f"training {', '.join(names)} failed: {why}" for why, names in failed.items()))
     wall = time.perf_counter() - start
+    seconds = {name: checkpoints.read_json(out / f"{name}.json")["train_seconds"] for name in order}
     checkpoints.write_json(out / "training_run.json", {"models": order, "jobs": args.jobs, "threads": 1,
                                                        "wall_seconds": round(wall, 1), "epochs": args.epochs,
-                                                       "limit": args.limit})
+                                                       "limit": args.limit, "train_seconds": seconds})
     print(f"trained {', '.join(order)} in {wall / 60:.1f} min of wall time ({out / 'training_run.json'})")
 
 

@@ -195,15 +195,17 @@ def tutorial_tables(root: Path) -> str:
 
 
 def training_time(folder: Path, meta: dict[str, dict]) -> str:
-    """How long training all the models took: the wall time of the `train --jobs N` run that wrote every
-    one of them, if there was one, else the sum of their own times."""
+    """How long training all the models took: the wall time of the full `train --jobs N` run that wrote
+    every one of these checkpoints (none retrained since), if there was one, else the sum of their own times."""
     total = sum(m["train_seconds"] for m in meta.values())
     run = folder / "training_run.json"
     if run.is_file():
         r = checkpoints.read_json(run)
-        if set(r.get("models", ())) >= set(meta) and not r.get("epochs") and not r.get("limit"):
+        wrote_these = all(r.get("train_seconds", {}).get(n) == m["train_seconds"] for n, m in meta.items())
+        if wrote_these and not r.get("epochs") and not r.get("limit"):
             return (f"{r['wall_seconds'] / 60:.0f} min of wall time, {r['jobs']} at a time on one thread each "
-                    f"(`train hotel --jobs {r['jobs']}`; their own training times add up to {total / 60:.0f} min)")
+                    f"(`train {folder.name} --jobs {r['jobs']}`; their own training times add up to "
+                    f"{total / 60:.0f} min)")
     return f"{total / 60:.0f} min (one thread each, one after another)"
 
 

@@ -127,6 +127,8 @@ def test_train_jobs_runs_the_models_side_by_side_and_records_the_wall_time(data_
     assert "one after another" in report.training_time(tmp_path, bank.meta)   # a smoke run is not quoted
     checkpoints.write_json(tmp_path / "training_run.json", {**record, "epochs": None, "limit": None})
     assert "wall time, 2 at a time" in report.training_time(tmp_path, bank.meta)
+    retrained = {**bank.meta, "gru": {**bank.meta["gru"], "train_seconds": 1.0}}      # a later run wrote the GRU
+    assert "one after another" in report.training_time(tmp_path, retrained)
 
 
 def test_train_jobs_reports_a_failed_model_in_one_line(data_dir, tmp_path):
