@@ -236,6 +236,13 @@ class CharLM(nn.Module):
         """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
         return tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
 
+    @staticmethod
+    def merge_states(states: list):
+        """One batch's state from the states of single sequences (requests decoded together)."""
+        if isinstance(states[0], tuple):
+            return tuple(torch.cat(parts, 1) for parts in zip(*states))
+        return torch.cat(states, 1)
+
 
 def detach_state(state):
     """Cut the graph behind a carried state (truncated back-propagation through time)."""
@@ -399,3 +406,14 @@ class TransformerLM(nn.Module):
         """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
         window, cache = state
         return window[index], [(k[index], v[index]) for k, v in cache]
+
+    @staticmethod
+    def merge_states(states: list):
+        """One batch's state from the states of single sequences, which must hold windows of one length
+        (their positions, and so their caches, line up)."""
+        if len({window.shape[1] for window, _ in states}) > 1:
+            raise ValueError("only states at the same position can share a batch")
+        caches = [cache for _, cache in states]
+        return (torch.cat([window for window, _ in states]),
+                [(torch.cat([c[i][0] for c in caches]), torch.cat([c[i][1] for c in caches]))
+                 for i in range(len(caches[0]))])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -415,26 +415,41 @@ def candidates(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: 
     """The characters sampling may pick and their probabilities (renormalised, likeliest first): the
     logits scaled by the temperature, cut to the top k, then to the nucleus — the smallest set of
     likeliest characters whose probability reaches top_p. Returns (probabilities, ids)."""
-    k = top_k if 0 < top_k < len(logits) else len(logits)
+    probs, ids, keep = cut(logits[None], temperature, top_k, top_p)
+    probs, ids = probs[0][keep[0]], ids[0][keep[0]]
+    return probs / probs.sum(), ids
+
+
+def cut(logits: torch.Tensor, temperature: float, top_k: int, top_p: float):
+    """`candidates` for each row of logits (B, V): the top k per row, likeliest first, their probabilities
+    and which of them the nucleus keeps (B, k) — the rows keep sets of different sizes."""
+    k = top_k if 0 < top_k < logits.shape[-1] else logits.shape[-1]
     values, ids = logits.topk(k)                           # sorted, likeliest first
     probs = (values / temperature).softmax(-1)
-    if top_p < 1:
-        keep = probs.cumsum(-1) - probs < top_p             # the likelier ones have not reached top_p yet
-        probs, ids = probs[keep], ids[keep]
-        probs = probs / probs.sum()
-    return probs, ids
+    keep = probs.cumsum(-1) - probs < top_p                 # the likelier ones have not reached top_p yet
+    return probs, ids, keep
 
 
 def pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator) -> int:
     """The next character: the likeliest at temperature 0, else a draw from `candidates`."""
+    return pick_rows(logits[None], temperature, top_k, top_p, [generator])[0]
+
+
+def pick_rows(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, generators: list) -> list[int]:
+    """`pick` for each row of logits (B, V), with the same settings, each row drawing from its own
+    generator (one uniform number per draw, so a row's text does not depend on the other rows)."""
     if temperature < GREEDY_BELOW:
-        return int(logits.argmax())
-    if not 0 < top_k < len(logits) and top_p >= 1:      # nothing cut off: no sort of the whole vocabulary
+        return logits.argmax(-1).tolist()
+    u = torch.cat([torch.rand(1, generator=g, device=logits.device) for g in generators])[:, None]
+    if not 0 < top_k < logits.shape[-1] and top_p >= 1:   # nothing cut off: no sort of the whole vocabulary
         cdf = (logits / temperature).softmax(-1).cumsum(-1)
-        u = torch.rand(1, generator=generator, device=cdf.device) * cdf[-1]
-        return int(torch.searchsorted(cdf, u, right=True).clamp_(max=len(cdf) - 1))   # right: never a p = 0
-    probs, ids = candidates(logits, temperature, top_k, top_p)
-    return int(ids[torch.multinomial(probs, 1, generator=generator)])
+        # inverse transform: the first character whose cumulative probability passes u (right: never a p = 0)
+        return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_(max=cdf.shape[-1] - 1)[:, 0].tolist()
+    probs, ids, keep = cut(logits, temperature, top_k, top_p)
+    cdf = (probs * keep).cumsum(-1)                        # what the nucleus drops adds nothing
+    at = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
+    at = torch.minimum(at, keep.sum(-1, keepdim=True) - 1)   # rounding at the very top stays in the set
+    return ids.gather(1, at)[:, 0].tolist()
 
 
 def prompt(model, vocab: Vocab, seed: str):
@@ -446,22 +461,85 @@ def prompt(model, vocab: Vocab, seed: str):
     return logits, state
 
 
-@torch.inference_mode()
+@dataclass
+class Draw:
+    """One continuation to write: its seed, its (checked) sampling settings and its own random generator."""
+    seed: str
+    length: int
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 1.0
+    generator: torch.Generator | None = None
+
+
 def sample(model, vocab: Vocab, seed: str, length: int, temperature: float, top_k: int,
            generator: torch.Generator, stop_at_end: bool = True, top_p: float = 1.0) -> str:
     """Continue `seed` (read after an END, as a fresh review) by up to `length` characters; stops at END
     (or, with stop_at_end=False, writes on into the next review — the benchmark's fixed length)."""
-    logits, state = prompt(model, vocab, seed)
-    out, end_id = [], vocab.index[END]
-    for _ in range(length):
-        nxt = pick(logits, temperature, top_k, top_p, generator)
-        if nxt == end_id and stop_at_end:
+    return sample_many(model, vocab, [Draw(seed, length, temperature, top_k, top_p, generator)], stop_at_end)[0]
+
+
+def batch_position(model, state) -> int:
+    """Sequences whose states share this can be decoded as one batch: any two for a recurrent model
+    (a state is a vector), the same window length for the Transformer (its cache is per position)."""
+    return state[0].shape[1] if isinstance(model, TransformerLM) else 0
+
+
+@torch.inference_mode()
+def sample_many(model, vocab: Vocab, draws: list[Draw], stop_at_end: bool = True) -> list[str]:
+    """Several continuations at once, each the text `sample` writes for it alone (the same settings and
+    generator give the same text, up to float rounding in the batched products). Each step runs the
+    model once for a whole batch, reading its weights once for all the sequences in it."""
+    prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys(d.seed for d in draws)}
+    groups: dict[int, list[int]] = {}
+    for i, d in enumerate(draws):
+        groups.setdefault(batch_position(model, prompts[d.seed][1]), []).append(i)
+    texts = [""] * len(draws)
+    for rows in groups.values():
+        ids = decode(model, [draws[i] for i in rows], [prompts[draws[i].seed] for i in rows], vocab.index[END],
+                     stop_at_end)
+        for i, chars in zip(rows, ids):
+            texts[i] = vocab.decode(chars)
+    return texts
+
+
+def pick_each(logits: torch.Tensor, draws: list[Draw]) -> list[int]:
+    """Each row's next character, drawn with its own settings (rows that share them are picked together)."""
+    picked, groups = [0] * len(draws), {}
+    for row, d in enumerate(draws):
+        groups.setdefault((d.temperature, d.top_k, d.top_p), []).append(row)
+    for (temperature, top_k, top_p), rows in groups.items():
+        some = logits if len(rows) == len(draws) else logits[rows]
+        for row, nxt in zip(rows, pick_rows(some, temperature, top_k, top_p, [draws[r].generator for r in rows])):
+            picked[row] = nxt
+    return picked
+
+
+def decode(model, draws: list[Draw], prompts: list, end_id: int, stop_at_end: bool) -> list[list[int]]:
+    """The sampling loop over a batch: each sequence draws its next character from its own row of
+    logits with its own settings, and leaves the batch at END (with stop_at_end) or at its length."""
+    logits = torch.stack([first for first, _ in prompts])
+    state = prompts[0][1] if len(prompts) == 1 else model.merge_states([s for _, s in prompts])
+    out = [[] for _ in draws]
+    live = list(range(len(draws)))                         # the sequences in the batch, in its row order
+    while live:
+        going, chars = [], []
+        for row, (i, nxt) in enumerate(zip(live, pick_each(logits, [draws[i] for i in live]))):
+            if nxt == end_id and stop_at_end:
+                continue
+            out[i].append(nxt)
+            if len(out[i]) < draws[i].length:
+                going.append(row)
+                chars.append(nxt)
+        if not going:
             break
-        out.append(nxt)
-        logits, state = model(torch.tensor([[nxt]], device=logits.device), state)
-        logits = logits[0, -1].float()
-        logits[0] = -math.inf
-    return vocab.decode(out)
+        if len(going) < len(live):
+            state = model.reorder_state(state, torch.tensor(going, device=logits.device))
+        live = [live[row] for row in going]
+        logits, state = model(torch.tensor(chars, device=logits.device)[:, None], state)
+        logits = logits[:, -1].float()
+        logits[:, 0] = -math.inf
+    return out
 
 
 @torch.inference_mode()
@@ -518,6 +596,55 @@ class TextModels:
                  random_seed: int = 0, top_p: float = 1.0, beams: int = 1, stop_at_end: bool = True) -> dict:
         """Each model's continuation of `seed` and the ms it took; the same random seed gives the same text.
         With beams > 1, beam search (deterministic) instead of sampling."""
+        answer = self.generate_many([(seed, length, temperature, top_k, random_seed, top_p, beams)], stop_at_end)[0]
+        if isinstance(answer, UserError):
+            raise answer
+        return answer
+
+    def generate_many(self, requests: list[tuple], stop_at_end: bool = True) -> list[dict | UserError]:
+        """`generate` for several requests at once — a server's concurrent users, each a tuple of `generate`'s
+        arguments. Every model writes all the sampled continuations in one batch (see `sample_many`), so
+        each request gets the text it gets alone, and `ms` is the batch's time for that model (`"batch"`
+        says how many shared it). A request with bad settings gets its UserError in its place."""
+        checked = []
+        for request in requests:
+            try:
+                checked.append(self.check(*request))
+            except UserError as exc:
+                checked.append(exc)
+        good = [i for i, c in enumerate(checked) if not isinstance(c, UserError)]
+        sampled = [i for i in good if checked[i]["beams"] == 1]
+        answers = {i: self._unavailable() for i in good}
+        for name, model in self.models.items():
+            if sampled:
+                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
+                              torch.Generator().manual_seed(c["random_seed"])) for c in map(checked.__getitem__, sampled)]
+                t0 = time.perf_counter()
+                texts = sample_many(model, self.vocab, draws, stop_at_end)
+                ms = round((time.perf_counter() - t0) * 1000, 2)
+                for i, text in zip(sampled, texts):
+                    answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
+            for i in good:
+                if checked[i]["beams"] > 1:
+                    t0 = time.perf_counter()
+                    text, score = beam_search(model, self.vocab, checked[i]["seed"], checked[i]["length"],
+                                              checked[i]["beams"])
+                    answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text),
+                                        "ms": round((time.perf_counter() - t0) * 1000, 2),
+                                        "score": round(score, 4)}    # mean log-probability per character
+        results = []
+        for i, c in enumerate(checked):
+            if isinstance(c, UserError):
+                results.append(c)
+                continue
+            results.append({"seed": c["seed"], "notices": c["notices"],
+                            "models": {n: answers[i][n] for n in self.names if n in answers[i]}})
+            if i in sampled and len(sampled) > 1:
+                results[-1]["batch"] = len(sampled)
+        return results
+
+    def check(self, seed, length=100, temperature=0.8, top_k=20, random_seed=0, top_p=1.0, beams=1) -> dict:
+        """One request's settings, checked (a UserError for what cannot be used), with its notices."""
         length, temperature, top_k, top_p, beams, notices = check_settings(length, temperature, top_k, top_p, beams)
         seed, seed_notices = clean_seed(seed)
         try:
@@ -527,20 +654,8 @@ class TextModels:
         unknown = sorted({c for c in seed if c not in self.vocab.index}) if self.vocab else []
         if unknown:
             seed_notices.append(f"characters the models never saw in training are read as unknown: {''.join(unknown[:20])}")
-        answers = self._unavailable()
-        for name, model in self.models.items():
-            gen = torch.Generator().manual_seed(random_seed)
-            t0 = time.perf_counter()
-            if beams > 1:
-                text, score = beam_search(model, self.vocab, seed, length, beams)
-            else:
-                text = sample(model, self.vocab, seed, length, temperature, top_k, gen, stop_at_end, top_p)
-            answers[name] = {"text": seed + text, "ms": round((time.perf_counter() - t0) * 1000, 2),
-                             "characters": len(text)}
-            if beams > 1:
-                answers[name]["score"] = round(score, 4)     # mean log-probability per character
-        return {"seed": seed, "notices": notices + seed_notices,
-                "models": {n: answers[n] for n in self.names if n in answers}}
+        return {"seed": seed, "length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                "beams": beams, "random_seed": random_seed, "notices": notices + seed_notices}
 
     @torch.inference_mode()
     def next_chars(self, seed: str, k: int = 10) -> dict[str, list[tuple[str, float]]]:

@@ -65,15 +65,20 @@ def test_concurrent_requests_share_no_state(client):
     jobs = [(("早餐", 40, 0.9, 20, seed), "/generate_text") for seed in range(6)]
     jobs += [((text,), "/classify_review") for text in ("A wonderful film.", "Dull and far too long.")] * 3
 
+    batches = []
+
     def call(job):
         out = client.predict(*job[0], api_name=job[1])
+        batches.append(out.get("batch", 1))
         return {n: {k: v for k, v in a.items() if k != "ms"} for n, a in out["models"].items()}
 
     alone = [call(job) for job in jobs]
+    assert set(batches) == {1}
     with ThreadPoolExecutor(len(jobs)) as pool:
         together = list(pool.map(call, jobs))
     assert together == alone
     assert len({str(a) for a in alone[:6]}) == 6          # different seeds, different texts
+    assert max(batches) > 1                               # the queue wrote some generations as one batch
 
 
 def test_load_test_command_reports_every_call(app_url):

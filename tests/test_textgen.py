@@ -30,6 +30,21 @@ def test_generation_is_reproducible_and_reads_like_a_review(text_bank):
         assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) >= len(text) // 2   # mostly hanzi
 
 
+def test_concurrent_requests_in_one_batch_get_the_answers_they_get_alone(text_bank):
+    """A server's burst of requests, decoded together: each gets its own text (settings, seed, random
+    seed), a bad one its own error, and beam search (not batched) its own deterministic answer."""
+    requests = [("早餐", 30, 0.8, 20, 1), ("房间很", 25, 1.0, 0, 2, 0.9), ("早餐", 0, 0.8, 20, 1),
+                ("服务", 20, 0.8, 20, 3, 1.0, 2), ("早餐", 30, 0.8, 20, 5)]
+    answers = text_bank.generate_many(requests)
+    assert isinstance(answers[2], UserError) and "length" in str(answers[2])
+    texts = lambda answer: {n: a["text"] for n, a in answer["models"].items()}
+    for request, answer in zip(requests, answers):
+        if not isinstance(answer, UserError):
+            assert texts(answer) == texts(text_bank.generate(*request))
+    assert [a.get("batch") for i, a in enumerate(answers) if i != 2] == [3, 3, None, 3]
+    assert texts(answers[0]) != texts(answers[4])                  # other random seed, other text
+
+
 def test_unseen_seed_characters_still_work(text_bank):
     result = text_bank.generate("😀 Hotel 龘", 20, 0.0, 0, 0)
     assert any("never saw" in n for n in result["notices"])

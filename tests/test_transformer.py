@@ -220,3 +220,43 @@ def test_sampling_draws_only_from_the_candidates():
     assert draws == {1, 2}
     assert {textgen.pick(logits, 1.0, 3, 1.0, g) for _ in range(300)} == {1, 2, 3}
     assert textgen.pick(logits, 0.0, 0, 0.1, g) == 1         # temperature 0: greedy, the rest ignored
+
+
+def lively_cell(cell: str, vocab) -> CharLM:
+    """A tiny recurrent model with large random weights (its texts vary from seed to seed)."""
+    torch.manual_seed(4)
+    model = CharLM(CharLMConfig(cell=cell, vocab_size=len(vocab), embed_size=8, hidden_size=16, dropout=0.0)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=1.0)
+    return model
+
+
+@pytest.mark.parametrize("kind", ["transformer", "lstm", "gru", "rnn"])
+@pytest.mark.parametrize("stop_at_end", [True, False])
+def test_batched_sampling_writes_each_request_the_text_it_gets_alone(kind, stop_at_end, lively, vocab):
+    """Concurrent requests decoded as one batch: different settings, generators, lengths and seeds (of
+    other lengths: the Transformer groups them by position), some past its 16-character context."""
+    model = lively if kind == "transformer" else lively_cell(kind, vocab)
+    draws = lambda: [textgen.Draw("早餐", 24, 1.2, 0, 1.0, torch.Generator().manual_seed(1)),
+                     textgen.Draw("早餐", 7, 0.0, 0, 1.0, None),                     # greedy, shorter
+                     textgen.Draw("房间干净", 24, 1.5, 5, 0.9, torch.Generator().manual_seed(2)),
+                     textgen.Draw("早餐", 24, 1.2, 0, 1.0, torch.Generator().manual_seed(3)),
+                     textgen.Draw("不错", 24, 0.9, 3, 1.0, torch.Generator().manual_seed(4))]
+    together = textgen.sample_many(model, vocab, draws(), stop_at_end)
+    alone = [textgen.sample_many(model, vocab, [d], stop_at_end)[0] for d in draws()]
+    assert together == alone
+    assert alone[0] == textgen.sample(model, vocab, "早餐", 24, 1.2, 0, torch.Generator().manual_seed(1), stop_at_end)
+    assert len(set(together)) >= 3 and len(together[1]) <= 7     # texts that could show rows mixed up
+    if not stop_at_end:
+        assert [len(t) for t in together] == [24, 7, 24, 24, 24]
+
+
+def test_states_merge_only_at_one_position(lively, vocab):
+    _, a = lively(torch.tensor([vocab.encode("早餐")]))
+    _, b = lively(torch.tensor([vocab.encode("房间")]))
+    _, c = lively(torch.tensor([vocab.encode("房间干净")]))
+    window, cache = lively.merge_states([a, b])
+    assert window.shape == (2, 2) and cache[0][0].shape[0] == 2
+    with pytest.raises(ValueError, match="same position"):
+        lively.merge_states([a, c])

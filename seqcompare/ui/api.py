@@ -6,7 +6,7 @@ from functools import partial
 
 import gradio as gr
 
-from seqcompare import UserError, digits, live, reviews
+from seqcompare import UserError, digits, live, reviews, textgen
 from seqcompare.ui.common import GENERATION, as_json
 from seqcompare.ui.train_tab import CONCURRENCY_ID
 
@@ -21,6 +21,13 @@ def api_classify_review(bank: reviews.ReviewModels, text: str) -> dict:
     """Every model's label, P(positive) and ms for one review."""
     result = bank.predict(text, trace=False)
     return {"notices": result["notices"], "models": result["models"]}
+
+
+def api_generate_text(bank: textgen.TextModels, *settings: list) -> list[list[dict]]:
+    """generate_text for a batch of concurrent requests (a list per argument, one list of answers): each
+    model's text, ms and characters, or {"error": message} for a request whose settings cannot be used."""
+    answers = bank.generate_many(list(zip(*settings)))
+    return [[{"error": str(a)} if isinstance(a, UserError) else a for a in answers]]
 
 
 def api_endpoints(digit_bank, review_bank, text_bank) -> None:
@@ -48,7 +55,7 @@ def api_endpoints(digit_bank, review_bank, text_bank) -> None:
         go = [gr.Button(f"api {i}") for i in range(4)]
     go[0].click(as_json(partial(api_predict_digit, digit_bank)), image, result, api_name="predict_digit")
     go[1].click(as_json(partial(api_classify_review, review_bank)), review, result, api_name="classify_review")
-    go[2].click(as_json(text_bank.generate), [seed, length, temperature, top_k, random_seed, top_p, beams],
+    go[2].click(partial(api_generate_text, text_bank), [seed, length, temperature, top_k, random_seed, top_p, beams],
                 result, api_name="generate_text", **GENERATION)
     go[3].click(api_train_models, train_args, progress, api_name="train_models", concurrency_limit=1,
                 concurrency_id=CONCURRENCY_ID)

@@ -21,12 +21,23 @@ is the token embedding itself, counted once)."""
 
 def text_view(bank: textgen.TextModels, seed, length, temperature, top_k, random_seed, top_p=1.0, beams=1) -> list:
     """Outputs of the Text generation tab: a notice, one text box per model, the next-character figure."""
+    return answer_view(bank, bank.generate_many([(seed, length, temperature, top_k, random_seed, top_p, beams)])[0])
+
+
+def text_views(bank: textgen.TextModels, *settings: list) -> list[list]:
+    """`text_view` for a batch of concurrent requests (Gradio's batch mode: a list per input, a list per
+    output): the models write all the sampled ones together, each request the text it gets alone."""
+    answers = bank.generate_many(list(zip(*settings)))
+    return [list(column) for column in zip(*(answer_view(bank, a) for a in answers))]
+
+
+def answer_view(bank: textgen.TextModels, result: dict | UserError) -> list:
     names = list(textgen.MODELS)
-    try:
-        result = bank.generate(seed, length, temperature, top_k, random_seed, top_p, beams)
-    except UserError as exc:
-        return [notice(str(exc)), *([None] * len(names)), None]
-    out = [notice("; ".join(result["notices"]))]
+    if isinstance(result, UserError):
+        return [notice(str(result)), *([None] * len(names)), None]
+    shared = [f"written in one batch with {result['batch'] - 1} other request(s): each time is the batch's"] \
+        if result.get("batch") else []
+    out = [notice("; ".join(result["notices"] + shared))]
     for name in names:
         a = result["models"].get(name, {"error": "unavailable"})
         out.append(gr.Textbox(value=a.get("text", ""), label=f"{plots.label(name)} — {a['error']}" if "error" in a
@@ -58,12 +69,12 @@ def textgen_tab(bank: textgen.TextModels) -> None:
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, elem_id=f"gen-{n}") for n in names]
     next_plot = gr.Plot(next_view(bank, seed.value), show_label=False)
 
-    write = partial(text_view, bank)
+    write = partial(text_views, bank)
     seed.change(partial(next_view, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
     settings = [seed, length, temperature, top_k, random_seed, top_p, beams]
-    generate.click(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
-    seed.submit(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
+    for event in (generate.click, seed.submit):
+        event(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
     memory_views.textgen_memory(bank, seed, columns)
 
     gr.Markdown("## How they compare on the validation reviews")
