@@ -196,16 +196,23 @@ def tutorial_tables(root: Path) -> str:
 
 def training_time(folder: Path, meta: dict[str, dict]) -> str:
     """How long training all the models took: the wall time of the full `train --jobs N` run that wrote
-    every one of these checkpoints (none retrained since), if there was one, else the sum of their own times."""
+    these checkpoints (those it wrote: their training seconds match), plus the own training time of any it
+    did not write; without such a run, the sum of their own times."""
     total = sum(m["train_seconds"] for m in meta.values())
     run = folder / "training_run.json"
     if run.is_file():
         r = checkpoints.read_json(run)
-        wrote_these = all(r.get("train_seconds", {}).get(n) == m["train_seconds"] for n, m in meta.items())
-        if wrote_these and not r.get("epochs") and not r.get("limit"):
-            return (f"{r['wall_seconds'] / 60:.0f} min of wall time, {r['jobs']} at a time on one thread each "
-                    f"(`train {folder.name} --jobs {r['jobs']}`; their own training times add up to "
-                    f"{total / 60:.0f} min)")
+        wrote = [n for n, m in meta.items() if r.get("train_seconds", {}).get(n) == m["train_seconds"]]
+        if wrote and not r.get("epochs") and not r.get("limit"):
+            how = (f"{r['wall_seconds'] / 60:.0f} min of wall time, {r['jobs']} at a time on one thread each "
+                   f"(`train {folder.name} --jobs {r['jobs']}`; their own training times add up to "
+                   f"{sum(meta[n]['train_seconds'] for n in wrote) / 60:.0f} min)")
+            rest = [n for n in meta if n not in wrote]
+            if not rest:
+                return how
+            alone = sum(meta[n]["train_seconds"] for n in rest)
+            return (f"{(r['wall_seconds'] + alone) / 60:.0f} min: {', '.join(map(plots.label, wrote))} in {how}, "
+                    f"then {', '.join(map(plots.label, rest))} in {alone / 60:.0f} min of its own training")
     return f"{total / 60:.0f} min (one thread each, one after another)"
 
 

@@ -142,8 +142,12 @@ def test_train_jobs_runs_the_models_side_by_side_and_records_the_wall_time(data_
     assert "one after another" in report.training_time(tmp_path, bank.meta)   # a smoke run is not quoted
     checkpoints.write_json(tmp_path / "training_run.json", {**record, "epochs": None, "limit": None})
     assert "wall time, 2 at a time" in report.training_time(tmp_path, bank.meta)
-    retrained = {**bank.meta, "gru": {**bank.meta["gru"], "train_seconds": 1.0}}      # a later run wrote the GRU
-    assert "one after another" in report.training_time(tmp_path, retrained)
+    retrained = {**bank.meta, "gru": {**bank.meta["gru"], "train_seconds": 60.0}}     # a later run wrote the GRU
+    partly = report.training_time(tmp_path, retrained)
+    wall = record["wall_seconds"] + 60
+    assert partly.startswith(f"{wall / 60:.0f} min: RNN in ") and partly.endswith("then GRU in 1 min of its own training")
+    checkpoints.write_json(tmp_path / "training_run.json", {**record, "train_seconds": {}})
+    assert "one after another" in report.training_time(tmp_path, bank.meta)      # a run that wrote none of them
 
 
 def test_train_jobs_reports_a_failed_model_in_one_line(data_dir, tmp_path):
