@@ -56,9 +56,17 @@ def bench_textgen(folder: Path, runs: int) -> dict:
     per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
     chars = {n: sum(o["models"][n]["characters"] for o in outs) / (sum(o["models"][n]["ms"] for o in outs) / 1000)
              for n in bank.models}
+    # a burst of concurrent users, as the server batches them: 30 requests (other random seeds) at once
+    burst = [("早餐", 100, 0.8, 20, i) for i in range(BURST)]
+    together, _ = timed(lambda: bank.generate_many(burst, stop_at_end=False), max(3, runs // 10))
     return {"request": "100 characters from 早餐, all models (written on past a review's end)",
             "total_ms": summary(total), "model_ms": per_model,
-            "chars_per_second": {n: round(v) for n, v in chars.items()}}
+            "chars_per_second": {n: round(v) for n, v in chars.items()},
+            "burst": {"requests": BURST, "batched_ms": summary(together),
+                      "one_at_a_time_ms": round(statistics.median(total) * BURST, 1)}}
+
+
+BURST = 30              # the load test's generate_text calls
 
 
 TEXT_200 = ("早餐很丰富，房间干净整洁，服务员的态度也很热情。酒店离地铁站很近，出行方便，周围吃饭的地方也多。" * 5)[:200]

@@ -88,6 +88,13 @@ def tables(root: Path) -> str:
                      + "\n".join(f"- {task}: {b[task]['request']}" for task in ("digits", "reviews", "textgen") if task in b)
                      + "\n\n" + _table(["task", "model", "median ms", "p95 ms", "chars/s", "request median ms",
                                          "request p95 ms"], rows))
+        burst = b.get("textgen", {}).get("burst")
+        if burst:
+            parts.append(f"**A burst of generations** — {burst['requests']} requests for 100 characters at once, "
+                         f"written as one batch (`TextModels.generate_many`, what the server does with the "
+                         f"generation requests waiting in its queue): {burst['batched_ms']['median'] / 1000:.2f} s "
+                         f"for all {burst['requests']}, against {burst['one_at_a_time_ms'] / 1000:.2f} s one at a "
+                         "time (the median request above, times the burst).")
         if "explain" in b:
             ex = b["explain"]
             rows = [[part, ex[part]["request"], f"{ex[part]['total_ms']['median']:.1f}", f"{ex[part]['total_ms']['p95']:.1f}",

@@ -22,12 +22,12 @@ MODELS = (*CELLS, "transformer")
 END = "\n"                 # ends every review; generation stops there
 UNK = "<unk>"
 MIN_COUNT = 2              # rarer training characters share the unknown id
-BPTT = 100                 # characters per truncated back-propagation window
+BPTT = 50                  # characters per truncated back-propagation window
 MAX_LENGTH = 500           # longest generation, in characters
 GREEDY_BELOW = 1e-3       # temperatures this low sample as greedy (and cannot overflow the softmax)
 MAX_SEED = 200             # seed characters the models read
-RECIPE = TrainConfig(epochs=20, batch_size=32, lr=5e-3, weight_decay=1e-2, clip=0.5)
-ARCH = {"embed_size": 128, "hidden_size": 256, "dropout": 0.25, "tie": False}    # shared by the cells
+RECIPE = TrainConfig(epochs=20, batch_size=32, lr=2e-3, weight_decay=1e-2, clip=0.5)
+ARCH = {"embed_size": 128, "hidden_size": 384, "dropout": 0.25, "tie": False}    # shared by the cells
 # The Transformer: batches of random windows of its context (no state carried between them)
 TRANSFORMER_RECIPE = TrainConfig(epochs=20, batch_size=32, lr=2e-3, weight_decay=1e-2, clip=1.0)
 TRANSFORMER_ARCH = {"context": 128, "width": 192, "layers": 3, "heads": 6, "dropout": 0.2}

@@ -159,3 +159,15 @@ def test_train_jobs_reports_a_failed_model_in_one_line(data_dir, tmp_path):
                                                                 "little text to train on")
     run = cli("train", "hotel", "--models", "rnn,gru", "--jobs", "2", "--data-dir", str(tmp_path / "missing"))
     assert run.returncode == 2 and run.stderr.startswith("seqcompare: error: data folder") and not run.stdout
+
+
+def test_bench_keeps_its_shape_and_times_a_burst():
+    """`bench --json` keeps textgen.model_ms.<model>.median and textgen.total_ms.median, and adds the
+    burst of concurrent requests written as one batch."""
+    from seqcompare import bench
+
+    r = bench.bench_textgen(CHECKPOINTS / "hotel", 2)
+    assert set(r["model_ms"]) == set(textgen.MODELS) and all(m["median"] > 0 for m in r["model_ms"].values())
+    assert r["total_ms"]["median"] >= max(m["median"] for m in r["model_ms"].values())
+    assert r["burst"]["requests"] == bench.BURST and r["burst"]["batched_ms"]["runs"] == 3
+    assert 0 < r["burst"]["batched_ms"]["median"] and r["burst"]["one_at_a_time_ms"] > 0
