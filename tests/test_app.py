@@ -53,6 +53,20 @@ def test_text_callback_fills_four_columns_and_the_next_character_view(text_bank)
     assert "length must be at least 1" in message and all(v is None for v in rest)
 
 
+def test_batched_text_callback_answers_each_request_in_its_place(text_bank):
+    """Gradio's batch mode: a list per input, a list per output, each request's answer in its own place."""
+    from seqcompare.ui.textgen_tab import text_views
+
+    settings = [["早餐", "房间", "早餐"], [20, 0, 20], [0.8, 0.8, 0.8], [20, 20, 20], [0, 0, 3], [1.0, 1.0, 1.0],
+                [1, 1, 1]]
+    messages, *columns, plots = text_views(text_bank, *settings)
+    assert len(messages) == len(plots) == 3 and len(columns) == 4 and all(len(c) == 3 for c in columns)
+    assert "length must be at least 1" in messages[1] and all(c[1] is None for c in columns) and plots[1] is None
+    assert all("one batch with 1 other" in messages[i] for i in (0, 2))
+    alone = ui.text_view(text_bank, "早餐", 20, 0.8, 20, 3)
+    assert [c[2].value for c in columns] == [box.value for box in alone[1:5]]
+
+
 def test_a_checkpoint_without_its_metrics_only_disables_that_model(tmp_path):
     """The dashboard still builds; the model whose JSON lacks its metrics is marked unavailable."""
     import shutil
