@@ -16,6 +16,7 @@ from seqcompare import data, digits, reviews, sketches, textgen
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
                         "it trusts its audience to watch and listen. ") * 12).split()[:250])
+BURST = 30              # concurrent generation requests timed as one batch (the load test's generate_text calls)
 
 
 def summary(samples: list[float]) -> dict:
@@ -64,9 +65,6 @@ def bench_textgen(folder: Path, runs: int) -> dict:
             "chars_per_second": {n: round(v) for n, v in chars.items()},
             "burst": {"requests": BURST, "batched_ms": summary(together),
                       "one_at_a_time_ms": round(statistics.median(total) * BURST, 1)}}
-
-
-BURST = 30              # the load test's generate_text calls
 
 
 TEXT_200 = ("早餐很丰富，房间干净整洁，服务员的态度也很热情。酒店离地铁站很近，出行方便，周围吃饭的地方也多。" * 5)[:200]

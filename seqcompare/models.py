@@ -237,6 +237,11 @@ class CharLM(nn.Module):
         return tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
 
     @staticmethod
+    def batch_key(state) -> int:
+        """States with equal keys can be merged into one batch: any two (a state is one vector per layer)."""
+        return 0
+
+    @staticmethod
     def merge_states(states: list):
         """One batch's state from the states of single sequences (requests decoded together)."""
         if isinstance(states[0], tuple):
@@ -408,10 +413,15 @@ class TransformerLM(nn.Module):
         return window[index], [(k[index], v[index]) for k, v in cache]
 
     @staticmethod
-    def merge_states(states: list):
-        """One batch's state from the states of single sequences, which must hold windows of one length
-        (their positions, and so their caches, line up)."""
-        if len({window.shape[1] for window, _ in states}) > 1:
+    def batch_key(state) -> int:
+        """States with equal keys can be merged into one batch: those at one position (the window's length),
+        whose caches line up."""
+        return state[0].shape[1]
+
+    @classmethod
+    def merge_states(cls, states: list):
+        """One batch's state from the states of single sequences, all at one position (see `batch_key`)."""
+        if len({cls.batch_key(s) for s in states}) > 1:
             raise ValueError("only states at the same position can share a batch")
         caches = [cache for _, cache in states]
         return (torch.cat([window for window, _ in states]),

@@ -479,12 +479,6 @@ def sample(model, vocab: Vocab, seed: str, length: int, temperature: float, top_
     return sample_many(model, vocab, [Draw(seed, length, temperature, top_k, top_p, generator)], stop_at_end)[0]
 
 
-def batch_position(model, state) -> int:
-    """Sequences whose states share this can be decoded as one batch: any two for a recurrent model
-    (a state is a vector), the same window length for the Transformer (its cache is per position)."""
-    return state[0].shape[1] if isinstance(model, TransformerLM) else 0
-
-
 @torch.inference_mode()
 def sample_many(model, vocab: Vocab, draws: list[Draw], stop_at_end: bool = True) -> list[str]:
     """Several continuations at once, each the text `sample` writes for it alone (the same settings and
@@ -493,7 +487,7 @@ def sample_many(model, vocab: Vocab, draws: list[Draw], stop_at_end: bool = True
     prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys(d.seed for d in draws)}
     groups: dict[int, list[int]] = {}
     for i, d in enumerate(draws):
-        groups.setdefault(batch_position(model, prompts[d.seed][1]), []).append(i)
+        groups.setdefault(model.batch_key(prompts[d.seed][1]), []).append(i)
     texts = [""] * len(draws)
     for rows in groups.values():
         ids = decode(model, [draws[i] for i in rows], [prompts[draws[i].seed] for i in rows], vocab.index[END],
@@ -617,8 +611,9 @@ class TextModels:
         answers = {i: self._unavailable() for i in good}
         for name, model in self.models.items():
             if sampled:
-                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
-                              torch.Generator().manual_seed(c["random_seed"])) for c in map(checked.__getitem__, sampled)]
+                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],    # each model
+                              torch.Generator().manual_seed(c["random_seed"]))         # from the same seed
+                         for c in (checked[i] for i in sampled)]
                 t0 = time.perf_counter()
                 texts = sample_many(model, self.vocab, draws, stop_at_end)
                 ms = round((time.perf_counter() - t0) * 1000, 2)

@@ -160,6 +160,14 @@ class Bigram(torch.nn.Module):
     def reorder_state(state, index):
         return state
 
+    @staticmethod
+    def batch_key(state):
+        return 0
+
+    @staticmethod
+    def merge_states(states):
+        return None
+
 
 def test_beam_search_finds_the_best_continuation_greedy_misses():
     vocab = textgen.Vocab(["\n", "a", "b"])               # ids: <unk> 0, END 1, a 2, b 3
@@ -256,6 +264,7 @@ def test_states_merge_only_at_one_position(lively, vocab):
     _, a = lively(torch.tensor([vocab.encode("早餐")]))
     _, b = lively(torch.tensor([vocab.encode("房间")]))
     _, c = lively(torch.tensor([vocab.encode("房间干净")]))
+    assert lively.batch_key(a) == lively.batch_key(b) == 2 and lively.batch_key(c) == 4   # the window's length
     window, cache = lively.merge_states([a, b])
     assert window.shape == (2, 2) and cache[0][0].shape[0] == 2
     with pytest.raises(ValueError, match="same position"):
