@@ -379,9 +379,48 @@ class TransformerLM(nn.Module):
             weights.append(w)
         return F.linear(self.ln(x), self.embed.weight), new_cache, weights
 
+    def step(self, tokens: torch.Tensor, state):
+        """One new character per sequence while decoding: tokens (B, 1) placed after the window of
+        `state` (not full) → logits (B, 1, vocab) and the new state. The arithmetic of `run` with a
+        cache, written flat over the weights (as `rnn_step` is for the recurrent cells): at one position
+        the ~35 module calls of `run` cost about a third of its time (one step on the AMD EPYC: 366 µs
+        through the modules, 266 µs here)."""
+        window, cache = state
+        B, past = window.shape
+        C, H = self.cfg.width, self.cfg.heads
+        embed, position, (ln_w, ln_b), layers = self.flat_weights()
+        x = embed[tokens[:, 0]] + position[past]                                        # (B, C)
+        new_cache = []
+        for (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, out_w, out_b), (k_past, v_past) \
+                in zip(layers, cache):
+            q, k, v = F.linear(F.layer_norm(x, (C,), ln1_w, ln1_b), qkv_w, qkv_b).view(B, 3, H, 1, C // H).unbind(1)
+            k, v = torch.cat([k_past, k], 2), torch.cat([v_past, v], 2)
+            y = F.scaled_dot_product_attention(q, k, v).view(B, C)          # a lone new query sees every key
+            x = x + F.linear(y, proj_w, proj_b)
+            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (C,), ln2_w, ln2_b), fc_w, fc_b)), out_w, out_b)
+            new_cache.append((k, v))
+        logits = F.linear(F.layer_norm(x, (C,), ln_w, ln_b), embed)
+        return logits[:, None], (torch.cat([window, tokens], 1), new_cache)
+
+    def flat_weights(self):
+        """The parameters `step` reads, gathered once (the same tensors: loading, training and `.to()`
+        update them in place); gathered again if the embedding was replaced."""
+        flat = self.__dict__.get("_flat")
+        if flat is None or flat[0] is not self.embed.weight:
+            layers = tuple((b.ln1.weight, b.ln1.bias, b.attn.qkv.weight, b.attn.qkv.bias, b.attn.proj.weight,
+                            b.attn.proj.bias, b.ln2.weight, b.ln2.bias, b.mlp[0].weight, b.mlp[0].bias,
+                            b.mlp[2].weight, b.mlp[2].bias) for b in self.blocks)
+            flat = self.__dict__["_flat"] = (self.embed.weight, self.position.weight, (self.ln.weight, self.ln.bias),
+                                             layers)
+        return flat
+
     def forward(self, tokens: torch.Tensor, state=None):
         """tokens (B, T) → logits (B, T, vocab) and the state (window tokens, cache) after the last one.
-        Without a state and within the context this is one plain causal pass (training)."""
+        Without a state and within the context this is one plain causal pass (training); one new
+        character in evaluation mode is a `step`."""
+        if state is not None and tokens.shape[1] == 1 and not self.training \
+                and state[0].shape[1] < self.cfg.context:
+            return self.step(tokens, state)
         window, cache = state if state is not None else (tokens[:, :0], None)
         outs = []
         while tokens.shape[1]:

@@ -57,6 +57,52 @@ def test_cached_steps_equal_a_full_read(tiny, vocab):
     assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
 
 
+def test_the_flat_decoding_step_is_the_blocks_arithmetic(tiny, vocab):
+    """`step` (one position, written flat over the weights) gives the logits and the cache that the
+    blocks give through `run`, for every sequence of a batch."""
+    x = torch.randint(0, len(vocab), (3, 9))
+    with torch.no_grad():
+        _, state = tiny(x[:, :8])
+        fast, (window, cache) = tiny.step(x[:, 8:], state)
+        slow, slow_cache, _ = tiny.run(x[:, 8:], state[1])
+    assert fast.shape == (3, 1, len(vocab)) and torch.allclose(fast, slow, atol=1e-6) and torch.equal(window, x)
+    for (k, v), (slow_k, slow_v) in zip(cache, slow_cache):
+        assert k.shape == (3, 3, 9, 8) and torch.allclose(k, slow_k, atol=1e-6) and torch.allclose(v, slow_v, atol=1e-6)
+
+
+def test_the_decoding_step_reads_the_current_weights(tiny, vocab):
+    """Weights loaded after a first step (in place) or a replaced embedding are the ones the next step uses."""
+    torch.manual_seed(1)
+    other = TransformerLM(tiny.cfg).eval()
+    x = torch.randint(0, len(vocab), (1, 6))
+    with torch.no_grad():
+        _, state = other(x[:, :5])
+        before, _ = other(x[:, 5:], state)
+        other.load_state_dict(tiny.state_dict())
+        _, state = other(x[:, :5])
+        after, _ = other(x[:, 5:], state)
+        expected, _ = tiny(x)
+        assert not torch.allclose(before[0, -1], expected[0, -1], atol=1e-3)
+        assert torch.allclose(after[0, -1], expected[0, -1], atol=1e-5)
+        other.embed = torch.nn.Embedding(len(vocab), tiny.cfg.width)
+        _, state = other(x[:, :5])
+        replaced, _ = other(x[:, 5:], state)
+        assert torch.allclose(replaced[0, -1], other.run(x)[0][0, -1], atol=1e-5)
+
+
+def test_training_mode_never_takes_the_decoding_step(vocab):
+    """With dropout on, a step after a state goes through the blocks (whose dropout the step lacks)."""
+    model = TransformerLM(TransformerLMConfig(vocab_size=len(vocab), context=16, width=24, layers=2, heads=3,
+                                              dropout=0.5)).train()
+    x = torch.randint(0, len(vocab), (1, 6))
+    _, state = model(x[:, :5])
+    torch.manual_seed(0)
+    a, _ = model(x[:, 5:], state)
+    torch.manual_seed(1)
+    b, _ = model(x[:, 5:], state)
+    assert not torch.allclose(a, b)                     # dropout made them differ: not the deterministic step
+
+
 def test_past_the_context_it_rereads_the_last_half_window(tiny, vocab):
     x = torch.randint(0, len(vocab), (1, 30))
     with torch.no_grad():
