@@ -611,9 +611,9 @@ class TextModels:
         answers = {i: self._unavailable() for i in good}
         for name, model in self.models.items():
             if sampled:
-                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],    # each model
-                              torch.Generator().manual_seed(c["random_seed"]))         # from the same seed
-                         for c in (checked[i] for i in sampled)]
+                # every model draws from a fresh generator seeded alike, so the columns compare
+                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
+                              torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
                 t0 = time.perf_counter()
                 texts = sample_many(model, self.vocab, draws, stop_at_end)
                 ms = round((time.perf_counter() - t0) * 1000, 2)

@@ -210,10 +210,6 @@ class Bigram(torch.nn.Module):
     def batch_key(state):
         return 0
 
-    @staticmethod
-    def merge_states(states):
-        return None
-
 
 def test_beam_search_finds_the_best_continuation_greedy_misses():
     vocab = textgen.Vocab(["\n", "a", "b"])               # ids: <unk> 0, END 1, a 2, b 3
