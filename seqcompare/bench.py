@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import data, digits, reviews, sketches, textgen
+from seqcompare import data, digits, reviews, sketches, tasks, textgen
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
                         "it trusts its audience to watch and listen. ") * 12).split()[:250])
@@ -163,22 +163,19 @@ def machine(threads: bool = True) -> str:
     return f"{name}, {os.cpu_count()} cores{shown}, torch {torch.__version__}"
 
 
-TASKS = {"digits": ("mnist", bench_digits), "reviews": ("imdb", bench_reviews), "textgen": ("hotel", bench_textgen)}
-EXTRA = ("evaluation", "coldstart", "explain")
+EXTRA = {"evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),
+         "coldstart": lambda root, runs, data_dir: cold_start(),
+         "explain": lambda root, runs, data_dir: bench_explain(root, runs)}
 
 
-def run(root: Path, tasks=(*TASKS, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:
+def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:
+    """Each named benchmark: a task's request latency (`tasks.BENCH`: digits, reviews, textgen), or one of
+    EXTRA; {"machine": …, name: result, …}."""
     result = {"machine": machine()}
-    for task in tasks:
-        if task == "coldstart":
-            result[task] = cold_start()
-            continue
-        if task == "evaluation":
-            result[task] = bench_evaluation(root, data_dir)
-            continue
-        if task == "explain":
-            result[task] = bench_explain(root, runs)
-            continue
-        sub, fn = TASKS[task]
-        result[task] = fn(root / sub, runs)
+    for name in names:
+        if name in EXTRA:
+            result[name] = EXTRA[name](root, runs, data_dir)
+        else:
+            task = tasks.BENCH[name]
+            result[name] = task.bench(task.folder(root), runs)
     return result

@@ -13,6 +13,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+# The shipped checkpoints (one folder per task), or $SEQCOMPARE_CHECKPOINTS: the CLI and the app read the same.
+CHECKPOINTS = Path(os.environ.get("SEQCOMPARE_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints")
+
 
 class CheckpointError(Exception):
     """A checkpoint is missing, corrupt or does not fit the model it claims to be."""

@@ -29,14 +29,11 @@ from pathlib import Path
 
 import torch
 
-from seqcompare import UserError, checkpoints, data, digits, reviews, textgen
+from seqcompare import UserError, checkpoints, data, digits, reviews, tasks, textgen
 from seqcompare.models import RowClassifier, TransformerLM
 
 DISTANCES = 100                  # distances measured, 1 … 100 (digits: their 28 rows)
 THRESHOLD = 0.01                 # memory length: the first distance whose relative influence is below this
-SAMPLES = {"hotel": 1000, "imdb": 2000, "mnist": 10000}   # default number of targets per curve
-UNITS = {"hotel": "characters", "imdb": "tokens", "mnist": "rows"}
-BATCH = {"hotel": 32, "imdb": 16, "mnist": 250}         # targets per backward pass
 UNTRAINED_SEED = 0               # the untrained models: the same config, built after torch.manual_seed(0)
 SAMPLE_SEED = 0                  # the fixed sample of reviews, targets and images
 MAX_TEXT = textgen.MAX_SEED + textgen.MAX_LENGTH        # characters the text view reads (the last ones)
@@ -205,9 +202,15 @@ def memory_length(curve: list[float], threshold: float = THRESHOLD) -> int | Non
     return next((d for d, v in enumerate(curve, 1) if v < threshold), None)
 
 
-def _hotel_batches(data_dir, vocab: textgen.Vocab, samples: int, context: int):
+# Each task's targets and influence (the registry, `seqcompare.tasks`, names them per task): the targets
+# come in batches of (inputs, lengths, targets); the influence of a batch is (B, T) norms.
+
+def text_targets(data_dir, bank: textgen.TextModels, samples: int, batch: int):
     """Fixed sample of validation reviews with at least DISTANCES characters: one target per review
-    (the next character after END + the first t characters, DISTANCES - 1 ≤ t < min(len, context))."""
+    (the next character after END + the first t characters, DISTANCES - 1 ≤ t < min(len, context)),
+    within the shortest context of the bank's Transformers."""
+    contexts = [m.cfg.context for m in bank.models.values() if isinstance(m, TransformerLM)]
+    context, vocab = min(contexts, default=DISTANCES * 10), bank.vocab
     _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
     texts = [r.replace("\r", "").replace(textgen.END, " ").strip() for r in val]
     eligible = [t for t in texts if len(t) >= DISTANCES]
@@ -221,58 +224,66 @@ def _hotel_batches(data_dir, vocab: textgen.Vocab, samples: int, context: int):
         t = rng.randint(DISTANCES - 1, min(len(text), context) - 1)
         items.append((vocab.encode(textgen.END + text[:t]), vocab.index.get(text[t], 0)))
     items.sort(key=lambda item: len(item[0]))
-    for i in range(0, len(items), BATCH["hotel"]):
-        chunk = items[i:i + BATCH["hotel"]]
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
         ids = torch.zeros(len(chunk), len(chunk[-1][0]), dtype=torch.long)
         for r, (seq, _) in enumerate(chunk):
             ids[r, :len(seq)] = torch.tensor(seq)
         yield ids, torch.tensor([len(seq) for seq, _ in chunk]), torch.tensor([t for _, t in chunk])
 
 
-def _imdb_batches(data_dir, tok, samples: int):
+def review_targets(data_dir, bank: reviews.ReviewModels, samples: int, batch: int):
     """Fixed sample of test reviews with at least DISTANCES tokens, read whole (up to MAX_TOKENS)."""
     texts, _, _ = data.imdb(data_dir, "test")
-    ids = [seq for seq in reviews.encode(tok, texts, reviews.MAX_TOKENS) if len(seq) >= DISTANCES]
+    ids = [seq for seq in reviews.encode(bank.tokenizer, texts, reviews.MAX_TOKENS) if len(seq) >= DISTANCES]
     picked = random.Random(SAMPLE_SEED).sample(ids, min(samples, len(ids)))
     picked.sort(key=len)
-    for i in range(0, len(picked), BATCH["imdb"]):
-        tokens, lengths = reviews.pad(picked[i:i + BATCH["imdb"]])
+    for i in range(0, len(picked), batch):
+        tokens, lengths = reviews.pad(picked[i:i + batch])
         yield tokens, lengths, None
 
 
-def _mnist_batches(data_dir, samples: int):
+def digit_targets(data_dir, bank: digits.DigitModels, samples: int, batch: int):
+    """Fixed sample of MNIST test images, each read row by row."""
     images, _ = data.mnist(data_dir, train=False)
     pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(SAMPLE_SEED))[:samples]
     x = digits.normalize(images[pick])
-    for i in range(0, len(x), BATCH["mnist"]):
-        chunk = x[i:i + BATCH["mnist"]]
+    for i in range(0, len(x), batch):
+        chunk = x[i:i + batch]
         yield chunk, torch.full((len(chunk),), 28), None
+
+
+def text_norms(model, batch) -> torch.Tensor:
+    inputs, lengths, targets = batch
+    return gradient_norms(model, lambda v: text_logits(model, v, lengths - 1), embedded(model, inputs), targets)[0]
+
+
+def review_norms(model, batch) -> torch.Tensor:
+    inputs, lengths, _ = batch
+    return gradient_norms(model, lambda v: model.forward_embedded(v, lengths), embedded(model, inputs))[0]
+
+
+def digit_norms(model, batch) -> torch.Tensor:
+    return gradient_norms(model, model, batch[0])[0]
 
 
 def batch_influence(task: str, model, batch) -> list[torch.Tensor]:
     """One batch of targets → each target's influences in reading order, up to its last input."""
-    inputs, lengths, targets = batch
-    if task == "hotel":
-        norms, _ = gradient_norms(model, lambda v: text_logits(model, v, lengths - 1), embedded(model, inputs), targets)
-    elif task == "imdb":
-        norms, _ = gradient_norms(model, lambda v: model.forward_embedded(v, lengths), embedded(model, inputs))
-    else:
-        norms, _ = gradient_norms(model, model, inputs)
-    return [row[:n] for row, n in zip(norms, lengths.tolist())]
+    norms = tasks.get(task).influence(model, batch)
+    return [row[:n] for row, n in zip(norms, batch[1].tolist())]
 
 
 def untrained(task: str, name: str, model) -> torch.nn.Module:
     """The same architecture at initialisation: the same config, built after a fixed seed."""
-    build = {"hotel": textgen.build, "imdb": reviews.build, "mnist": digits.build}[task]
     torch.manual_seed(UNTRAINED_SEED)
-    return build(name, asdict(model.cfg)).eval()
+    return tasks.get(task).build(name, asdict(model.cfg)).eval()
 
 
 def load_bank(task: str, folder: Path):
-    """The task's models, as the app loads them; UserError when none loads."""
-    bank = {"hotel": textgen.TextModels, "imdb": reviews.ReviewModels, "mnist": digits.DigitModels}[task](folder)
-    if task == "mnist":
-        bank.models = {n: m for n, m in bank.models.items() if isinstance(m, RowClassifier)}
+    """The task's models with an order of inputs (LeNet-5 has none), as the app loads them; UserError
+    when none loads."""
+    bank = tasks.get(task).bank(folder)
+    bank.models = {n: m for n, m in bank.models.items() if n in recurrent(bank.models)}
     if not bank.models:
         raise UserError(f"no {task} model could be loaded: " + "; ".join(dict.fromkeys(bank.errors.values())))
     return bank
@@ -281,18 +292,12 @@ def load_bank(task: str, folder: Path):
 def memory(task: str, folder: Path, data_dir, samples: int | None = None, progress=None) -> dict:
     """Each model's distance curve and memory length on a fixed sample of targets, trained (the
     checkpoints in `folder`) and untrained (the same configs at initialisation)."""
-    samples = samples or SAMPLES[task]
+    spec = tasks.get(task)
     t0 = time.perf_counter()
     bank = load_bank(task, Path(folder))
-    if task == "hotel":
-        contexts = [m.cfg.context for m in bank.models.values() if isinstance(m, TransformerLM)]
-        batches = list(_hotel_batches(data_dir, bank.vocab, samples, min(contexts, default=DISTANCES * 10)))
-    elif task == "imdb":
-        batches = list(_imdb_batches(data_dir, bank.tokenizer, samples))
-    else:
-        batches = list(_mnist_batches(data_dir, samples))
+    batches = list(spec.memory_batches(data_dir, bank, samples or spec.memory_samples, spec.memory_batch))
     distances = min(DISTANCES, int(min(b[1].min() for b in batches)))
-    result = {"task": task, "unit": UNITS[task], "targets": sum(len(b[1]) for b in batches),
+    result = {"task": spec.name, "unit": spec.unit, "targets": sum(len(b[1]) for b in batches),
               "threshold": THRESHOLD, "untrained_seed": UNTRAINED_SEED, "models": {}, "untrained": {"models": {}}}
     for name, model in bank.models.items():
         for part, m in ((result["models"], model), (result["untrained"]["models"], untrained(task, name, model))):
@@ -304,7 +309,7 @@ def memory(task: str, folder: Path, data_dir, samples: int | None = None, progre
                           "memory_length": memory_length(curve)}
             if progress:
                 progress(f"{task} {name} ({'trained' if m is model else 'untrained'}): memory length "
-                         f"{fmt_length(part[name]['memory_length'], distances)} {UNITS[task]}, "
+                         f"{length_text(part[name])} {spec.unit}, "
                          f"{time.perf_counter() - t1:.1f} s")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
@@ -312,6 +317,16 @@ def memory(task: str, folder: Path, data_dir, samples: int | None = None, progre
 
 def fmt_length(length: int | None, distances: int = DISTANCES) -> str:
     return f"> {distances}" if length is None else str(length)
+
+
+def length_text(curve: dict) -> str:
+    """A model's memory length as shown: "> 100" when its curve stays above the threshold to the end."""
+    return fmt_length(curve["memory_length"], len(curve["distance"]))
+
+
+def shown(chars) -> list[str]:
+    """Characters as shown on screen: END (a review's start or end) as ⏎."""
+    return ["⏎" if c == textgen.END else c for c in chars]
 
 
 def save_memory(folder: Path, result: dict) -> Path:

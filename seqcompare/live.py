@@ -8,20 +8,20 @@ another in a worker thread, each with an equal share of the time budget, and sto
 
 from __future__ import annotations
 
-import math
 import os
 import queue
 import threading
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 
-from seqcompare import CELLS, UserError, data, digits, metrics, textgen
+from seqcompare import CELLS, UserError, data, digits, textgen
 from seqcompare.models import count_parameters
 from seqcompare.training import TrainConfig
+from seqcompare.validate import finite, whole
 
-TASKS = {"digits": CELLS, "text": (*CELLS, "transformer")}
 # Caps no input can lift: a request asking for more is clamped, with a notice.
 CAPS = {"hidden": 256, "layers": 3, "epochs": 30, "seconds": 180, "images": 10_000, "characters": 200_000,
         "lr": 0.05}
@@ -49,69 +49,121 @@ class Settings:
     seed: int = 0
 
 
-def _number(value, name: str, whole: bool):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{name} must be a number") from None
-    if not math.isfinite(number):
-        raise UserError(f"{name} must be a finite number")
-    if whole:
-        if number != int(number):
-            raise UserError(f"{name} must be a whole number")
-        return int(number)
+def _capped(value, name: str, label: str, notices: list[str], is_whole: bool = True, low=1):
+    """A number at least `low`, lowered to its cap (with a notice) when it asks for more."""
+    number = whole(value, label) if is_whole else finite(value, label)
+    if number < low:
+        raise UserError(f"{label} must be at least {low}")
+    if name in CAPS and number > CAPS[name]:
+        notices.append(f"{label} lowered from {number:g} to the cap of {CAPS[name]:g}")
+        number = CAPS[name]
     return number
+
+
+# --- what each kind of run trains on --------------------------------------------------------------
+
+def _digit_data(images, text: str, notices: list[str]) -> tuple[int, str]:
+    images = images if images not in (None, "") else DEFAULTS["images"]
+    return _capped(images, "images", "number of images", notices, low=100), text
+
+
+def _text_data(images, text: str, notices: list[str]) -> tuple[int, str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise UserError("paste or upload a text to train on (or use the hotel reviews)")
+    if len(text) > CAPS["characters"]:
+        notices.append(f"the text has {len(text):,} characters; the first {CAPS['characters']:,} are used")
+        text = text[:CAPS["characters"]]
+    if len(text.strip()) < MIN_CHARACTERS:
+        raise UserError(f"the text is too short to learn from: at least {MIN_CHARACTERS} characters, please")
+    return 0, text
+
+
+def _digit_prepare(s: Settings, data_dir) -> dict:
+    sets = digits.splits(data.data_dir(data_dir))
+    n_val = min(1000, max(200, s.images // 5))
+    return {"train": tuple(t[:s.images] for t in sets["train"]), "val": tuple(t[:n_val] for t in sets["val"])}
+
+
+def _text_prepare(s: Settings, data_dir) -> dict:
+    cut = int(len(s.text) * 0.9)
+    train_text, val_text = s.text[:cut], s.text[cut:]
+    vocab = textgen.Vocab(sorted(set(train_text) | {textgen.END}))
+    return {"vocab": vocab, "train": torch.tensor(vocab.encode(train_text)), "val": torch.tensor(vocab.encode(val_text))}
+
+
+def _heads(width: int) -> int:
+    return next(h for h in (4, 2, 1) if width % h == 0)
+
+
+def _digit_config(s: Settings, name: str, prepared: dict) -> dict:
+    return {"cell": name, "hidden_size": s.hidden, "num_layers": s.layers, "dropout": s.dropout}
+
+
+def _text_config(s: Settings, name: str, prepared: dict) -> dict:
+    if name == "transformer":
+        return {"vocab_size": len(prepared["vocab"]), "context": 64, "width": s.hidden, "layers": s.layers,
+                "heads": _heads(s.hidden), "dropout": s.dropout}
+    return {"cell": name, "vocab_size": len(prepared["vocab"]), "embed_size": s.hidden, "hidden_size": s.hidden,
+            "num_layers": s.layers, "dropout": s.dropout}
+
+
+def _digit_fit(name: str, config: dict, prepared: dict, cfg: TrainConfig, hooks: dict):
+    return digits.fit_model(name, prepared, cfg, config, **hooks)
+
+
+def _text_fit(name: str, config: dict, prepared: dict, cfg: TrainConfig, hooks: dict):
+    return textgen.fit_model(name, config, prepared["train"], prepared["val"], cfg, bptt=64, **hooks)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the Train tab trains for one task: its models, the metric its curves show, its batch size,
+    and how it reads the user's inputs, prepares the data, configures and fits one model."""
+
+    name: str                # the `task` a client sends
+    models: tuple[str, ...]
+    metric: str
+    batch_size: int
+    inputs: Callable         # (images, text, notices) → (images, text), checked
+    prepare: Callable        # (settings, data_dir) → the data every model shares
+    config: Callable         # (settings, name, prepared) → the model's config
+    fit: Callable            # (name, config, prepared, TrainConfig, hooks) → (model, result)
+
+
+DIGITS = Kind("digits", CELLS, "accuracy", 128, _digit_data, _digit_prepare, _digit_config, _digit_fit)
+TEXT = Kind("text", (*CELLS, "transformer"), "bpc", 32, _text_data, _text_prepare, _text_config, _text_fit)
+KINDS = {kind.name: kind for kind in (DIGITS, TEXT)}
 
 
 def check(task, models, hidden, layers, dropout, lr, epochs, seconds, text="", images=DEFAULTS["images"],
           seed=0) -> tuple[Settings, list[str]]:
     """Settings from what a user or a client sent: nonsense refused with a sentence, too much clamped."""
     notices = []
-    task = str(task or "").strip().lower()
-    if task not in TASKS:
-        raise UserError(f"task must be one of {', '.join(TASKS)}")
+    kind = KINDS.get(str(task or "").strip().lower())
+    if kind is None:
+        raise UserError(f"task must be one of {', '.join(KINDS)}")
     names = tuple(dict.fromkeys(n.strip().lower() for n in str(models or "").split(",") if n.strip()))
-    unknown = [n for n in names if n not in TASKS[task]]
+    unknown = [n for n in names if n not in kind.models]
     if not names or unknown:
-        raise UserError(f"choose models among {', '.join(TASKS[task])}" + (f" (not {', '.join(unknown)})" if unknown else ""))
-
-    def capped(value, name, label, whole=True, low=1):
-        number = _number(value, label, whole)
-        if number < low:
-            raise UserError(f"{label} must be at least {low}")
-        if name in CAPS and number > CAPS[name]:
-            notices.append(f"{label} lowered from {number:g} to the cap of {CAPS[name]:g}")
-            number = CAPS[name]
-        return number
-
-    hidden = capped(hidden, "hidden", "hidden size")
-    layers = capped(layers, "layers", "layers")
-    epochs = capped(epochs, "epochs", "epochs")
-    seconds = capped(seconds, "seconds", "time budget (seconds)", whole=False, low=1)
-    dropout = _number(dropout, "dropout", whole=False)
+        raise UserError(f"choose models among {', '.join(kind.models)}" + (f" (not {', '.join(unknown)})" if unknown else ""))
+    hidden = _capped(hidden, "hidden", "hidden size", notices)
+    layers = _capped(layers, "layers", "layers", notices)
+    epochs = _capped(epochs, "epochs", "epochs", notices)
+    seconds = _capped(seconds, "seconds", "time budget (seconds)", notices, is_whole=False, low=1)
+    dropout = finite(dropout, "dropout")
     if not 0 <= dropout < 1:
         raise UserError("dropout must be from 0 up to (not including) 1")
-    lr = _number(lr, "learning rate", whole=False)
+    lr = finite(lr, "learning rate")
     if lr <= 0:
         raise UserError("the learning rate must be above 0")
     if lr > CAPS["lr"] or lr < MIN_LR:
         bound = min(max(lr, MIN_LR), CAPS["lr"])
         notices.append(f"learning rate {lr:g} is outside {MIN_LR:g}–{CAPS['lr']:g}: {bound:g} is used")
         lr = bound
-    seed = _number(seed if seed not in (None, "") else 0, "random seed", whole=True) % 2**31
-    images = capped(images if images not in (None, "") else DEFAULTS["images"], "images", "number of images",
-                    low=100) if task == "digits" else 0
-    text = text if isinstance(text, str) else ""
-    if task == "text":
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if not text.strip():
-            raise UserError("paste or upload a text to train on (or use the hotel reviews)")
-        if len(text) > CAPS["characters"]:
-            notices.append(f"the text has {len(text):,} characters; the first {CAPS['characters']:,} are used")
-            text = text[:CAPS["characters"]]
-        if len(text.strip()) < MIN_CHARACTERS:
-            raise UserError(f"the text is too short to learn from: at least {MIN_CHARACTERS} characters, please")
-    return Settings(task, names, hidden, layers, dropout, lr, epochs, seconds, text, images, seed), notices
+    seed = whole(seed if seed not in (None, "") else 0, "random seed") % 2**31
+    images, text = kind.inputs(images, text if isinstance(text, str) else "", notices)
+    return Settings(kind.name, names, hidden, layers, dropout, lr, epochs, seconds, text, images, seed), notices
 
 
 def hotel_text(data_dir=None, characters: int = HOTEL_CHARACTERS) -> str:
@@ -145,41 +197,93 @@ def read_upload(path, limit_bytes: int = 4 * CAPS["characters"]) -> str:
     return text
 
 
-# --- building and training ----------------------------------------------------------------------
-
-def _heads(width: int) -> int:
-    return next(h for h in (4, 2, 1) if width % h == 0)
-
+# --- training, one model after another in a worker thread ---------------------------------------
 
 def prepare(s: Settings, data_dir=None) -> dict:
     """The data every model of the run shares."""
-    if s.task == "digits":
-        sets = digits.splits(data.data_dir(data_dir))
-        n_val = min(1000, max(200, s.images // 5))
-        return {"train": tuple(t[:s.images] for t in sets["train"]), "val": tuple(t[:n_val] for t in sets["val"])}
-    cut = int(len(s.text) * 0.9)
-    train_text, val_text = s.text[:cut], s.text[cut:]
-    vocab = textgen.Vocab(sorted(set(train_text) | {textgen.END}))
-    return {"vocab": vocab, "train": torch.tensor(vocab.encode(train_text)), "val": torch.tensor(vocab.encode(val_text))}
-
-
-def config(s: Settings, name: str, prepared: dict) -> dict:
-    if s.task == "digits":
-        return {"cell": name, "hidden_size": s.hidden, "num_layers": s.layers, "dropout": s.dropout}
-    if name == "transformer":
-        return {"vocab_size": len(prepared["vocab"]), "context": 64, "width": s.hidden, "layers": s.layers,
-                "heads": _heads(s.hidden), "dropout": s.dropout}
-    return {"cell": name, "vocab_size": len(prepared["vocab"]), "embed_size": s.hidden, "hidden_size": s.hidden,
-            "num_layers": s.layers, "dropout": s.dropout}
+    return KINDS[s.task].prepare(s, data_dir)
 
 
 def _fit(s: Settings, name: str, prepared: dict, hooks: dict):
-    cfg = TrainConfig(epochs=s.epochs, batch_size=128 if s.task == "digits" else 32, lr=s.lr, weight_decay=1e-4,
-                      clip=1.0, seed=s.seed)
-    if s.task == "digits":
-        return digits.fit_model(name, prepared, cfg, config(s, name, prepared), **hooks)
-    return textgen.fit_model(name, config(s, name, prepared), prepared["train"], prepared["val"], cfg, bptt=64,
-                             **hooks)
+    kind = KINDS[s.task]
+    cfg = TrainConfig(epochs=s.epochs, batch_size=kind.batch_size, lr=s.lr, weight_decay=1e-4, clip=1.0, seed=s.seed)
+    return kind.fit(name, kind.config(s, name, prepared), prepared, cfg, hooks)
+
+
+def _work(s: Settings, prepared: dict, events: queue.Queue, stop: threading.Event) -> None:
+    """The worker thread: each model for its epochs or its share of the time budget, events on the queue."""
+    torch.set_num_threads(1)                 # the inference tabs keep the other core …
+    try:                                     # … and, on Linux, first call on both: the trainer runs at low priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):
+        pass
+    share = s.seconds / len(s.models)
+    try:
+        for name in s.models:
+            deadline = time.monotonic() + share
+            last, updates = [0.0], [0]
+
+            def callback(info, name=name):
+                if info.get("epoch_done"):
+                    events.put(("epoch", name, info))
+                    return
+                updates[0] += 1                      # optimiser steps so far, over all epochs
+                if time.monotonic() - last[0] > UPDATE_EVERY / 4:
+                    last[0] = time.monotonic()
+                    events.put(("step", name, {**info, "updates": updates[0]}))
+
+            events.put(("start", name, None))
+            torch.manual_seed(s.seed)
+            model, result = _fit(s, name, prepared, {"callback": callback, "device": None, "stop":
+                                                      lambda d=deadline: stop.is_set() or time.monotonic() > d})
+            events.put(("model", name, (model, result)))
+            if stop.is_set():
+                break
+    except Exception as exc:                 # a bad setting the checks did not foresee: say it, never crash
+        events.put(("error", None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"))
+    finally:
+        events.put(("end", None, None))
+
+
+class _Progress:
+    """The run as the updates show it: each model's latest state and the epochs it finished."""
+
+    def __init__(self, s: Settings, notices: list[str] | None, stop: threading.Event):
+        self.s, self.notices, self.stop, self.start = s, list(notices or []), stop, time.monotonic()
+        self.state = {n: {"epoch": 0, "step": 0, "updates": 0, "loss": None, "status": "waiting"} for n in s.models}
+        self.histories = {n: [] for n in s.models}
+
+    def apply(self, kind: str, name: str, info, keep: dict | None) -> None:
+        state = self.state.get(name)
+        if kind == "start":
+            state["status"] = "training"
+        elif kind == "step":
+            state.update(epoch=info["epoch"], step=info["step"], updates=info["updates"], loss=round(info["loss"], 5))
+        elif kind == "epoch":
+            row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items() if k != "epoch_done"}
+            self.histories[name].append(row)
+            state.update({k: v for k, v in row.items() if k.startswith(("val_", "train_"))}, epoch=row["epoch"])
+        elif kind == "model":
+            model, result = info
+            state.update(status="done", parameters=count_parameters(model), seconds=result.seconds,
+                         best_epoch=result.best_epoch, epochs_run=len(result.history))
+            if keep is not None:
+                keep[name] = model.eval()
+
+    def update(self, done: bool = False, error: str | None = None) -> dict:
+        s, elapsed = self.s, time.monotonic() - self.start
+        finished = sum(1 for n in s.models if self.state[n]["status"] == "done")
+        out = {"done": done, "task": s.task, "settings": {k: v for k, v in asdict(s).items() if k != "text"},
+               "notices": list(self.notices), "elapsed": round(elapsed, 1), "metric": KINDS[s.task].metric,
+               "progress": round(min(1.0, finished / len(s.models) if done else elapsed / max(s.seconds, 1e-9)), 3),
+               "models": {n: dict(self.state[n]) for n in s.models}}
+        if error:
+            out["error"] = error
+        for n in s.models:                      # the epochs finished so far (a few rows)
+            out["models"][n]["history"] = list(self.histories[n])
+        if done:
+            out["stopped"] = self.stop.is_set()
+        return out
 
 
 def train(s: Settings, notices: list[str] | None = None, stop: threading.Event | None = None,
@@ -190,95 +294,29 @@ def train(s: Settings, notices: list[str] | None = None, stop: threading.Event |
     stop = stop or threading.Event()
     prepared = prepare(s, data_dir)
     events: queue.Queue = queue.Queue()
-    share = s.seconds / len(s.models)
-    metric = "accuracy" if s.task == "digits" else "bpc"
-    state = {n: {"epoch": 0, "step": 0, "updates": 0, "loss": None, "status": "waiting"} for n in s.models}
-    histories = {n: [] for n in s.models}
-    start = time.monotonic()
-
-    def work():
-        torch.set_num_threads(1)                 # the inference tabs keep the other core …
-        try:                                     # … and, on Linux, first call on both: the trainer runs at low priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
-        except (AttributeError, OSError):
-            pass
-        try:
-            for i, name in enumerate(s.models):
-                deadline = time.monotonic() + share
-                last, updates = [0.0], [0]
-
-                def callback(info, name=name):
-                    if info.get("epoch_done"):
-                        events.put(("epoch", name, info))
-                        return
-                    updates[0] += 1                      # optimiser steps so far, over all epochs
-                    if time.monotonic() - last[0] > UPDATE_EVERY / 4:
-                        last[0] = time.monotonic()
-                        events.put(("step", name, {**info, "updates": updates[0]}))
-
-                events.put(("start", name, None))
-                torch.manual_seed(s.seed)
-                model, result = _fit(s, name, prepared, {"callback": callback, "device": None, "stop":
-                                                          lambda d=deadline: stop.is_set() or time.monotonic() > d})
-                events.put(("model", name, (model, result)))
-                if stop.is_set():
-                    break
-        except Exception as exc:                 # a bad setting the checks did not foresee: say it, never crash
-            events.put(("error", None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"))
-        finally:
-            events.put(("end", None, None))
-
-    worker = threading.Thread(target=work, name="seqcompare-live-training", daemon=True)
+    progress = _Progress(s, notices, stop)
+    worker = threading.Thread(target=_work, args=(s, prepared, events, stop), name="seqcompare-live-training",
+                              daemon=True)
     worker.start()
-
-    def update(done=False, error=None):
-        elapsed = time.monotonic() - start
-        finished = sum(1 for n in s.models if state[n]["status"] == "done")
-        out = {"done": done, "task": s.task, "settings": {k: v for k, v in asdict(s).items() if k != "text"},
-               "notices": list(notices or []), "elapsed": round(elapsed, 1), "metric": metric,
-               "progress": round(min(1.0, finished / len(s.models) if done else elapsed / max(s.seconds, 1e-9)), 3),
-               "models": {n: dict(state[n]) for n in s.models}}
-        if error:
-            out["error"] = error
-        for n in s.models:                      # the epochs finished so far (a few rows)
-            out["models"][n]["history"] = list(histories[n])
-        if done:
-            out["stopped"] = stop.is_set()
-        return out
-
     error, last_sent = None, 0.0
     try:
         while True:
             try:
                 kind, name, info = events.get(timeout=0.25)
             except queue.Empty:
-                kind = None
+                kind = name = info = None
             if kind == "end":
                 break
             if kind == "error":
                 error = info
-            elif kind == "start":
-                state[name]["status"] = "training"
-            elif kind == "step":
-                state[name].update(epoch=info["epoch"], step=info["step"], updates=info["updates"],
-                                   loss=round(info["loss"], 5))
-            elif kind == "epoch":
-                row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items() if k != "epoch_done"}
-                histories[name].append(row)
-                state[name].update({k: v for k, v in row.items() if k.startswith(("val_", "train_"))},
-                                   epoch=row["epoch"])
-            elif kind == "model":
-                model, result = info
-                state[name].update(status="done", parameters=count_parameters(model), seconds=result.seconds,
-                                   best_epoch=result.best_epoch, epochs_run=len(result.history))
-                if keep is not None:
-                    keep[name] = model.eval()
+            elif kind is not None:
+                progress.apply(kind, name, info, keep)
             if kind in ("epoch", "model") or time.monotonic() - last_sent >= UPDATE_EVERY:
                 last_sent = time.monotonic()
-                yield update()
-        if keep is not None and s.task == "text":
+                yield progress.update()
+        if keep is not None and "vocab" in prepared:
             keep["vocab"] = prepared["vocab"]
-        yield update(done=True, error=error)
+        yield progress.update(done=True, error=error)
     finally:                                      # the client went away or pressed Stop: end the worker too
         stop.set()
         worker.join(timeout=30)
@@ -312,10 +350,3 @@ def generate(models: dict, vocab, seed: str, length: int = 120, temperature: flo
     return {name: seed + textgen.sample(model, vocab, seed, length, temperature, top_k,
                                         torch.Generator().manual_seed(random_seed), stop_at_end=False, top_p=top_p)
             for name, model in models.items()}
-
-
-def score(models: dict, prepared: dict) -> dict:
-    """Validation accuracy of trained digit models (for tests and the table)."""
-    (x, y) = prepared["val"]
-    return {n: metrics.classification(y.numpy(), digits.predict_labels(m, x), digits.LABELS)["accuracy"]
-            for n, m in models.items()}

@@ -14,21 +14,37 @@ import itertools
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from seqcompare import CELLS, UserError, checkpoints, data, metrics
+from seqcompare import CELLS, UserError, checkpoints, data, metrics, tasks
 from seqcompare.training import settings as run_settings
 
 FACTORS = {"hidden": int, "layers": int, "dropout": float}
 ARCH_KEYS = {"hidden": "hidden_size", "layers": "num_layers", "dropout": "dropout"}
-# The shipped recipe's values, and the tutorial's changes (it tuned its LSTM from hidden 256, two layers
-# and dropout 0.5 to hidden 128, one layer and dropout 0.1): one change each around the baseline.
-BASELINE = {"imdb": {"hidden": 128, "layers": 1, "dropout": 0.4}, "mnist": {"hidden": 128, "layers": 2, "dropout": 0.1}}
-CHANGES = {"imdb": {"hidden": 256, "layers": 2, "dropout": 0.1}, "mnist": {"hidden": 256, "layers": 1, "dropout": 0.5}}
-TEST_LIMIT = {"imdb": 5000, "mnist": 10000}          # test items scored per trial (evenly spaced)
-TASKS = tuple(BASELINE)
+
+
+@dataclass(frozen=True)
+class Study:
+    """One task's study: the shipped recipe's values (the baseline), the tutorial's changes around it (it
+    tuned its LSTM from hidden 256, two layers and dropout 0.5 to hidden 128, one layer and dropout 0.1),
+    and how a trial trains and scores a model of the task."""
+
+    baseline: dict
+    changes: dict
+    test_items: int                  # test items scored per trial (evenly spaced)
+    average: str                     # the precision/recall/F1 average
+    one_recipe: bool                 # the task's module has one RECIPE and ARCH for every cell (else RECIPES)
+    prepare: dict                    # extra arguments of the module's prepare
+
+
+STUDIES = {"imdb": Study({"hidden": 128, "layers": 1, "dropout": 0.4}, {"hidden": 256, "layers": 2, "dropout": 0.1},
+                         5000, "binary", True, {"cache": True}),    # word2vec once, cached on disk
+           "mnist": Study({"hidden": 128, "layers": 2, "dropout": 0.1}, {"hidden": 256, "layers": 1, "dropout": 0.5},
+                          10000, "macro", False, {})}
+TASKS = tuple(STUDIES)
 
 
 def parse_grid(items: list[str] | None) -> dict[str, list]:
@@ -55,53 +71,37 @@ def parse_grid(items: list[str] | None) -> dict[str, list]:
 def settings_for(task: str, grid: dict[str, list]) -> list[dict]:
     """Every combination of the grid's factors (the others at the baseline); without a grid, the
     baseline and one change of each factor."""
-    base = BASELINE[task]
+    base = STUDIES[task].baseline
     if grid:
         names = list(grid)
         return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*grid.values())]
-    return [dict(base)] + [{**base, name: value} for name, value in CHANGES[task].items()]
+    return [dict(base)] + [{**base, name: value} for name, value in STUDIES[task].changes.items()]
 
 
 class Trainer:
     """Trains one model of a task for one setting, on data prepared once for the whole study."""
 
     def __init__(self, task: str, data_dir, epochs: int, limit: int | None, device=None):
-        self.task, self.epochs, self.device = task, epochs, device
-        if task == "imdb":
-            from seqcompare import reviews
-
-            self.module = reviews
-            self.prepared = reviews.prepare(data_dir, limit, cache=True)   # word2vec once, cached on disk
-            texts, labels = self.prepared["test"]
-        else:
-            from seqcompare import digits
-
-            self.module = digits
-            self.prepared = digits.prepare(data_dir, limit)
-            texts, labels = self.prepared["test"]
+        self.study, self.epochs, self.device = STUDIES[task], epochs, device
+        self.module = tasks.get(task).code
+        self.prepared = self.module.prepare(data_dir, limit, **self.study.prepare)
+        items, labels = self.prepared["test"]
         n = len(labels)
-        pick = np.linspace(0, n - 1, min(n, TEST_LIMIT[task])).round().astype(int)
-        if task == "imdb":
-            self.test = ([texts[i] for i in pick], [labels[i] for i in pick])
-        else:
-            self.test = (texts[pick], labels[pick])
+        pick = np.linspace(0, n - 1, min(n, self.study.test_items)).round().astype(int)
+        take = (lambda xs: xs[pick]) if hasattr(items, "shape") else (lambda xs: [xs[i] for i in pick])
+        self.test = (take(items), take(labels))
 
     def __call__(self, name: str, params: dict) -> dict:
         from seqcompare.models import count_parameters
 
         arch = {ARCH_KEYS[k]: v for k, v in params.items()}
         t0 = time.perf_counter()
-        if self.task == "imdb":
-            cfg = run_settings(self.module.RECIPE, self.epochs, self.device)
-            model, result = self.module.fit_model(name, self.prepared, cfg, {**self.module.ARCH, **arch},
-                                                  device=self.device)
-            test = metrics.classification(self.test[1], self.module.predict_labels(model, self.test[0]),
-                                          self.module.LABELS, "binary")
-        else:
-            cfg = run_settings(self.module.RECIPES[name], self.epochs, self.device)
-            model, result = self.module.fit_model(name, self.prepared, cfg, {"cell": name, **arch}, device=self.device)
-            test = metrics.classification(self.test[1].numpy(), self.module.predict_labels(model, self.test[0]),
-                                          self.module.LABELS)
+        m, one = self.module, self.study.one_recipe
+        cfg = run_settings(m.RECIPE if one else m.RECIPES[name], self.epochs, self.device)
+        model, result = m.fit_model(name, self.prepared, cfg, {**m.ARCH, **arch} if one else {"cell": name, **arch},
+                                    device=self.device)
+        test = metrics.classification(np.asarray(self.test[1]), m.predict_labels(model, self.test[0]), m.LABELS,
+                                      self.study.average)
         best = result.history[result.best_epoch - 1]
         return {"model": name, "params": params, "history": result.history,
                 "metrics": {"val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
@@ -187,8 +187,8 @@ def run(task: str, models=CELLS, grid: dict | None = None, epochs: int = 2, limi
     trials.sort(key=lambda r: (grid_settings.index(r["params"]) if r["params"] in grid_settings else math.inf,
                                list(models).index(r["model"]) if r["model"] in models else math.inf))
     return {"task": task, "study": study.study_name, "epochs": epochs, "limit": limit,
-            "baseline": BASELINE[task], "design": "grid" if grid else "one factor at a time",
-            "test_items": TEST_LIMIT[task], "trials": trials}
+            "baseline": STUDIES[task].baseline, "design": "grid" if grid else "one factor at a time",
+            "test_items": STUDIES[task].test_items, "trials": trials}
 
 
 def save(result: dict, path: Path) -> None:

@@ -11,12 +11,12 @@ from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_di
 from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, notice
 from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
-from seqcompare.ui.textgen_tab import next_view, text_view, textgen_tab
+from seqcompare.ui.textgen_tab import next_view, text_views, textgen_tab
 from seqcompare.ui.train_tab import train_tab
 
 __all__ = ["build", "api_classify_review", "api_endpoints", "api_predict_digit", "as_json", "comparison",
            "model_table", "notice", "digit_view", "digits_tab", "example_paths", "review_view", "reviews_tab",
-           "next_view", "text_view", "textgen_tab", "train_tab", "CHECKPOINTS"]
+           "next_view", "text_views", "textgen_tab", "train_tab", "CHECKPOINTS"]
 
 INTRO = """# seqcompare
 RNN, LSTM and GRU side by side — the same recipe for every cell, the same data, metrics recomputed from the

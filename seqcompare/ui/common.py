@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from seqcompare import UserError, metrics, plots
+from seqcompare.checkpoints import CHECKPOINTS  # noqa: F401  (the tabs read the shipped checkpoints here)
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent.parent / "checkpoints"
+UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # All its events share one pool of two slots, about one per core, and each slot takes the requests
 # waiting in the queue as one batch (up to MAX_BATCH): a decoding step over 30 sequences costs about

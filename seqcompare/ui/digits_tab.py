@@ -10,7 +10,7 @@ import numpy as np
 
 from seqcompare import UserError, digits, plots, sketches
 from seqcompare.ui import memory_views
-from seqcompare.ui.common import comparison, notice
+from seqcompare.ui.common import UPLOAD_MB, comparison, notice
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
 
@@ -64,7 +64,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
                 with gr.Tab("Upload or pick an example"):
                     # a File, not an Image: gr.Image opens uploads itself and fails on a non-image with a
                     # bare "Error"; the path goes to digits.to_mnist, which names what is wrong
-                    upload = gr.File(label="A picture of a digit (PNG, JPEG, …; up to 5 MB)", type="filepath",
+                    upload = gr.File(label=f"A picture of a digit (PNG, JPEG, …; up to {UPLOAD_MB} MB)", type="filepath",
                                      file_types=["image"], height=140, elem_id="digit-upload")
                     gr.Examples(example_paths(), inputs=upload, label="Example drawings")
                     upload_btn = gr.Button("Classify picture", variant="primary")

@@ -9,11 +9,10 @@ from html import escape
 
 import gradio as gr
 
-from seqcompare import UserError, checkpoints, digits, influence, plots, reviews, textgen
+from seqcompare import UserError, checkpoints, digits, influence, plots, reviews, tasks, textgen
 from seqcompare.ui.common import CHECKPOINTS, notice
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
-TASK_NAMES = {"hotel": "text generation", "imdb": "reviews", "mnist": "digits"}
 HOW = {
     "hotel": "For each of a fixed sample of validation reviews, the model reads the review up to a character "
              "(as generation reads a seed) and predicts the next one",
@@ -58,7 +57,7 @@ def text_memory_view(bank: textgen.TextModels, text: str, character=None) -> lis
         result = influence.explain_text(bank, text, None if character is None else int(character) - 1)
     except UserError as exc:
         return [notice(str(exc)), "", None]
-    inputs = ["⏎" if c == textgen.END else c for c in result["inputs"]]
+    inputs = influence.shown(result["inputs"])
     target = escape(result["target"])
     blocks, attention = [], None
     for name, a in result["models"].items():
@@ -178,9 +177,8 @@ def memory_summary(memory: dict) -> str:
     unit, parts = memory.get("unit", "steps"), []
     for name, m in memory["models"].items():
         u = memory.get("untrained", {}).get("models", {}).get(name)
-        trained = influence.fmt_length(m["memory_length"], len(m["distance"]))
-        parts.append(f"{plots.label(name)} **{trained}**" +
-                     (f" (untrained {influence.fmt_length(u['memory_length'], len(u['distance']))})" if u else ""))
+        parts.append(f"{plots.label(name)} **{influence.length_text(m)}**" +
+                     (f" (untrained {influence.length_text(u)})" if u else ""))
     return (f"**Memory length** — the first distance at which the curve falls below "
             f"{memory.get('threshold', influence.THRESHOLD):.0%}, in {unit}: " + ", ".join(parts) + ".")
 
@@ -197,7 +195,7 @@ def distance_view(task: str, folder=None) -> tuple[object, str]:
     text = (f"{HOW[task]}; the influence of the input d {memory['unit']} back is divided by that of the last "
             f"input read, and the ratios are averaged over the {memory['targets']:,} targets. Solid: the shipped "
             "models; dotted: the same architectures at initialisation, before any training. " + memory_summary(memory))
-    return plots.distance_curves(memory, f"How far back each model looks — {TASK_NAMES[task]}"), text
+    return plots.distance_curves(memory, f"How far back each model looks — {tasks.get(task).title}"), text
 
 
 def distance_section(task: str) -> None:

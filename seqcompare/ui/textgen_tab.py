@@ -19,14 +19,10 @@ embedding and the decoder. The Transformer has no textbook formula: both columns
 is the token embedding itself, counted once)."""
 
 
-def text_view(bank: textgen.TextModels, seed, length, temperature, top_k, random_seed, top_p=1.0, beams=1) -> list:
-    """Outputs of the Text generation tab: a notice, one text box per model, the next-character figure."""
-    return answer_view(bank, bank.generate_many([(seed, length, temperature, top_k, random_seed, top_p, beams)])[0])
-
-
 def text_views(bank: textgen.TextModels, *settings: list) -> list[list]:
-    """`text_view` for a batch of concurrent requests (Gradio's batch mode: a list per input, a list per
-    output): the models write all the sampled ones together, each request the text it gets alone."""
+    """Outputs of the Text generation tab (a notice, one text box per model, the next-character figure) for
+    a batch of concurrent requests (Gradio's batch mode: a list per input, a list per output): the models
+    write all the sampled ones together, each request the text it gets alone."""
     answers = bank.generate_many(list(zip(*settings)))
     return [list(column) for column in zip(*(answer_view(bank, a) for a in answers))]
 

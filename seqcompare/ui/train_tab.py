@@ -11,13 +11,13 @@ from pathlib import Path
 import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, live, plots, sweep, textgen
-from seqcompare.ui.common import CHECKPOINTS, notice
+from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, notice
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 CAPS_NOTE = (f"**Limits on this server** (no setting can lift them): {live.CAPS['seconds']} s of training per run, "
              f"shared equally by the models; at most {live.CAPS['epochs']} epochs, hidden size {live.CAPS['hidden']}, "
              f"{live.CAPS['layers']} layers, {live.CAPS['images']:,} digit images, {live.CAPS['characters']:,} characters "
-             f"of text (uploads up to 5 MB of UTF-8), learning rate {live.MIN_LR:g}–{live.CAPS['lr']:g}. One training "
+             f"of text (uploads up to {UPLOAD_MB} MB of UTF-8), learning rate {live.MIN_LR:g}–{live.CAPS['lr']:g}. One training "
              "runs at a time (others wait in the queue and see their place) on one CPU thread, so the other tabs stay "
              "responsive. What you train lives in your session only and is freed when you close the tab.")
 
@@ -86,7 +86,7 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
 
 def try_digit(session, image, bank: digits.DigitModels):
     """The session's freshly trained digit models next to the shipped ones, as a small table."""
-    if not session or session.get("task") != "digits":
+    if not session or session.get("task") != live.DIGITS.name:
         return notice("train digit models first (task: digits), then draw here")
     try:
         mine = live.classify(session["models"], image)
@@ -102,7 +102,7 @@ def try_digit(session, image, bank: digits.DigitModels):
 
 
 def try_text(session, seed, bank: textgen.TextModels):
-    if not session or session.get("task") != "text":
+    if not session or session.get("task") != live.TEXT.name:
         return notice("train text models first (task: your own text), then write here")
     try:
         mine = live.generate(session["models"], session["vocab"], seed or "", 120, 0.8, 0)

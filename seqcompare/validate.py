@@ -1,0 +1,31 @@
+"""Numbers from users and clients: a whole number or a finite one, or a UserError naming the setting."""
+
+from __future__ import annotations
+
+import math
+
+from seqcompare import UserError
+
+
+def whole(value, what: str) -> int:
+    """A whole number, or a UserError naming the setting (2.5, inf, "two" and True are refused)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or not number.is_integer():
+        raise UserError(f"{what} must be a whole number, not {value!r}")
+    return int(number)
+
+
+def finite(value, what: str) -> float:
+    """A finite number, or a UserError naming the setting ("soon", NaN, inf and True are refused)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{what} must be a number") from None
+    if isinstance(value, bool):
+        raise UserError(f"{what} must be a number, not {value!r}")
+    if not math.isfinite(number):
+        raise UserError(f"{what} must be a finite number")
+    return number
