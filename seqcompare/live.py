@@ -273,7 +273,9 @@ class _Progress:
     def update(self, done: bool = False, error: str | None = None) -> dict:
         s, elapsed = self.s, time.monotonic() - self.start
         finished = sum(1 for n in s.models if self.state[n]["status"] == "done")
-        out = {"done": done, "task": s.task, "settings": {k: v for k, v in asdict(s).items() if k != "text"},
+        settings = asdict(s)
+        del settings["text"]                    # the updates carry the settings, not the user's text
+        out = {"done": done, "task": s.task, "settings": settings,
                "notices": list(self.notices), "elapsed": round(elapsed, 1), "metric": KINDS[s.task].metric,
                "progress": round(min(1.0, finished / len(s.models) if done else elapsed / max(s.seconds, 1e-9)), 3),
                "models": {n: dict(self.state[n]) for n in s.models}}

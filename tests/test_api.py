@@ -101,13 +101,30 @@ def test_train_models_streams_and_clamps(client):
 
 
 def test_train_models_one_at_a_time_for_two_clients(app_url):
-    """Two users train at once: one waits in the queue, both get their own models' results."""
+    """Two users train at once: the second training starts only after the first one has ended (the other
+    waits in the queue), and both get their own models' results."""
+    import threading
+    import time
+
     from gradio_client import Client
 
-    jobs = [Client(app_url, verbose=False).submit("digits", model, 16, 1, 0, 0.005, 1, 30, "", 600,
-                                                   api_name="/train_models") for model in ("rnn", "lstm")]
-    finals = [job.result(timeout=120) for job in jobs]
-    assert [set(f["models"]) for f in finals] == [{"rnn"}, {"lstm"}] and all(f["done"] for f in finals)
+    runs = {}
+
+    def follow(model):                  # arrival times of a run's first and last update, and the last one
+        job = Client(app_url, verbose=False).submit("digits", model, 32, 1, 0, 0.005, 3, 60, "", 2000,
+                                                     api_name="/train_models")
+        arrivals = [time.monotonic() for _ in job]
+        runs[model] = (arrivals[0], arrivals[-1], job.outputs()[-1])
+
+    threads = [threading.Thread(target=follow, args=(model,)) for model in ("rnn", "lstm")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert [set(runs[m][2]["models"]) for m in ("rnn", "lstm")] == [{"rnn"}, {"lstm"}]
+    assert all(runs[m][2]["done"] and "error" not in runs[m][2] for m in runs)
+    first, second = sorted(runs.values(), key=lambda run: run[0])
+    assert second[0] > first[1], "the second training sent an update before the first one had ended"
 
 
 def test_train_models_bad_input(client):

@@ -7,10 +7,23 @@ from conftest import CHECKPOINTS
 from seqcompare import digits, sketches, ui
 
 
+def one_request(bank, *settings) -> list:
+    """The Text generation tab's outputs for one request, through its batched callback."""
+    return [column[0] for column in ui.text_views(bank, *([value] for value in settings))]
+
+
 def test_app_builds_with_named_endpoints():
+    import gradio as gr
+
     demo = ui.build()
-    names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
-    assert {"predict_digit", "classify_review", "generate_text"} <= names
+    endpoints = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    assert {"predict_digit", "classify_review", "generate_text", "train_models"} <= set(endpoints)
+    for name in ("predict_digit", "classify_review", "generate_text", "train_models"):   # API-only: no component
+        assert all(isinstance(block, gr.components.Api) for block in endpoints[name].inputs + endpoints[name].outputs)
+    assert not [b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.value.startswith("api ")]
+    assert endpoints["generate_text"].batch and endpoints["generate_text"].max_batch_size == 32
+    from seqcompare.ui.train_tab import CONCURRENCY_ID     # one training at a time, the Train tab's included
+    assert (endpoints["train_models"].concurrency_id, endpoints["train_models"].concurrency_limit) == (CONCURRENCY_ID, 1)
 
 
 def test_digit_callback_returns_every_answer_and_figures(digit_bank):
@@ -45,11 +58,11 @@ def test_review_callback_returns_labels_and_a_trace(review_bank):
 
 def test_text_callback_fills_four_columns_and_the_next_character_view(text_bank):
     bank = text_bank
-    message, *boxes, nxt = ui.text_view(bank, "早餐", 20, 0.8, 20, 0)
+    message, *boxes, nxt = one_request(bank, "早餐", 20, 0.8, 20, 0)
     assert message == "" and len(boxes) == 4                # RNN, LSTM, GRU and the Transformer
     assert all(box.value.startswith("早餐") and " ms" in box.label for box in boxes)
     assert isinstance(nxt, go.Figure) and len(nxt.data) == 4
-    message, *rest = ui.text_view(bank, "早餐", 0, 0.8, 20, 0)
+    message, *rest = one_request(bank, "早餐", 0, 0.8, 20, 0)
     assert "length must be at least 1" in message and all(v is None for v in rest)
 
 
@@ -63,7 +76,7 @@ def test_batched_text_callback_answers_each_request_in_its_place(text_bank):
     assert len(messages) == len(plots) == 3 and len(columns) == 4 and all(len(c) == 3 for c in columns)
     assert "length must be at least 1" in messages[1] and all(c[1] is None for c in columns) and plots[1] is None
     assert all("one batch with 1 other" in messages[i] for i in (0, 2))
-    alone = ui.text_view(text_bank, "早餐", 20, 0.8, 20, 3)
+    alone = one_request(text_bank, "早餐", 20, 0.8, 20, 3)
     assert [c[2].value for c in columns] == [box.value for box in alone[1:5]]
 
 

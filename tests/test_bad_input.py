@@ -122,7 +122,7 @@ def test_review_tab(review_bank, case):
 @pytest.mark.parametrize("case", GENERATION)
 def test_generation_tab(text_bank, case):
     args, expect = GENERATION[case]
-    message, *boxes, nxt = ui.text_view(text_bank, *args)
+    message, *boxes, nxt = [column[0] for column in ui.text_views(text_bank, *([a] for a in args))]
     if expect:
         assert expect in message and all(v is None for v in boxes)
     else:

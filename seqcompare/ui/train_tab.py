@@ -171,6 +171,21 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
                                     "seconds"], interactive=False, show_label=False)
     files = gr.File(label="Download what you trained (weights as safetensors + JSON, curves as CSV)",
                     file_count="multiple", interactive=False)
+    try_section(session, digit_bank, text_bank)
+
+    upload.change(load_text, upload, [text, message], api_visibility="private")
+    hotel.click(hotel_corpus, None, [text, message], api_visibility="private")
+    event = train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
+                        [message, progress, curves, results, files, session], api_visibility="private",
+                        concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
+    stop.click(lambda: notice("stopped — a training that was running keeps what its models had learned"), None,
+               message, cancels=[event],
+               api_visibility="private")
+    study_section()
+
+
+def try_section(session: gr.State, digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> None:
+    """The session's freshly trained models next to the shipped ones: a drawing to classify, a seed to continue."""
     with gr.Accordion("Try what you trained, next to the shipped models", open=False):
         with gr.Row():
             with gr.Column():
@@ -183,18 +198,8 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
                 gen_seed = gr.Textbox(label="Start of a text", value="早餐")
                 generate = gr.Button("Write with my models")
                 text_answer = gr.Markdown()
-
-    upload.change(load_text, upload, [text, message], api_visibility="private")
-    hotel.click(hotel_corpus, None, [text, message], api_visibility="private")
-    event = train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
-                        [message, progress, curves, results, files, session], api_visibility="private",
-                        concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
-    stop.click(lambda: notice("stopped — a training that was running keeps what its models had learned"), None,
-               message, cancels=[event],
-               api_visibility="private")
     classify.click(lambda s, img: try_digit(s, img, digit_bank), [session, canvas], digit_answer, api_visibility="private")
     generate.click(lambda s, t: try_text(s, t, text_bank), [session, gen_seed], text_answer, api_visibility="private")
-    study_section()
 
 
 def study_section() -> None:
