@@ -30,20 +30,25 @@ def dump(obj) -> None:
 
 # --- predict --------------------------------------------------------------------------------------
 
+def answer_each(items: list[str], key: str, ask) -> list[dict]:
+    """{key: item, **ask(item)} for each item, or {key: item, "error": message} for one the models refuse."""
+    results = []
+    for item in items:
+        try:
+            results.append({key: item, **ask(item)})
+        except UserError as exc:
+            results.append({key: item, "error": str(exc)})
+    return results
+
+
 def predict_digits(folder: Path, paths: list[str], as_json: bool) -> None:
     from seqcompare import digits
 
     bank = digits.DigitModels(folder)
     if not bank.models:
         raise UserError("no digit model could be loaded: " + reasons(bank.errors))
-    results = []
-    for path in paths:
-        try:
-            answer = bank.predict(path)["models"]
-            results.append({"image": path, "models": {k: {f: v[f] for f in v if f != "rows"}
-                                                      for k, v in answer.items()}})
-        except UserError as exc:
-            results.append({"image": path, "error": str(exc)})
+    results = answer_each(paths, "image", lambda path: {"models": {
+        n: {f: v for f, v in a.items() if f != "rows"} for n, a in bank.predict(path)["models"].items()}})
     if as_json:
         print(json.dumps(results))
     else:
@@ -62,16 +67,11 @@ def predict_reviews(folder: Path, texts: list[str], as_json: bool) -> None:
     bank = reviews.ReviewModels(folder)
     if not bank.models:
         raise UserError("no review model could be loaded: " + reasons(bank.errors))
-    results = []
-    for text in texts:
-        try:
-            answer = bank.predict(text, trace=False)
-            entry = {"text": text, "models": answer["models"]}
-            if answer["notices"]:
-                entry["notices"] = answer["notices"]
-        except UserError as exc:
-            entry = {"text": text, "error": str(exc)}
-        results.append(entry)
+    def ask(text):
+        answer = bank.predict(text, trace=False)
+        return {"models": answer["models"], **({"notices": answer["notices"]} if answer["notices"] else {})}
+
+    results = answer_each(texts, "text", ask)
     if as_json:
         dump(results)
     else:
