@@ -14,12 +14,13 @@ def one_request(bank, *settings) -> list:
 
 def test_app_builds_with_named_endpoints():
     import gradio as gr
+    from gradio.components.api_component import Api
 
     demo = ui.build()
     endpoints = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
     assert {"predict_digit", "classify_review", "generate_text", "train_models"} <= set(endpoints)
     for name in ("predict_digit", "classify_review", "generate_text", "train_models"):   # API-only: no component
-        assert all(isinstance(block, gr.components.Api) for block in endpoints[name].inputs + endpoints[name].outputs)
+        assert all(isinstance(block, Api) for block in endpoints[name].inputs + endpoints[name].outputs)
     assert not [b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.value.startswith("api ")]
     assert endpoints["generate_text"].batch and endpoints["generate_text"].max_batch_size == 32
     from seqcompare.ui.train_tab import CONCURRENCY_ID     # one training at a time, the Train tab's included
