@@ -30,7 +30,6 @@ from pathlib import Path
 import torch
 
 from seqcompare import UserError, checkpoints, data, digits, reviews, textgen
-from seqcompare.models import RowClassifier, TransformerLM
 
 DISTANCES = 100                  # distances measured, 1 … 100 (digits: their 28 rows)
 THRESHOLD = 0.01                 # memory length: the first distance whose relative influence is below this
@@ -68,14 +67,11 @@ def gradient_norms(model: torch.nn.Module, logits_fn, x: torch.Tensor, targets: 
 
 def text_logits(model, x: torch.Tensor, last: torch.Tensor, attention: list | None = None) -> torch.Tensor:
     """A character model's logits for the character after input `last[b]` of row b, from the embedding
-    vectors x (B, T, embed) read from position 0; with `attention`, the Transformer's per-layer
-    attention weights (B, heads, T, T) are appended to it."""
-    if isinstance(model, TransformerLM):
-        logits, _, weights = model.run_embedded(x, need_weights=attention is not None)
-        if attention is not None:
-            attention.extend(w.detach() for w in weights)
-    else:
-        logits, _ = model.forward_embedded(x)
+    vectors x (B, T, embed) read from position 0; with `attention`, the model's per-layer attention
+    weights (B, heads, T, T), if it has any, are appended to it."""
+    logits, weights = model.logits_from_embedded(x, need_weights=attention is not None)
+    if attention is not None and weights:
+        attention.extend(w.detach() for w in weights)
     return logits[torch.arange(len(x)), last]
 
 
@@ -87,16 +83,16 @@ def embedded(model, ids: torch.Tensor) -> torch.Tensor:
 
 def text_influence(model, ids: list[int], target: int, attention: bool = False) -> tuple[list[float], list | None]:
     """Influence of each of `ids` (the inputs read, in order) on the log-probability of `target` as the
-    next character, and with `attention` the Transformer's weights for that prediction per layer,
-    averaged over heads (one list per layer, zeros outside its window)."""
-    start = model.window_start(len(ids)) if isinstance(model, TransformerLM) else 0
+    next character, and with `attention` the model's attention weights for that prediction per layer,
+    averaged over heads (one list per layer, zeros outside its window; None for a model without any)."""
+    start = model.window_start(len(ids))
     x = embedded(model, torch.tensor([ids[start:]]))
-    weights = [] if attention and isinstance(model, TransformerLM) else None
+    weights = [] if attention else None
     norms, _ = gradient_norms(model, lambda v: text_logits(model, v, torch.tensor([v.shape[1] - 1]), weights),
                               x, torch.tensor([target]))
     influence = [0.0] * start + norms[0].tolist()
     layers = None
-    if weights is not None:
+    if weights:
         layers = [[0.0] * start + w[0, :, -1].mean(0).tolist() for w in weights]
     return influence, layers
 
@@ -177,7 +173,7 @@ def explain_digit(bank: digits.DigitModels, image) -> dict:
     x = digits.normalize(digit)[None]
     answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items() if n in recurrent(digits.MODELS)}
     for name, model in bank.models.items():
-        if isinstance(model, RowClassifier):
+        if model.reads_rows:
             t0 = time.perf_counter()
             norms, target = gradient_norms(model, model, x)
             answers[name] = {"target": int(target[0]), "influence": norms[0].tolist(), "ms": _ms(t0)}
@@ -272,7 +268,7 @@ def load_bank(task: str, folder: Path):
     """The task's models, as the app loads them; UserError when none loads."""
     bank = {"hotel": textgen.TextModels, "imdb": reviews.ReviewModels, "mnist": digits.DigitModels}[task](folder)
     if task == "mnist":
-        bank.models = {n: m for n, m in bank.models.items() if isinstance(m, RowClassifier)}
+        bank.models = {n: m for n, m in bank.models.items() if m.reads_rows}
     if not bank.models:
         raise UserError(f"no {task} model could be loaded: " + "; ".join(dict.fromkeys(bank.errors.values())))
     return bank
@@ -285,7 +281,7 @@ def memory(task: str, folder: Path, data_dir, samples: int | None = None, progre
     t0 = time.perf_counter()
     bank = load_bank(task, Path(folder))
     if task == "hotel":
-        contexts = [m.cfg.context for m in bank.models.values() if isinstance(m, TransformerLM)]
+        contexts = [m.context for m in bank.models.values() if m.context]
         batches = list(_hotel_batches(data_dir, bank.vocab, samples, min(contexts, default=DISTANCES * 10)))
     elif task == "imdb":
         batches = list(_imdb_batches(data_dir, bank.tokenizer, samples))

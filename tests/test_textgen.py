@@ -12,6 +12,10 @@ from test_digits import cli
 
 def test_validation_bpc_on_a_slice(data_dir):
     result = textgen.evaluate(CHECKPOINTS / "hotel", data_dir, limit=150)
+    _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
+    n = len(textgen.corpus(val[:150]))
+    # the same characters for every model: all of 16 contiguous streams but each one's first
+    assert {result[name]["characters"] for name in textgen.MODELS} == {n // 16 * 16 - 16}
     for name in textgen.MODELS:
         m = result[name]
         assert m["characters"] > 10_000

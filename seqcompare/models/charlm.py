@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.cells import make_rnn, rnn_step
+from seqcompare.models.cells import count_parameters, make_rnn, rnn_step, textbook_parameters
+
+
 
 @dataclass
 class CharLMConfig:
@@ -17,15 +20,13 @@ class CharLMConfig:
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.2
-    tie: bool = False          # project the state to embed_size and decode with the embedding matrix
 
 
 class CharLM(nn.Module):
-    """Embedding → cell → linear decoder over the character vocabulary; the state is passed in and out.
+    """Embedding → cell → linear decoder over the character vocabulary; the state is passed in and out,
+    so the model reads text of any length (`context` None)."""
 
-    With `tie`, a linear `proj` maps the state to the embedding size and the decoder shares the
-    embedding's weights (Press & Wolf 2017, "Using the output embedding"): fewer parameters, and the
-    softmax costs embed_size instead of hidden_size multiplications per character."""
+    context = None
 
     def __init__(self, cfg: CharLMConfig):
         super().__init__()
@@ -33,13 +34,7 @@ class CharLM(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size)
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-        if cfg.tie:
-            self.proj = nn.Linear(cfg.hidden_size, cfg.embed_size)
-            self.decoder = nn.Linear(cfg.embed_size, cfg.vocab_size)
-            self.decoder.weight = self.embed.weight
-        else:
-            self.proj = nn.Identity()
-            self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
+        self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 
     def forward(self, tokens: torch.Tensor, state=None):
         """tokens (B, T) → logits (B, T, vocab) and the state after the last step."""
@@ -51,7 +46,37 @@ class CharLM(nn.Module):
             out, state = rnn_step(self.rnn, x, state)
         else:
             out, state = self.rnn(self.drop(x), state)
-        return self.decoder(self.proj(self.drop(out))), state
+        return self.decoder(self.drop(out)), state
+
+    def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
+        """Logits (B, T, vocab) for the embedding vectors x read from scratch, and no attention (None)."""
+        return self.forward_embedded(x)[0], None
+
+    @staticmethod
+    def window_start(n: int) -> int:
+        """Where the inputs the last of n predictions depends on begin: the first (the state carries them all)."""
+        return 0
+
+    @torch.inference_mode()
+    def stream_nll(self, streams: torch.Tensor, bptt: int = 400) -> tuple[float, int]:
+        """Negative log-likelihood (nats, summed) of every character of each row of `streams` (B, L) after
+        its first, and how many that is, B·(L − 1): the rows read side by side in windows of `bptt`,
+        the state carried along them."""
+        total, n, state = 0.0, 0, None
+        for t in range(0, streams.shape[1] - 1, bptt):
+            inputs, targets = streams[:, t:t + bptt], streams[:, t + 1:t + 1 + bptt]
+            logits, state = self(inputs[:, :targets.shape[1]], state)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            total += loss.item() * targets.numel()
+            n += targets.numel()
+        return total, n
+
+    def textbook_count(self) -> int:
+        """Embedding + decoder + the recurrent layers counted with the tutorials' one-bias formula."""
+        c = self.cfg
+        rec = sum(textbook_parameters(c.cell, c.embed_size if layer == 0 else c.hidden_size, c.hidden_size)
+                  for layer in range(c.num_layers))
+        return count_parameters(self.embed) + rec + count_parameters(self.decoder)
 
     @staticmethod
     def reorder_state(state, index: torch.Tensor):

@@ -25,6 +25,8 @@ class RowClassifierConfig:
 class RowClassifier(nn.Module):
     """Reads a 28×28 image top to bottom, one row per step, and classifies from the last state."""
 
+    reads_rows = True            # an answer after each row (`row_logits`)
+
     def __init__(self, cfg: RowClassifierConfig):
         super().__init__()
         self.cfg = cfg
@@ -48,6 +50,8 @@ class LeNetConfig:
 
 class LeNet5(nn.Module):
     """LeNet-5 (LeCun et al., 1998) on 28×28 input with ReLU and max pooling."""
+
+    reads_rows = False           # the whole image at once
 
     def __init__(self, cfg: LeNetConfig):
         super().__init__()

@@ -190,6 +190,45 @@ class TransformerLM(nn.Module):
             read += min(self.cfg.context - (read - start), n - read)
         return start
 
+    @property
+    def context(self) -> int:
+        """The most positions one pass reads (its window)."""
+        return self.cfg.context
+
+    def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
+        """Logits (B, T, vocab) for the embedding vectors x read from position 0 (at most a context), and
+        with `need_weights` each layer's attention weights (B, heads, T, T), else None."""
+        logits, _, weights = self.run_embedded(x, need_weights=need_weights)
+        return logits, (weights if need_weights else None)
+
+    @torch.inference_mode()
+    def stream_nll(self, streams: torch.Tensor, batch_size: int = 64) -> tuple[float, int]:
+        """Negative log-likelihood (nats, summed) of every character of each row of `streams` (B, L) after
+        its first, and how many that is, B·(L − 1). Each row is read in windows of the context that
+        advance by half a context; each window scores its second half, so every character is predicted
+        from at least half a context of its row (the first window scores all of itself)."""
+        half, targets = self.cfg.context // 2, streams.shape[1] - 1
+        width = min(self.cfg.context, targets)
+        starts = list(range(0, max(targets - half, 1), half))      # window s reads streams[:, s : s + context]
+        total, n = 0.0, 0
+        per_pass = max(1, batch_size // len(streams))               # windows of several starts in one pass
+        for i in range(0, len(starts), per_pass):
+            inputs, target = [], []
+            for s in starts[i:i + per_pass]:
+                end, first = min(s + width, targets), 0 if s == 0 else half     # before first: scored already
+                inputs.append(F.pad(streams[:, s:end], (0, width - (end - s))))
+                target.append(F.pad(streams[:, s + 1 + first:end + 1], (first, width - (end - s)), value=-100))
+            target = torch.cat(target)
+            logits, _ = self(torch.cat(inputs))
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
+                                     reduction="sum", ignore_index=-100).item()
+            n += int((target != -100).sum())
+        return total, n
+
+    def textbook_count(self) -> int:
+        """The tutorials' count for comparison: the Transformer has no other count than PyTorch's."""
+        return sum(p.numel() for p in self.parameters())
+
     @staticmethod
     def reorder_state(state, index: torch.Tensor):
         """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""

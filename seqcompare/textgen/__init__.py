@@ -15,14 +15,14 @@ from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_
                                        sample, sample_many, whole)
 from seqcompare.textgen.serve import TextModels, evaluate, load_models
 from seqcompare.textgen.summary import summary
-from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, TRANSFORMER_ARCH, TRANSFORMER_RECIPE, StatefulLoss,
-                                      architecture, build, epoch_characters, fit_model, recipe, score_text,
-                                      textbook_count, train, window_loss)
+from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, SPECS, TRANSFORMER_ARCH, TRANSFORMER_RECIPE, StatefulLoss,
+                                      StreamReading, TextModel, WindowReading, architecture, build, fit_model,
+                                      reading_of, recipe, score_text, train, window_loss)
 
 __all__ = ["BPTT", "END", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "corpus", "load_vocab", "random_windows", "shift",
            "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "Draw",
            "beam_search", "candidates", "check_settings", "clean_seed", "cut", "decode", "pick", "pick_each",
            "pick_rows", "prompt", "sample", "sample_many", "whole", "TextModels", "evaluate", "load_models",
-           "summary", "ARCH", "MODELS", "RECIPE", "TRANSFORMER_ARCH", "TRANSFORMER_RECIPE", "StatefulLoss",
-           "architecture", "build", "epoch_characters", "fit_model", "recipe", "score_text", "textbook_count",
-           "train", "window_loss"]
+           "summary", "ARCH", "MODELS", "RECIPE", "SPECS", "TRANSFORMER_ARCH", "TRANSFORMER_RECIPE",
+           "StatefulLoss", "StreamReading", "TextModel", "WindowReading", "architecture", "build", "fit_model",
+           "reading_of", "recipe", "score_text", "train", "window_loss"]
