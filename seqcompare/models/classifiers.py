@@ -85,14 +85,13 @@ class ReviewClassifierConfig:
     pad_id: int = 0
 
 
-POOLINGS = ("last", "attention", "max", "mean")
+POOLINGS = ("last", "attention")
 
 
 class ReviewClassifier(nn.Module):
     """Embeds the tokens, runs the cell over them and classifies summaries of the states read so far.
     The shipped recipe uses the last state and attention pooling — a learned softmax-weighted mean, so a
-    strong word late in the review ("…ruined it") can outweigh the ones before it; ULMFiT's running max
-    and mean are the alternatives the README compares.
+    strong word late in the review ("…ruined it") can outweigh the ones before it.
 
     Every quantity is a prefix quantity, so `prefix_logits` gives exactly what the model would answer
     if the review stopped after each token, and padding after a review never touches its answer.
@@ -131,8 +130,7 @@ class ReviewClassifier(nn.Module):
         states, _ = self.rnn(self.embed_tokens(tokens))
         steps = torch.arange(tokens.shape[1], device=tokens.device)
         visible = (steps[None, :] <= steps[:, None]).unsqueeze(0)            # query t sees states ≤ t
-        parts = {"last": lambda: states, "attention": lambda: self.pool(states, visible),
-                 "max": lambda: states.cummax(1).values, "mean": lambda: states.cumsum(1) / (steps[None, :, None] + 1)}
+        parts = {"last": lambda: states, "attention": lambda: self.pool(states, visible)}
         return self.head(self.drop(torch.cat([parts[p]() for p in self.cfg.pooling], -1)))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -143,9 +141,6 @@ class ReviewClassifier(nn.Module):
         """`forward` from the word embedding vectors x (B, T, embed) instead of the ids (input influence)."""
         states, _ = self.rnn(self.regularize(x))
         visible = (torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]).unsqueeze(1)
-        mask = visible.transpose(1, 2)
         parts = {"last": lambda: states[torch.arange(len(x)), lengths - 1],
-                 "attention": lambda: self.pool(states, visible)[:, 0],
-                 "max": lambda: states.masked_fill(~mask, float("-inf")).amax(1),
-                 "mean": lambda: (states * mask).sum(1) / lengths[:, None]}
+                 "attention": lambda: self.pool(states, visible)[:, 0]}
         return self.head(self.drop(torch.cat([parts[p]() for p in self.cfg.pooling], -1)))
