@@ -137,7 +137,9 @@ def training_time(folder: Path, meta: dict[str, dict]) -> str:
             alone = sum(meta[n]["train_seconds"] for n in rest)
             return (f"{minutes(run['wall_seconds'] + alone)}: {', '.join(map(label, wrote))} in {how}, "
                     f"then {', '.join(map(label, rest))} in {minutes(alone)} of its own training")
-    return f"{minutes(sum(m['train_seconds'] for m in meta.values()))}, one after another"
+    w2v = max((m.get("word2vec_seconds", 0) for m in meta.values()), default=0)     # shared starting vectors
+    total = sum(m["train_seconds"] for m in meta.values()) + w2v
+    return f"{minutes(total)}, one after another" + (" (word2vec included)" if w2v else "")
 
 
 @block("text-summary")

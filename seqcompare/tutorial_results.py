@@ -57,13 +57,12 @@ def classifier_comparison(root: Path, task: str, caption: str) -> str:
     quoted = QUOTES[task]["accuracy"]
     rows = [[label(n), f"{quoted[n]:.4f}" if n in quoted else "—",
              with_interval(m["test"]["accuracy"], m["test"]["n"])] for n, m in meta.items()]
-    ours = sum(m["train_seconds"] + m.get("word2vec_seconds", 0) / len(meta) for m in meta.values())
     theirs = ", ".join(f"{v:,} s ({label(n)})" for n, v in QUOTES[task].get("train_seconds", {}).items())
     run = rerun(root, task)
     timed = recipe_time(run) if run else ""
     rows.append(["training, all models",
                  " + ".join(x for x in (f"{theirs} on {QUOTES[task]['hardware']}" if theirs else "", timed) if x) or "—",
-                 f"{minutes(ours)} ({machines(*meta.values())})"])
+                 f"{training_time(root / 'checkpoints' / task, meta)} ({machines(*meta.values())})"])
     return f"{caption}\n\n" + table(["model", "tutorial", "seqcompare"], rows)
 
 
