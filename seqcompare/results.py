@@ -272,23 +272,24 @@ def throughput(root: Path) -> str:
     return "\n\n".join(parts) or "_no throughput benchmark yet_"
 
 
-LOADTESTS = (("loadtest.json", "Many users", ""), ("loadtest_training.json", "Many users while one trains",
-                                                   " --while-training"))
+LOADTESTS = ("loadtest.json", "loadtest_training.json")
+DURING = {"still training": ", while a live training (`train_models`) ran all along",
+          "finished": ", while a live training (`train_models`) ran and finished before the calls did"}
 
 
 @block("loadtest")
 def loadtest(root: Path) -> str:
+    """The saved load tests; a training is mentioned only where the file records one."""
     parts = []
-    for name, caption, flag in LOADTESTS:
+    for name in LOADTESTS:
         lt = read(root / "checkpoints" / name)
         if not lt:
             continue
-        training = lt.get("while_training")
-        during = {"still training": ", while a live training (`train_models`) ran all along",
-                  "finished": ", while a live training (`train_models`) ran and finished before the calls did"}
+        during = DURING.get(lt.get("while_training"), "")
+        caption, flag = ("Many users while one trains", " --while-training") if during else ("Many users", "")
         parts.append(f"**{caption}** — `python -m seqcompare loadtest URL{flag} --save` ({machines(lt)}, app and "
                      f"clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to "
-                     f"each endpoint){during.get(training, '')}, {lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, "
+                     f"each endpoint){during}, {lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, "
                      f"p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts) or "_no load test yet (`python -m seqcompare loadtest URL --save`)_"
