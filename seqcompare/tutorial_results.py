@@ -27,7 +27,8 @@ def rerun_line(run: dict) -> str:
         if "seconds_per_epoch" in m:
             secs = m["seconds_per_epoch"]
             per.append(f"{label(n)} {sum(secs) / len(secs):.0f} s per epoch, test accuracy "
-                       f"{m['test']['accuracy']:.4f} after {len(secs)} on {m['test']['n']:,} test items")
+                       f"{m['test']['accuracy']:.4f} after {len(secs)} epoch{'s' * (len(secs) > 1)} on "
+                       f"{m['test']['n']:,} test items")
         else:
             v = m["validation"]
             per.append(f"{label(n)} {v['bpc']:.2f} bits per character ({v['characters']:,} of "
@@ -47,7 +48,10 @@ def recipe_time(run: dict) -> str:
             if "seconds_per_epoch" in m]
     if not epochs or not secs or run["ran"].get("limit"):
         return ""
-    return f"≈ {minutes(epochs * sum(secs))} for its {epochs} epochs, all models ({machines(run)})"
+    load = run["ran"].get("load_average") or [0]
+    shared = f", a shared CPU: load average up to {max(load):.1f}" if max(load) > 1 else ""
+    return (f"≈ {minutes(epochs * sum(secs))} for its {epochs} epochs, all models, at the seconds per epoch of "
+            f"`tutorial {run['task']}` ({machines(run)}{shared})")
 
 
 def classifier_comparison(root: Path, task: str, caption: str) -> str:
