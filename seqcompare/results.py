@@ -60,26 +60,25 @@ def classifier_table(meta: dict[str, dict]) -> str:
          f"{m['train_seconds']:.0f}", f"{m['best_epoch']}/{m['train']['epochs']}"] for n, m in meta.items()])
 
 
+def classifier_block(root: Path, task: str, caption: str) -> str:
+    meta = models(root, task)
+    if not meta:
+        return f"_no {TASKS[task].lower()} checkpoints yet_"
+    n = next(iter(meta.values()))["test"]["n"]
+    return f"{caption.format(n=n)} Trained on: {machines(*meta.values())}.\n\n" + classifier_table(meta)
+
+
 @block("digits")
 def digits_table(root: Path) -> str:
-    meta = models(root, "mnist")
-    if not meta:
-        return "_no digit checkpoints yet_"
-    n = next(iter(meta.values()))["test"]["n"]
-    return (f"**Digits** — MNIST test set, {n:,} images; macro precision/recall/F1. Trained on: "
-            f"{machines(*meta.values())}.\n\n" + classifier_table(meta))
+    return classifier_block(root, "mnist", "**Digits** — MNIST test set, {n:,} images; macro precision/recall/F1.")
 
 
 @block("reviews")
 def reviews_table(root: Path) -> str:
-    meta = models(root, "imdb")
-    if not meta:
-        return "_no review checkpoints yet_"
-    n = next(iter(meta.values()))["test"]["n"]
-    w2v = max((m.get("word2vec_seconds", 0) for m in meta.values()), default=0)
-    return (f"**Reviews** — IMDb test split, {n:,} reviews; precision/recall/F1 of the positive class"
-            + (f"; the word2vec starting embeddings, shared by the three, took {w2v:.0f} s more" if w2v else "")
-            + f". Trained on: {machines(*meta.values())}.\n\n" + classifier_table(meta))
+    w2v = max((m.get("word2vec_seconds", 0) for m in models(root, "imdb").values()), default=0)
+    return classifier_block(root, "imdb", "**Reviews** — IMDb test split, {n:,} reviews; precision/recall/F1 of the "
+                            "positive class" + (f"; the word2vec starting embeddings, shared by the three, took "
+                                                f"{w2v:.0f} s more" if w2v else "") + ".")
 
 
 @block("text")
@@ -144,28 +143,13 @@ def training_time(folder: Path, meta: dict[str, dict]) -> str:
 
 @block("text-summary")
 def text_summary(root: Path) -> str:
-    """What the text models' numbers show, side by side (only what the checkpoints and bench measured)."""
-    meta = models(root, "hotel")
-    if not meta:
-        return ""
-    bpc = {n: m["validation"]["bpc"] for n, m in meta.items()}
-    parts = ["Bits per character on the validation reviews: " +
-             ", ".join(f"{label(n)} {v:.3f}" for n, v in sorted(bpc.items(), key=lambda kv: kv[1])) + "."]
-    if "transformer" in meta and "lstm" in meta:
-        t, l = meta["transformer"]["parameters"], meta["lstm"]["parameters"]
-        parts.append(f"The Transformer has {t:,} parameters, {abs(t / l - 1):.0%} {'more' if t >= l else 'fewer'} "
-                     f"than the LSTM ({l:,}).")
-    speed = {n: m["train_characters"] / m["train_seconds"] for n, m in meta.items()
-             if m.get("train_characters") and m.get("train_seconds")}
-    if speed:
-        parts.append("Training speed, characters per second on one CPU thread (validation passes included; "
-                     f"{machines(*meta.values())}): " + ", ".join(f"{label(n)} {v:,.0f}" for n, v in speed.items()) + ".")
-    bench = read(root / "checkpoints" / "bench.json") or {}
-    gen = bench.get("textgen", {}).get("model_ms", {})
-    if gen:
-        parts.append(f"Writing 100 characters (median, one request at a time; {machines(bench)}): " +
-                     ", ".join(f"{label(n)} {v['median']:.0f} ms" for n, v in gen.items() if n in meta) + ".")
-    return " ".join(parts)
+    """What the text models' numbers show (`textgen.summary`, as the Text generation tab shows it), with the
+    machines that trained and timed them."""
+    from seqcompare import textgen
+
+    meta, b = models(root, "hotel"), bench(root)
+    text = textgen.summary(meta, b)
+    return f"{text} Trained on: {machines(*meta.values())}; generation timed on: {machines(b)}." if text else ""
 
 
 # --- memory ------------------------------------------------------------------------------------------
