@@ -164,8 +164,9 @@ def parser() -> argparse.ArgumentParser:
     pb.add_argument("--private", action="store_true", help="create the repository private")
     pb.add_argument("--dry-run", action="store_true", help="print the model card and the files; no network")
 
-    r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
-    r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
+    from seqcompare import baselines, report, tutorial
+    for module in (report, tutorial, baselines):          # each adds its subcommand, with `func` to run it
+        module.add_parser(sub)
     return p
 
 
@@ -258,15 +259,6 @@ def run_deploy(args) -> None:
         print(deploy.listing(deploy.files()))
         return
     print(f"deployed: {deploy.deploy(args.space_id, args.private)}")
-
-
-def run_report(args) -> None:
-    from seqcompare import report
-
-    if not args.readme.is_file():
-        raise UserError(f"{args.readme}: no such file")
-    changed = report.update_readme(args.readme, CHECKPOINTS)
-    print(f"{args.readme}: results tables {'updated' if changed else 'already current'}")
 
 
 def run_train(args) -> None:
@@ -556,11 +548,11 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(1)          # single requests are faster on one thread, as in the app
     try:
-        {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-         "generate": run_generate, "report": run_report,
+        (getattr(args, "func", None) or {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+         "generate": run_generate,
          "bench": run_bench, "loadtest": run_loadtest, "explain": run_explain,
          "memory": run_memory, "deploy": run_deploy, "publish": run_publish,
-         "sweep": run_sweep}[args.command](args)
+         "sweep": run_sweep}[args.command])(args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2
