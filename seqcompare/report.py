@@ -119,11 +119,21 @@ def tables(root: Path) -> str:
         lt = checkpoints.read_json(root / name)
         parts.append(f"**{caption}** — `python -m seqcompare loadtest URL{flag} --save` ({lt.get('machine', 'this machine')}, "
                      f"app and clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to "
-                     f"each endpoint){', while a live training (train_models, three digit models) ran' if flag else ''}, "
+                     f"each endpoint){_training_clause(lt) if flag else ''}, "
                      f"{lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, p95 {lt['p95_s']:.2f} s, max "
                      f"{lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts)
+
+
+def _training_clause(lt: dict) -> str:
+    """What the load test's JSON says of its live training ("training": {"ran", "running_at_end"})."""
+    training = lt.get("training") or {"ran": "while_training" in lt,
+                                      "running_at_end": lt.get("while_training") == "still training"}
+    if not training["ran"]:
+        return ", with a live training asked for but not under way when the calls began"
+    return (", while a live training (train_models, three digit models) ran"
+            + (" to the end" if training["running_at_end"] else ", finishing before the last call"))
 
 
 MEMORY_TASKS = (("hotel", "Text generation", "validation characters"), ("imdb", "Reviews", "test reviews"),
