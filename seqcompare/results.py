@@ -257,8 +257,20 @@ def throughput(root: Path) -> str:
 
 
 LOADTESTS = ("loadtest.json", "loadtest_training.json")
-DURING = {"still training": ", while a live training (`train_models`) ran all along",
-          "finished": ", while a live training (`train_models`) ran and finished before the calls did"}
+
+
+def training_clause(lt: dict) -> str:
+    """What a load test's JSON says of its live training ("training": {"ran", "running_at_end"}, or the
+    older "while_training" string); empty when it asked for none."""
+    training = lt.get("training")
+    if training is None and "while_training" in lt:
+        training = {"ran": True, "running_at_end": lt["while_training"] == "still training"}
+    if not training:
+        return ""
+    if not training["ran"]:
+        return ", with a live training asked for but not under way when the calls began"
+    return (", while a live training (`train_models`) ran"
+            + (" all along" if training["running_at_end"] else " and finished before the calls did"))
 
 
 @block("loadtest")
@@ -269,7 +281,7 @@ def loadtest(root: Path) -> str:
         lt = read(root / "checkpoints" / name)
         if not lt:
             continue
-        during = DURING.get(lt.get("while_training"), "")
+        during = training_clause(lt)
         caption, flag = ("Many users while one trains", " --while-training") if during else ("Many users", "")
         parts.append(f"**{caption}** — `python -m seqcompare loadtest URL{flag} --save` ({machines(lt)}, app and "
                      f"clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to "
