@@ -4,7 +4,6 @@ evaluation throughput and cold start."""
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from seqcompare import data, digits, reviews, sketches, tasks, textgen
+from seqcompare.machine import machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
                         "it trusts its audience to watch and listen. ") * 12).split()[:250])
@@ -147,20 +147,6 @@ def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
     return {"units": {"digits": f"MNIST test images/s ({len(images):,})",
                       "reviews": f"IMDb test reviews/s ({len(ids):,}, tokenized beforehand)",
                       "textgen": f"validation characters/s ({len(val):,})"}, **out}
-
-
-def machine(threads: bool = True) -> str:
-    """CPU model, cores (and this process's torch threads) and torch build, for the benchmark's header."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    shown = f", {torch.get_num_threads()} torch thread(s)" if threads else ""
-    return f"{name}, {os.cpu_count()} cores{shown}, torch {torch.__version__}"
 
 
 EXTRA = {"evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),

@@ -13,6 +13,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from seqcompare import machine
+
 # The shipped checkpoints (one folder per task), or $SEQCOMPARE_CHECKPOINTS: the CLI and the app read the same.
 CHECKPOINTS = Path(os.environ.get("SEQCOMPARE_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints")
 
@@ -79,7 +81,7 @@ def save(folder: Path, name: str, model: nn.Module, meta: dict, dtype: torch.dty
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().clone()
              for k, v in model.state_dict().items()}      # a copy each: tied weights are stored under both names
     _atomic_write(folder / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
-    write_json(folder / f"{name}.json", {"model": name, **meta, "versions": versions()})
+    write_json(folder / f"{name}.json", {"model": name, **meta, "machine": machine.describe(), "versions": versions()})
 
 
 def load(folder: Path, name: str, build, required=(), device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:

@@ -185,16 +185,14 @@ def publish_parser(sub) -> None:
     pb.add_argument("--dry-run", action="store_true", help="print the model card and the files; no network")
 
 
-def report_parser(sub) -> None:
-    r = sub.add_parser("report", help="rewrite the README's results tables from the checkpoints")
-    r.add_argument("--readme", type=Path, default=CHECKPOINTS.parent / "README.md")
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m seqcompare", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
+    from seqcompare import baselines, report, tutorial
+    for module in (report, tutorial, baselines):          # each adds its subcommand, with `func` to run it
+        module.add_parser(sub)
     return p
 
 
@@ -372,21 +370,12 @@ def run_deploy(args) -> None:
     print(f"deployed: {deploy.deploy(args.space_id, args.private)}")
 
 
-def run_report(args) -> None:
-    from seqcompare import report
-
-    if not args.readme.is_file():
-        raise UserError(f"{args.readme}: no such file")
-    changed = report.update_readme(args.readme, CHECKPOINTS)
-    print(f"{args.readme}: results tables {'updated' if changed else 'already current'}")
-
-
 COMMANDS = {"train": (train_parser, run_train), "evaluate": (evaluate_parser, run_evaluate),
             "predict": (predict_parser, run_predict), "generate": (generate_parser, run_generate),
             "bench": (bench_parser, run_bench), "loadtest": (loadtest_parser, run_loadtest),
             "explain": (explain_parser, run_explain), "memory": (memory_parser, run_memory),
             "sweep": (sweep_parser, run_sweep), "deploy": (deploy_parser, run_deploy),
-            "publish": (publish_parser, run_publish), "report": (report_parser, run_report)}
+            "publish": (publish_parser, run_publish)}
 ONE_THREAD = ("predict", "generate", "bench", "explain", "memory")   # single requests: faster on one thread
 
 
@@ -397,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(1)          # as in the app
     try:
-        COMMANDS[args.command][1](args)
+        (getattr(args, "func", None) or COMMANDS[args.command][1])(args)
     except UserError as exc:
         print(f"seqcompare: error: {exc}", file=sys.stderr)
         return 2

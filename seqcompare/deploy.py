@@ -15,8 +15,10 @@ from seqcompare import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a Space needs to run the app: the app, the package, the requirements, the README (its front
-# matter configures the Space) and the trained weights. Never data, caches, tests, screenshots or venvs.
-INCLUDE = ("app.py", "requirements.txt", "README.md", "seqcompare/*", "checkpoints/*")
+# matter configures the Space), the README's screenshot and the trained weights. Never data, caches, tests
+# or venvs.
+SCREENSHOT = "docs/screenshot.png"
+INCLUDE = ("app.py", "requirements.txt", "README.md", SCREENSHOT, "seqcompare/*", "checkpoints/*")
 EXCLUDE = ("*/__pycache__/*", "*.pyc", "*.tmp", "*/.*", "*.db", "*.sqlite")
 OWNED = ("seqcompare/", "checkpoints/")      # on the Space, files here that we no longer ship are deleted
 

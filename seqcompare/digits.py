@@ -247,7 +247,7 @@ class DigitModels:
         for name, model in self.models.items():
             t0 = time.perf_counter()
             x = x.to(devices.of(model))
-            if isinstance(model, RowClassifier):
+            if model.reads_rows:
                 row_probs = model.row_logits(x)[0].softmax(-1)
                 probs = row_probs[-1]
             else:

@@ -30,7 +30,6 @@ from pathlib import Path
 import torch
 
 from seqcompare import UserError, checkpoints, data, digits, reviews, tasks, textgen
-from seqcompare.models import RowClassifier, TransformerLM
 
 DISTANCES = 100                  # distances measured, 1 … 100 (digits: their 28 rows)
 THRESHOLD = 0.01                 # memory length: the first distance whose relative influence is below this
@@ -65,14 +64,11 @@ def gradient_norms(model: torch.nn.Module, logits_fn, x: torch.Tensor, targets: 
 
 def text_logits(model, x: torch.Tensor, last: torch.Tensor, attention: list | None = None) -> torch.Tensor:
     """A character model's logits for the character after input `last[b]` of row b, from the embedding
-    vectors x (B, T, embed) read from position 0; with `attention`, the Transformer's per-layer
-    attention weights (B, heads, T, T) are appended to it."""
-    if isinstance(model, TransformerLM):
-        logits, _, weights = model.run_embedded(x, need_weights=attention is not None)
-        if attention is not None:
-            attention.extend(w.detach() for w in weights)
-    else:
-        logits, _ = model.forward_embedded(x)
+    vectors x (B, T, embed) read from position 0; with `attention`, the model's per-layer attention
+    weights (B, heads, T, T), if it has any, are appended to it."""
+    logits, weights = model.logits_from_embedded(x, need_weights=attention is not None)
+    if attention is not None and weights:
+        attention.extend(w.detach() for w in weights)
     return logits[torch.arange(len(x)), last]
 
 
@@ -84,16 +80,16 @@ def embedded(model, ids: torch.Tensor) -> torch.Tensor:
 
 def text_influence(model, ids: list[int], target: int, attention: bool = False) -> tuple[list[float], list | None]:
     """Influence of each of `ids` (the inputs read, in order) on the log-probability of `target` as the
-    next character, and with `attention` the Transformer's weights for that prediction per layer,
-    averaged over heads (one list per layer, zeros outside its window)."""
-    start = model.window_start(len(ids)) if isinstance(model, TransformerLM) else 0
+    next character, and with `attention` the model's attention weights for that prediction per layer,
+    averaged over heads (one list per layer, zeros outside its window; None for a model without any)."""
+    start = model.window_start(len(ids))
     x = embedded(model, torch.tensor([ids[start:]]))
-    weights = [] if attention and isinstance(model, TransformerLM) else None
+    weights = [] if attention else None
     norms, _ = gradient_norms(model, lambda v: text_logits(model, v, torch.tensor([v.shape[1] - 1]), weights),
                               x, torch.tensor([target]))
     influence = [0.0] * start + norms[0].tolist()
     layers = None
-    if weights is not None:
+    if weights:
         layers = [[0.0] * start + w[0, :, -1].mean(0).tolist() for w in weights]
     return influence, layers
 
@@ -174,7 +170,7 @@ def explain_digit(bank: digits.DigitModels, image) -> dict:
     x = digits.normalize(digit)[None]
     answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items() if n in recurrent(digits.MODELS)}
     for name, model in bank.models.items():
-        if isinstance(model, RowClassifier):
+        if model.reads_rows:
             t0 = time.perf_counter()
             norms, target = gradient_norms(model, model, x)
             answers[name] = {"target": int(target[0]), "influence": norms[0].tolist(), "ms": _ms(t0)}
@@ -209,7 +205,7 @@ def text_targets(data_dir, bank: textgen.TextModels, samples: int, batch: int):
     """Fixed sample of validation reviews with at least DISTANCES characters: one target per review
     (the next character after END + the first t characters, DISTANCES - 1 ≤ t < min(len, context)),
     within the shortest context of the bank's Transformers."""
-    contexts = [m.cfg.context for m in bank.models.values() if isinstance(m, TransformerLM)]
+    contexts = [m.context for m in bank.models.values() if m.context]
     context, vocab = min(contexts, default=DISTANCES * 10), bank.vocab
     _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
     texts = [r.replace("\r", "").replace(textgen.END, " ").strip() for r in val]

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from seqcompare import deploy
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +28,11 @@ def test_dry_run_lists_the_app_package_requirements_and_weights_only(clone):
     *lines, total = out.stdout.strip().splitlines()
     listed = [line.split("\t")[0] for line in lines]
     tracked = subprocess.run(["git", "ls-files"], cwd=clone, capture_output=True, text=True).stdout.split()
-    expected = sorted(name for name in tracked if name in ("app.py", "requirements.txt", "README.md")
+    expected = sorted(name for name in tracked if name in ("app.py", "requirements.txt", "README.md", deploy.SCREENSHOT)
                       or (name.startswith(("seqcompare/", "checkpoints/")) and "__pycache__" not in name))
     assert listed == expected
     assert {"app.py", "requirements.txt", "README.md", "checkpoints/hotel/transformer.safetensors",
-            "seqcompare/ui/__init__.py"} <= set(listed)
+            "seqcompare/ui/__init__.py", deploy.SCREENSHOT} <= set(listed)      # the README shows the screenshot
     assert not [n for n in listed if n.startswith(("tests/", ".ci/", ".git", "data/")) or n.endswith((".db", ".pyc"))]
     sizes = [int(line.split("\t")[1].split()[0].replace(",", "")) for line in lines]
     assert sizes == [(clone / n).stat().st_size for n in listed]

@@ -16,7 +16,7 @@ def test_row_classifier_shapes(cell):
     assert torch.allclose(rows[:, -1], logits, atol=1e-5)   # the belief after the last row is the answer
 
 
-@pytest.mark.parametrize("pooling", [("last", "max", "mean"), ("last", "attention"), ("mean",)])
+@pytest.mark.parametrize("pooling", [("last", "attention"), ("attention",), ("last",)])
 @pytest.mark.parametrize("cell", CELLS)
 def test_review_classifier_prefix_answers_match_whole_answers(cell, pooling):
     """After each token the prefix logits are what the model answers for the review cut there,
@@ -91,29 +91,6 @@ def test_shipped_checkpoints_are_small_and_pickle_free():
     files = [f for f in CHECKPOINTS.rglob("*") if f.is_file()]
     assert {f.suffix for f in files} <= {".safetensors", ".json"}
     assert sum(f.stat().st_size for f in files) <= 60 * 2**20
-
-
-@pytest.mark.parametrize("cell", CELLS)
-def test_tied_char_model_shares_its_embedding_and_survives_a_half_precision_round_trip(tmp_path, cell):
-    from seqcompare import textgen
-    from seqcompare.models import CharLM, CharLMConfig
-
-    cfg = {"cell": cell, "vocab_size": 40, "embed_size": 8, "hidden_size": 24, "tie": True}
-    model = checkpoints.round_to_half(CharLM(CharLMConfig(**cfg)).eval())
-    assert model.decoder.weight is model.embed.weight                     # one matrix, read and written
-    untied = CharLM(CharLMConfig(**{**cfg, "tie": False}))
-    assert sum(p.numel() for p in model.parameters()) == (sum(p.numel() for p in untied.parameters())
-                                                          - 24 * 40 + 24 * 8 + 8)   # decoder out, projection in
-    tokens = torch.randint(0, 40, (3, 7))
-    logits, _ = model(tokens)
-    assert logits.shape == (3, 7, 40)
-    checkpoints.save(tmp_path, cell, model, {"config": cfg}, dtype=torch.float16)   # shared memory: saved as copies
-    loaded, _ = checkpoints.load(tmp_path, cell, lambda c: textgen.build(cell, c))
-    assert loaded.decoder.weight is loaded.embed.weight
-    assert torch.equal(loaded(tokens)[0], logits)
-    with torch.no_grad():                                                 # still tied after loading: one update moves both
-        loaded.embed.weight[1].add_(1.0)
-    assert torch.equal(loaded.decoder.weight[1], loaded.embed.weight[1])
 
 
 @pytest.mark.parametrize("cell", CELLS)

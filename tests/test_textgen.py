@@ -12,6 +12,10 @@ from test_digits import cli
 
 def test_validation_bpc_on_a_slice(data_dir):
     result = textgen.evaluate(CHECKPOINTS / "hotel", data_dir, limit=150)
+    _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
+    n = len(textgen.corpus(val[:150]))
+    # the same characters for every model: all of 16 contiguous streams but each one's first
+    assert {result[name]["characters"] for name in textgen.MODELS} == {n // 16 * 16 - 16}
     for name in textgen.MODELS:
         m = result[name]
         assert m["characters"] > 10_000
@@ -128,7 +132,7 @@ def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
 def test_train_jobs_runs_the_models_side_by_side_and_records_the_wall_time(data_dir, tmp_path):
     """`train --jobs 2`: one process per model on one thread each; both checkpoints load, the run's wall
     time is written, and report quotes it only for a full run (no --epochs or --limit)."""
-    from seqcompare import report
+    from seqcompare import results
 
     run = cli("train", "hotel", "--models", "rnn,gru", "--epochs", "1", "--limit", "200", "--jobs", "2",
               "--out", str(tmp_path), "--data-dir", str(data_dir))
@@ -139,15 +143,15 @@ def test_train_jobs_runs_the_models_side_by_side_and_records_the_wall_time(data_
     assert not bank.errors and all(m["train"]["world_size"] == 1 for m in bank.meta.values())
     record = checkpoints.read_json(tmp_path / "training_run.json")
     assert sorted(record["models"]) == ["gru", "rnn"] and record["jobs"] == 2 and record["wall_seconds"] > 0
-    assert "one after another" in report.training_time(tmp_path, bank.meta)   # a smoke run is not quoted
+    assert "one after another" in results.training_time(tmp_path, bank.meta)   # a smoke run is not quoted
     checkpoints.write_json(tmp_path / "training_run.json", {**record, "epochs": None, "limit": None})
-    assert "wall time, 2 at a time" in report.training_time(tmp_path, bank.meta)
+    assert "wall time, 2 at a time" in results.training_time(tmp_path, bank.meta)
     retrained = {**bank.meta, "gru": {**bank.meta["gru"], "train_seconds": 60.0}}     # a later run wrote the GRU
-    partly = report.training_time(tmp_path, retrained)
+    partly = results.training_time(tmp_path, retrained)
     wall = record["wall_seconds"] + 60
     assert partly.startswith(f"{wall / 60:.0f} min: RNN in ") and partly.endswith("then GRU in 1 min of its own training")
     checkpoints.write_json(tmp_path / "training_run.json", {**record, "train_seconds": {}})
-    assert "one after another" in report.training_time(tmp_path, bank.meta)      # a run that wrote none of them
+    assert "one after another" in results.training_time(tmp_path, bank.meta)      # a run that wrote none of them
 
 
 def test_train_jobs_reports_a_failed_model_in_one_line(data_dir, tmp_path):

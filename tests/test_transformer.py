@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqcompare import UserError, checkpoints, textgen
+from seqcompare import CELLS, UserError, checkpoints, textgen
 from seqcompare.models import CharLM, CharLMConfig, TransformerLM, TransformerLMConfig
 
 
@@ -158,7 +158,7 @@ def test_cached_generation_equals_rereading_token_for_token(lively, vocab, tempe
 
 def test_every_character_scored_once_with_half_a_window_of_history(tiny, vocab):
     ids = torch.randint(0, len(vocab), (61,))
-    result = textgen.score_text(tiny, ids)
+    result = textgen.score_text(tiny, ids, batch_size=1)          # one stream: the whole text
     total = 0.0
     for j in range(len(ids) - 1):                         # target j + 1, read from the window it is scored in
         start = 0 if j < 16 else (j - 8) // 8 * 8
@@ -168,6 +168,41 @@ def test_every_character_scored_once_with_half_a_window_of_history(tiny, vocab):
         total -= F.log_softmax(logits[0, -1], -1)[ids[j + 1]].item()
     assert result["characters"] == 60
     assert result["bpc"] == pytest.approx(total / 60 / math.log(2), abs=1e-3)
+
+
+def test_all_four_models_score_the_same_characters_of_a_text(tiny, vocab):
+    """One definition of the characters scored: 16 contiguous streams (a remainder dropped), each scored
+    after its first character; the Transformer reads each stream on its own, in half-advancing windows."""
+    torch.manual_seed(1)
+    ids = torch.randint(0, len(vocab), (16 * 7 + 5,))              # 7 characters a stream, 5 left over
+    cells = [CharLM(CharLMConfig(cell=c, vocab_size=len(vocab), embed_size=8, hidden_size=12)) for c in CELLS]
+    scores = [textgen.score_text(m, ids) for m in (*cells, tiny)]
+    assert [s["characters"] for s in scores] == [16 * 6] * 4
+    long = torch.randint(0, len(vocab), (16 * 40 + 3,))           # windows of 16 advance by 8 within a stream
+    streams = textgen.streams(long, 16)
+    total = 0.0
+    for row in streams:
+        for j in range(streams.shape[1] - 1):
+            start = 0 if j < 16 else (j - 8) // 8 * 8
+            with torch.no_grad():
+                logits, _ = tiny(row[start:j + 1][None])
+            total -= F.log_softmax(logits[0, -1], -1)[row[j + 1]].item()
+    result = textgen.score_text(tiny, long)
+    assert result["characters"] == 16 * 39 == textgen.score_text(cells[1], long)["characters"]
+    assert result["bpc"] == pytest.approx(total / (16 * 39) / math.log(2), abs=1e-3)
+
+
+def test_callers_need_not_know_the_model_class(tiny, vocab):
+    lstm = CharLM(CharLMConfig(vocab_size=len(vocab), embed_size=8, hidden_size=12)).eval()
+    x = torch.randn(2, 40, 8)
+    logits, weights = lstm.logits_from_embedded(x, need_weights=True)
+    assert logits.shape == (2, 40, len(vocab)) and weights is None
+    assert lstm.window_start(1000) == 0 and lstm.context is None
+    logits, weights = tiny.logits_from_embedded(torch.randn(2, 16, 24), need_weights=True)
+    assert logits.shape == (2, 16, len(vocab)) and [w.shape for w in weights] == [(2, 3, 16, 16)] * 2
+    assert tiny.logits_from_embedded(torch.randn(2, 16, 24))[1] is None
+    assert tiny.context == 16 and tiny.window_start(16) == 0 and tiny.window_start(17) == 8
+    assert tiny.textbook_count() == sum(p.numel() for p in tiny.parameters())
 
 
 def test_an_odd_context_is_refused():

@@ -1,0 +1,50 @@
+"""What a measurement ran on: CPU model, cores, GPU and torch build (for checkpoints, bench and report)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+NOT_RECORDED = "machine not recorded"
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe() -> dict:
+    """The machine as a checkpoint records it: {"cpu", "cores", "gpu" (None without CUDA), "torch"}."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__}
+
+
+def machine(threads: bool = True) -> str:
+    """CPU model, cores (and this process's torch threads) and torch build, as one line."""
+    shown = f", {torch.get_num_threads()} torch thread(s)" if threads else ""
+    return f"{cpu_name()}, {os.cpu_count()} cores{shown}, torch {torch.__version__}"
+
+
+def label(recorded) -> str:
+    """A recorded machine (describe()'s dict, or machine()'s line) as one line; NOT_RECORDED without one."""
+    if isinstance(recorded, str) and recorded.strip():
+        return recorded.strip()
+    if isinstance(recorded, dict) and recorded.get("cpu"):
+        parts = [recorded["cpu"]]
+        if recorded.get("cores"):
+            parts[0] += f", {recorded['cores']} cores"
+        if recorded.get("gpu"):
+            parts.append(recorded["gpu"])
+        if recorded.get("torch"):
+            parts.append(f"torch {recorded['torch']}")
+        return ", ".join(parts)
+    return NOT_RECORDED

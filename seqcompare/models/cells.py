@@ -1,0 +1,58 @@
+"""The recurrent cells shared by every model: building one, stepping it a character at a time, cutting a
+carried state's graph, and counting parameters."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.RNNBase:
+    """A batch-first nn.RNN / nn.LSTM / nn.GRU."""
+    if cell not in RNN_CLASSES:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(RNN_CLASSES)}")
+    return RNN_CLASSES[cell](input_size, hidden_size, num_layers, batch_first=True,
+                             dropout=dropout if num_layers > 1 else 0.0)
+
+
+def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state=None):
+    """One time step of a batch-first nn.RNN / nn.LSTM / nn.GRU in evaluation, through PyTorch's fused cell
+    kernels (torch.lstm_cell, gru_cell, rnn_tanh_cell) layer by layer: x (B, 1, input) → (out (B, 1, hidden),
+    state). The same arithmetic as `rnn(x, state)`, without the whole-sequence kernel's set-up, which
+    dominates a single step on the CPU (oneDNN's LSTM takes about 3× as long for one character)."""
+    B, lstm = x.shape[0], isinstance(rnn, nn.LSTM)
+    if state is None:
+        zeros = x.new_zeros(rnn.num_layers, B, rnn.hidden_size)
+        state = (zeros, zeros) if lstm else zeros
+    cell = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}.get(type(rnn)) or (
+        torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell)
+    inp, hs, cs = x[:, 0], [], []
+    for layer in range(rnn.num_layers):
+        weights = [getattr(rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        if lstm:
+            inp, c = cell(inp, (state[0][layer], state[1][layer]), *weights)
+            cs.append(c)
+        else:
+            inp = cell(inp, state[layer], *weights)
+        hs.append(inp)
+    return inp[:, None], ((torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def detach_state(state):
+    """Cut the graph behind a carried state (truncated back-propagation through time)."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def textbook_parameters(cell: str, input_size: int, hidden_size: int) -> int:
+    """The count the tutorials give for one layer, gates·(h·x + h·h + h): one bias vector per gate."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    return gates * (hidden_size * input_size + hidden_size * hidden_size + hidden_size)
+

@@ -1,0 +1,96 @@
+"""A character language model over one recurrent cell (RNN, LSTM or GRU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqcompare.models.cells import count_parameters, make_rnn, rnn_step, textbook_parameters
+
+
+
+@dataclass
+class CharLMConfig:
+    cell: str = "lstm"
+    vocab_size: int = 3000
+    embed_size: int = 128
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.2
+
+
+class CharLM(nn.Module):
+    """Embedding → cell → linear decoder over the character vocabulary; the state is passed in and out,
+    so the model reads text of any length (`context` None)."""
+
+    context = None
+
+    def __init__(self, cfg: CharLMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        """tokens (B, T) → logits (B, T, vocab) and the state after the last step."""
+        return self.forward_embedded(self.embed(tokens), state)
+
+    def forward_embedded(self, x: torch.Tensor, state=None):
+        """`forward` from the character embedding vectors x (B, T, embed) instead of the ids (input influence)."""
+        if not self.training and x.shape[1] == 1:      # generation: one character at a time
+            out, state = rnn_step(self.rnn, x, state)
+        else:
+            out, state = self.rnn(self.drop(x), state)
+        return self.decoder(self.drop(out)), state
+
+    def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
+        """Logits (B, T, vocab) for the embedding vectors x read from scratch, and no attention (None)."""
+        return self.forward_embedded(x)[0], None
+
+    @staticmethod
+    def window_start(n: int) -> int:
+        """Where the inputs the last of n predictions depends on begin: the first (the state carries them all)."""
+        return 0
+
+    @torch.inference_mode()
+    def stream_nll(self, streams: torch.Tensor, bptt: int = 400) -> tuple[float, int]:
+        """Negative log-likelihood (nats, summed) of every character of each row of `streams` (B, L) after
+        its first, and how many that is, B·(L − 1): the rows read side by side in windows of `bptt`,
+        the state carried along them."""
+        total, n, state = 0.0, 0, None
+        for t in range(0, streams.shape[1] - 1, bptt):
+            inputs, targets = streams[:, t:t + bptt], streams[:, t + 1:t + 1 + bptt]
+            logits, state = self(inputs[:, :targets.shape[1]], state)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            total += loss.item() * targets.numel()
+            n += targets.numel()
+        return total, n
+
+    def textbook_count(self) -> int:
+        """Embedding + decoder + the recurrent layers counted with the tutorials' one-bias formula."""
+        c = self.cfg
+        rec = sum(textbook_parameters(c.cell, c.embed_size if layer == 0 else c.hidden_size, c.hidden_size)
+                  for layer in range(c.num_layers))
+        return count_parameters(self.embed) + rec + count_parameters(self.decoder)
+
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
+        return tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
+
+    @staticmethod
+    def batch_key(state) -> int:
+        """States with equal keys can be merged into one batch: any two (a state is one vector per layer)."""
+        return 0
+
+    @staticmethod
+    def merge_states(states: list):
+        """One batch's state from the states of single sequences (requests decoded together)."""
+        if isinstance(states[0], tuple):
+            return tuple(torch.cat(parts, 1) for parts in zip(*states))
+        return torch.cat(states, 1)

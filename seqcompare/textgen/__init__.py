@@ -1,0 +1,28 @@
+"""Text generation: character language models (RNN, LSTM, GRU and a causal Transformer) trained on
+ChnSentiCorp hotel reviews.
+
+corpus.py   the reviews as one character stream: split, vocabulary, batches
+train.py    the recipes, training and scoring (bits per character)
+decode.py   sampling settings, sampling, batched decoding, beam search
+serve.py    TextModels: the shipped models loaded once, answering requests; evaluate
+summary.py  the README's paragraph on the measured numbers
+"""
+
+from seqcompare.textgen.corpus import (BPTT, END, MIN_COUNT, UNK, VOCAB_FILE, Vocab, corpus, load_vocab,
+                                       random_windows, shift, split_reviews, streams, windows)
+from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_SEED, Draw, beam_search, candidates,
+                                       check_settings, clean_seed, cut, decode, pick, pick_each, pick_rows, prompt,
+                                       sample, sample_many, whole)
+from seqcompare.textgen.serve import TextModels, evaluate, load_models
+from seqcompare.textgen.summary import summary
+from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, SPECS, TRANSFORMER_ARCH, TRANSFORMER_RECIPE, StatefulLoss,
+                                      StreamReading, TextModel, WindowReading, architecture, build, fit_model,
+                                      reading_of, recipe, score_text, train, window_loss)
+
+__all__ = ["BPTT", "END", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "corpus", "load_vocab", "random_windows", "shift",
+           "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "Draw",
+           "beam_search", "candidates", "check_settings", "clean_seed", "cut", "decode", "pick", "pick_each",
+           "pick_rows", "prompt", "sample", "sample_many", "whole", "TextModels", "evaluate", "load_models",
+           "summary", "ARCH", "MODELS", "RECIPE", "SPECS", "TRANSFORMER_ARCH", "TRANSFORMER_RECIPE",
+           "StatefulLoss", "StreamReading", "TextModel", "WindowReading", "architecture", "build", "fit_model",
+           "reading_of", "recipe", "score_text", "train", "window_loss"]

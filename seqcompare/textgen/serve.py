@@ -1,0 +1,137 @@
+"""Serving: the shipped character models loaded once, answering generation and next-character requests,
+and their evaluation on the validation reviews."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from seqcompare import UserError, checkpoints, data, devices
+from seqcompare.textgen.corpus import END, VOCAB_FILE, corpus, load_vocab, split_reviews
+from seqcompare.textgen.decode import Draw, beam_search, check_settings, clean_seed, sample_many
+from seqcompare.textgen.train import MODELS, build, score_text
+
+
+def load_models(folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+    """(vocab, {name: model}, {name: meta}, {name: error})."""
+    folder = Path(folder)
+    try:
+        vocab = load_vocab(folder)
+    except checkpoints.CheckpointError as exc:
+        return None, {}, {}, {n: str(exc) for n in names}
+
+    def check(name, model, m):
+        if model.cfg.vocab_size != len(vocab):
+            raise checkpoints.CheckpointError(f"{name} expects {model.cfg.vocab_size} characters, "
+                                              f"{VOCAB_FILE} has {len(vocab)}")
+
+    models, meta, errors = checkpoints.load_all(folder, names, build, check,
+                                               (*checkpoints.META, "validation", "textbook_parameters"), device)
+    return vocab, models, meta, errors
+
+
+def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
+             device: torch.device | str = "cpu") -> dict:
+    """bpc, perplexity and characters scored on the validation reviews, recomputed from the checkpoints."""
+    vocab, loaded, _, errors = load_models(folder, models, device)
+    result = {n: {"error": e} for n, e in errors.items()}
+    if loaded:
+        _, val = split_reviews(data.hotel_reviews(data_dir))
+        ids = torch.tensor(vocab.encode(corpus(val[:limit] if limit else val)))
+        for name, model in loaded.items():
+            result[name] = score_text(model, ids)
+    return {n: result[n] for n in models}
+
+
+class TextModels:
+    """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once."""
+
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+        self.vocab, self.models, self.meta, self.errors = load_models(folder, names, device)
+        self.names = tuple(names)
+
+    def _unavailable(self) -> dict:
+        return {n: {"error": f"unavailable: {e}"} for n, e in self.errors.items()}
+
+    def generate(self, seed: str = "早餐", length: int = 100, temperature: float = 0.8, top_k: int = 20,
+                 random_seed: int = 0, top_p: float = 1.0, beams: int = 1, stop_at_end: bool = True) -> dict:
+        """Each model's continuation of `seed` and the ms it took; the same random seed gives the same text.
+        With beams > 1, beam search (deterministic) instead of sampling."""
+        answer = self.generate_many([(seed, length, temperature, top_k, random_seed, top_p, beams)], stop_at_end)[0]
+        if isinstance(answer, UserError):
+            raise answer
+        return answer
+
+    def generate_many(self, requests: list[tuple], stop_at_end: bool = True) -> list[dict | UserError]:
+        """`generate` for several requests at once — a server's concurrent users, each a tuple of `generate`'s
+        arguments. Every model writes all the sampled continuations in one batch (see `sample_many`), so
+        each request gets the text it gets alone, and `ms` is the batch's time for that model (`"batch"`
+        says how many shared it). A request with bad settings gets its UserError in its place."""
+        checked = []
+        for request in requests:
+            try:
+                checked.append(self.check(*request))
+            except UserError as exc:
+                checked.append(exc)
+        good = [i for i, c in enumerate(checked) if not isinstance(c, UserError)]
+        sampled = [i for i in good if checked[i]["beams"] == 1]
+        answers = {i: self._unavailable() for i in good}
+        for name, model in self.models.items():
+            if sampled:
+                # every model draws from a fresh generator seeded alike, so the columns compare
+                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
+                              torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
+                t0 = time.perf_counter()
+                texts = sample_many(model, self.vocab, draws, stop_at_end)
+                ms = round((time.perf_counter() - t0) * 1000, 2)
+                for i, text in zip(sampled, texts):
+                    answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
+            for i in good:
+                if checked[i]["beams"] > 1:
+                    t0 = time.perf_counter()
+                    text, score = beam_search(model, self.vocab, checked[i]["seed"], checked[i]["length"],
+                                              checked[i]["beams"])
+                    answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text),
+                                        "ms": round((time.perf_counter() - t0) * 1000, 2),
+                                        "score": round(score, 4)}    # mean log-probability per character
+        results = []
+        for i, c in enumerate(checked):
+            if isinstance(c, UserError):
+                results.append(c)
+                continue
+            results.append({"seed": c["seed"], "notices": c["notices"],
+                            "models": {n: answers[i][n] for n in self.names if n in answers[i]}})
+            if i in sampled and len(sampled) > 1:
+                results[-1]["batch"] = len(sampled)
+        return results
+
+    def check(self, seed, length=100, temperature=0.8, top_k=20, random_seed=0, top_p=1.0, beams=1) -> dict:
+        """One request's settings, checked (a UserError for what cannot be used), with its notices."""
+        length, temperature, top_k, top_p, beams, notices = check_settings(length, temperature, top_k, top_p, beams)
+        seed, seed_notices = clean_seed(seed)
+        try:
+            random_seed = int(random_seed) % 2**63          # any whole number names a generator
+        except (TypeError, ValueError, OverflowError):
+            raise UserError("the random seed must be a whole number") from None
+        unknown = sorted({c for c in seed if c not in self.vocab.index}) if self.vocab else []
+        if unknown:
+            seed_notices.append(f"characters the models never saw in training are read as unknown: {''.join(unknown[:20])}")
+        return {"seed": seed, "length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                "beams": beams, "random_seed": random_seed, "notices": notices + seed_notices}
+
+    @torch.inference_mode()
+    def next_chars(self, seed: str, k: int = 10) -> dict[str, list[tuple[str, float]]]:
+        """Each model's k most likely next characters after `seed` (END shown as ⏎)."""
+        seed, _ = clean_seed(seed)
+        out = {}
+        for name, model in self.models.items():
+            logits, _ = model(torch.tensor([self.vocab.encode(END + seed)], device=devices.of(model)))
+            logits[0, -1, 0] = -math.inf                     # the unknown character is never written
+            probs = logits[0, -1].float().softmax(-1).cpu()
+            top = probs.topk(k)
+            out[name] = [("⏎" if self.vocab.chars[i] == END else self.vocab.chars[i], round(float(p), 5))
+                         for p, i in zip(top.values, top.indices)]
+        return out

@@ -1,0 +1,144 @@
+"""`report`: the generated blocks come from the repository's files, `--check` finds a figure typed by hand,
+every figure names its machine; the machine recorded in checkpoints; the bigram baseline; a tutorial rerun."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from seqcompare import UserError, checkpoints, machine, report
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "seqcompare", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """The documents and the JSON artifacts of the repository (no weights, no data folder)."""
+    for name in report.DOCUMENTS:
+        if (ROOT / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / name, tmp_path / name)
+    for path in (ROOT / "checkpoints").rglob("*.json"):
+        target = tmp_path / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    return tmp_path
+
+
+def test_the_committed_documents_are_what_report_writes():
+    out = run("report", "--check")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_figure_changed_by_hand_fails_the_check_at_its_line(copy):
+    readme = copy / "README.md"
+    lines = readme.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("<!-- report:headline -->"))
+    row = next(i for i in range(start, len(lines)) if lines[i].startswith("| Digits"))
+    old = lines[row].split(" | ")[1]                      # the RNN's test accuracy, as report wrote it
+    lines[row] = lines[row].replace(f" {old} ", f" {float(old) + 0.0001:.4f} ", 1)
+    readme.write_text("".join(lines), encoding="utf-8")
+    out = run("report", "--check", "--root", str(copy))
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"README.md:{row + 1}: ") and old in out.stdout
+    assert run("report", "--root", str(copy)).returncode == 0           # report writes the figure back
+    assert run("report", "--check", "--root", str(copy)).returncode == 0
+    assert readme.read_text(encoding="utf-8") == (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_report_reads_its_figures_from_the_artifacts(copy):
+    path = copy / "checkpoints" / "bench.json"
+    bench = json.loads(path.read_text(encoding="utf-8"))
+    bench["explain"]["textgen"]["total_ms"]["median"] = 12345.0
+    path.write_text(json.dumps(bench), encoding="utf-8")
+    out = run("report", "--check", "--root", str(copy))
+    assert out.returncode == 1 and "12345 ms" in out.stdout
+
+
+def test_every_block_in_the_documents_is_registered_and_each_renders():
+    blocks = report.blocks()
+    for name in report.DOCUMENTS:
+        for found in report.MARKER.finditer((ROOT / name).read_text(encoding="utf-8")):
+            assert found["name"] in blocks
+    for name, fn in blocks.items():
+        assert isinstance(fn(ROOT), str), name
+
+
+def test_an_unknown_block_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no report block named 'nonsense'"):
+        report.render("<!-- report:nonsense -->\nx\n<!-- /report:nonsense -->\n", tmp_path, "README.md")
+
+
+def test_a_block_added_by_another_module_is_filled(tmp_path):
+    report.block("test-answer")(lambda root: f"answer from {root.name}")
+    try:
+        text = "before\n<!-- report:test-answer -->\nstale\n<!-- /report:test-answer -->\nafter\n"
+        assert report.render(text, tmp_path) == \
+            f"before\n<!-- report:test-answer -->\nanswer from {tmp_path.name}\n<!-- /report:test-answer -->\nafter\n"
+    finally:
+        report.BLOCKS.pop("test-answer")
+
+
+def test_the_load_test_says_a_training_ran_only_when_its_file_says_so(copy):
+    from seqcompare import results
+
+    path = copy / "checkpoints" / "loadtest_training.json"
+    lt = json.loads(path.read_text(encoding="utf-8"))
+    lt.pop("while_training")
+    path.write_text(json.dumps(lt), encoding="utf-8")
+    text = results.loadtest(copy)
+    assert "train" not in text and text.count("**Many users**") == 2
+    assert "**Many users while one trains** — `python -m seqcompare loadtest URL --while-training --save`" in \
+        results.loadtest(ROOT) and "while a live training" in results.loadtest(ROOT)
+
+
+def test_machines_are_named_or_said_to_be_unrecorded():
+    assert machine.label(None) == machine.label({}) == "machine not recorded"
+    assert machine.label({"cpu": "AMD EPYC", "cores": 2, "gpu": None, "torch": "2.1"}) == "AMD EPYC, 2 cores, torch 2.1"
+    assert machine.label("Intel Xeon, 2 cores") == "Intel Xeon, 2 cores"
+
+
+def test_a_saved_checkpoint_records_its_machine(tmp_path):
+    checkpoints.save(tmp_path, "tiny", torch.nn.Linear(2, 2), {"config": {}})
+    recorded = checkpoints.read_json(tmp_path / "tiny.json")["machine"]
+    assert recorded == machine.describe() and recorded["cpu"] and recorded["torch"] == torch.__version__
+    assert (recorded["gpu"] is None) == (not torch.cuda.is_available())
+
+
+def test_the_bigram_model_is_a_distribution_and_beats_the_unigram():
+    from seqcompare.baselines import Bigram
+
+    rng = np.random.default_rng(0)
+    text = np.array([i % 5 for i in range(2000)] + list(rng.integers(0, 7, 200)))       # a pattern, then noise
+    model = Bigram(text, 8)
+    for prev in range(8):
+        assert sum(model.probability(prev, c) for c in range(8)) == pytest.approx(1.0)
+    pattern = np.array([i % 5 for i in range(200)])
+    uniform_bits = np.log2(8)
+    assert model.bits_per_character(pattern)["bpc"] < 1.0 < uniform_bits
+    assert model.bits_per_character(pattern)["characters"] == 199
+
+
+def test_the_tutorial_rerun_writes_what_report_reads(data_dir, tmp_path):
+    out = tmp_path / "mnist.json"
+    done = run("tutorial", "mnist", "--epochs", "1", "--limit", "128", "--data-dir", str(data_dir), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert set(result["models"]) == {"rnn", "lstm", "gru", "lenet"}
+    for m in result["models"].values():
+        assert len(m["seconds_per_epoch"]) == 1 and 0 <= m["test"]["accuracy"] <= 1 and m["test"]["n"] == 10000
+    assert result["ran"] == {**result["ran"], "epochs": 1, "limit": 128, "threads": 1}
+    assert result["machine"] == machine.describe() and result["recipe"]["epochs"] == 20
+
+
+def test_tutorial_refuses_nonsense_in_one_line():
+    out = run("tutorial", "mnist", "--epochs", "0")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "at least 1" in out.stderr
