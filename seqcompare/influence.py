@@ -320,9 +320,7 @@ def length_text(curve: dict) -> str:
     return fmt_length(curve["memory_length"], len(curve["distance"]))
 
 
-def shown(chars) -> list[str]:
-    """Characters as shown on screen: END (a review's start or end) as ⏎."""
-    return ["⏎" if c == textgen.END else c for c in chars]
+shown = textgen.shown
 
 
 def save_memory(folder: Path, result: dict) -> Path:

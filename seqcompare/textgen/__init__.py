@@ -8,8 +8,8 @@ serve.py    TextModels: the shipped models loaded once, answering requests; eval
 summary.py  the README's paragraph on the measured numbers
 """
 
-from seqcompare.textgen.corpus import (BPTT, END, MIN_COUNT, UNK, VOCAB_FILE, Vocab, corpus, load_vocab,
-                                       random_windows, shift, split_reviews, streams, windows)
+from seqcompare.textgen.corpus import (BPTT, END, END_SHOWN, MIN_COUNT, UNK, VOCAB_FILE, Vocab, corpus, load_vocab,
+                                       random_windows, shift, shown, split_reviews, streams, windows)
 from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_SEED, Draw, beam_search, candidates,
                                        check_settings, clean_seed, cut, decode, pick, pick_each, pick_rows, prompt,
                                        sample, sample_many, whole)
@@ -19,7 +19,7 @@ from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, SPECS, TRANSFORMER_A
                                       StreamReading, TextModel, WindowReading, architecture, build, fit_model,
                                       reading_of, recipe, score_text, train, window_loss)
 
-__all__ = ["BPTT", "END", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "corpus", "load_vocab", "random_windows", "shift",
+__all__ = ["BPTT", "END", "END_SHOWN", "shown", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "corpus", "load_vocab", "random_windows", "shift",
            "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "Draw",
            "beam_search", "candidates", "check_settings", "clean_seed", "cut", "decode", "pick", "pick_each",
            "pick_rows", "prompt", "sample", "sample_many", "whole", "TextModels", "evaluate", "load_models",

@@ -10,6 +10,7 @@ import torch
 from seqcompare import UserError, checkpoints
 
 END = "\n"                 # ends every review; generation stops there
+END_SHOWN = "⏎"          # END as the views show it (a review\'s start or end)
 UNK = "<unk>"
 MIN_COUNT = 2              # rarer training characters share the unknown id
 BPTT = 50                  # characters per truncated back-propagation window
@@ -87,3 +88,7 @@ def random_windows(ids: torch.Tensor, context: int, batch_size: int, seed: int):
         chunk = ids[starts[i:i + batch_size, None] + offsets]
         yield chunk[:, :-1], chunk[:, 1:]
 
+
+def shown(chars) -> list[str]:
+    """Characters as shown on screen: END (a review's start or end) as END_SHOWN."""
+    return [END_SHOWN if c == END else c for c in chars]

@@ -8,23 +8,13 @@ from dataclasses import dataclass
 import torch
 
 from seqcompare import UserError, devices
+from seqcompare.validate import whole
 from seqcompare.textgen.corpus import END, Vocab
 
 MAX_LENGTH = 500           # longest generation, in characters
 GREEDY_BELOW = 1e-3       # temperatures this low sample as greedy (and cannot overflow the softmax)
 MAX_SEED = 200             # seed characters the models read
 MAX_BEAMS = 8
-
-
-def whole(value, what: str) -> int:
-    """A whole number, or a UserError naming the setting (2.5, inf, "two" and True are refused)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = math.nan
-    if isinstance(value, bool) or not number.is_integer():
-        raise UserError(f"{what} must be a whole number, not {value!r}")
-    return int(number)
 
 
 def check_settings(length, temperature, top_k, top_p=1.0, beams=1) -> tuple[int, float, int, float, int, list[str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from seqcompare import UserError, checkpoints, data, devices
-from seqcompare.textgen.corpus import END, VOCAB_FILE, corpus, load_vocab, split_reviews
+from seqcompare.textgen.corpus import END, VOCAB_FILE, shown, corpus, load_vocab, split_reviews
 from seqcompare.textgen.decode import Draw, beam_search, check_settings, clean_seed, sample_many
 from seqcompare.textgen.train import MODELS, build, score_text
 
@@ -124,7 +124,7 @@ class TextModels:
 
     @torch.inference_mode()
     def next_chars(self, seed: str, k: int = 10) -> dict[str, list[tuple[str, float]]]:
-        """Each model's k most likely next characters after `seed` (END shown as ⏎)."""
+        """Each model's k most likely next characters after `seed` (END shown as END_SHOWN)."""
         seed, _ = clean_seed(seed)
         out = {}
         for name, model in self.models.items():
@@ -132,6 +132,6 @@ class TextModels:
             logits[0, -1, 0] = -math.inf                     # the unknown character is never written
             probs = logits[0, -1].float().softmax(-1).cpu()
             top = probs.topk(k)
-            out[name] = [("⏎" if self.vocab.chars[i] == END else self.vocab.chars[i], round(float(p), 5))
+            out[name] = [(shown([self.vocab.chars[i]])[0], round(float(p), 5))
                          for p, i in zip(top.values, top.indices)]
         return out
