@@ -1,0 +1,58 @@
+"""The dashboard's words in two languages, 简体中文 and English: one YAML file per language in
+`seqcompare/locales/`, with the same keys. Keys are dotted paths into the YAML (`errors.empty_review`);
+values are `str.format` templates (`"{n} characters"`). The CLI speaks English; the UI speaks the
+language its reader chose, or the one their browser asks for."""
+
+from __future__ import annotations
+
+import functools
+import string
+from pathlib import Path
+
+import yaml
+
+LOCALES = Path(__file__).parent / "locales"
+LANGUAGES = {"en": "English", "zh-CN": "中文"}
+DEFAULT = "en"
+
+
+def language(code: str | None) -> str:
+    """A supported language for a browser's or a user's code: Chinese for any `zh*`, English otherwise.
+    An Accept-Language header works too: its first language decides."""
+    first = (code or "").split(",")[0].split(";")[0].strip().lower()
+    return "zh-CN" if first.startswith("zh") else DEFAULT
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = str(value)
+    return flat
+
+
+@functools.cache
+def words(lang: str) -> dict[str, str]:
+    """Every key of one language, flattened to dotted paths."""
+    with open(LOCALES / f"{lang}.yaml", encoding="utf-8") as f:
+        return _flatten(yaml.safe_load(f) or {})
+
+
+def has(key: str) -> bool:
+    return key in words(DEFAULT)
+
+
+def t(key: str, lang: str = DEFAULT, **values) -> str:
+    """The text of `key` in `lang` (a code such as "zh-CN", "zh" or "en-US"), its fields filled in."""
+    text = words(language(lang) if lang not in LANGUAGES else lang).get(key)
+    if text is None:
+        raise KeyError(f"no text for {key!r} in seqcompare/locales/{lang}.yaml")
+    return text.format(**values) if values else text
+
+
+def fields(text: str) -> set[str]:
+    """The formatting fields of a template: {"n", "ms"} for "{n} characters in {ms:.0f} ms"."""
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name}
