@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 from PIL import Image, UnidentifiedImageError
 
 from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics
@@ -200,6 +199,14 @@ def ink(image) -> np.ndarray:
     return np.abs(gray - np.median(border)) / 255
 
 
+def resize(image: torch.Tensor, size: list[int]) -> torch.Tensor:
+    """A (h, w) float image resized to `size` with antialiased bilinear filtering: torchvision's
+    `resize(..., antialias=True)` for float tensors, which is this call of torch's `interpolate`."""
+    if list(image.shape) == list(size):
+        return image
+    return F.interpolate(image[None, None], size=size, mode="bilinear", align_corners=False, antialias=True)[0, 0]
+
+
 def to_mnist(image) -> torch.Tensor:
     """MNIST convention: light digit on dark, bounding box scaled into 20×20, centred by mass in 28×28.
 
@@ -215,7 +222,7 @@ def to_mnist(image) -> torch.Tensor:
     h, w = crop.shape
     scale = 20 / max(h, w)
     size = [max(1, round(h * scale)), max(1, round(w * scale))]
-    patch = TF.resize(crop[None], size, antialias=True)[0].clamp(0, 1)
+    patch = resize(crop, size).clamp(0, 1)
     patch = patch / patch.max()
     # centre of mass to the middle of the 28×28 frame, as the MNIST images were made
     ys, xs = torch.arange(size[0], dtype=torch.float32), torch.arange(size[1], dtype=torch.float32)

@@ -1,24 +1,43 @@
-"""Classification and language-model metrics (scikit-learn does the counting)."""
+"""Classification and language-model metrics, counted with numpy (the same definitions and values as
+scikit-learn's `precision_recall_fscore_support(..., zero_division=0)`, which tests/test_metrics.py checks)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+
+def _one_hot(y, labels: list[int]) -> np.ndarray:
+    """(n, len(labels)) booleans: item i has label j."""
+    return np.asarray(y).reshape(-1, 1) == np.asarray(labels).reshape(1, -1)
+
+
+def confusion(y_true, y_pred, labels: list[int]) -> np.ndarray:
+    """Counts (true label row, predicted label column) over `labels`; an item with another label is left out."""
+    return (_one_hot(y_true, labels).T.astype(np.int64) @ _one_hot(y_pred, labels).astype(np.int64))
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0."""
+    numerator, denominator = np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
 
 
 def classification(y_true, y_pred, labels: list[int], average: str = "macro") -> dict:
-    """accuracy, precision, recall, f1 (macro, or binary for the positive class), confusion matrix, n."""
+    """accuracy, precision, recall, f1 (macro over `labels`, or "binary": of the positive class 1),
+    confusion matrix, n."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average,
-                                                 zero_division=0)
+    counted = labels if average == "macro" else [1]
+    true, predicted = _one_hot(y_true, counted), _one_hot(y_pred, counted)
+    tp, n_true, n_predicted = (true & predicted).sum(0), true.sum(0), predicted.sum(0)
+    p, r, f = _divide(tp, n_predicted), _divide(tp, n_true), _divide(2 * tp, n_true + n_predicted)
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(p),
-        "recall": float(r),
-        "f1": float(f),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "precision": float(np.mean(p)),
+        "recall": float(np.mean(r)),
+        "f1": float(np.mean(f)),
+        "confusion_matrix": confusion(y_true, y_pred, labels).tolist(),
         "n": int(len(y_true)),
     }
 

@@ -101,3 +101,15 @@ def test_cli_errors_are_one_line(args, message):
 def test_cli_data_folder_without_mnist(tmp_path):
     run = cli("evaluate", "mnist", "--data-dir", str(tmp_path))
     assert run.returncode == 2 and "no MNIST test set" in run.stderr and run.stderr.count("\n") == 1
+
+
+def test_resize_equals_torchvisions_antialiased_resize():
+    """The served path resizes without torchvision; the pixels are those torchvision's resize gives."""
+    import torch
+    tf = pytest.importorskip("torchvision.transforms.v2.functional")
+    g = torch.Generator().manual_seed(0)
+    for h, w in [(1, 1), (3, 40), (40, 3), (20, 20), (57, 31), (200, 150)]:
+        image = torch.rand(h, w, generator=g)
+        scale = 20 / max(h, w)
+        size = [max(1, round(h * scale)), max(1, round(w * scale))]
+        assert torch.equal(digits.resize(image, size), tf.resize(image[None], size, antialias=True)[0])

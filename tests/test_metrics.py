@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from seqcompare import metrics
@@ -26,3 +27,23 @@ def test_the_interval_narrows_with_the_test_set_and_overlaps_for_one_digit_apart
     assert gru[0] < lenet[1] and lenet[0] < gru[1]                     # GRU .9954 vs LeNet .9955: noise
     assert metrics.with_interval(0.9834, 10_000) == "0.9834 (0.981–0.986)"
     assert all(math.isnan(v) for v in metrics.interval(0.5, 0))
+
+
+@pytest.mark.parametrize("labels, average, seed", [
+    (list(range(10)), "macro", 0), (list(range(10)), "macro", 1), ([0, 1], "binary", 2), ([0, 1], "binary", 3)])
+def test_classification_equals_scikit_learn(labels, average, seed):
+    """The numpy counts give scikit-learn's values to the last bit, degenerate slices included."""
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(seed)
+    cases = [(rng.integers(0, len(labels), n), rng.integers(0, len(labels), n)) for n in (1, 7, 500, 10_000)]
+    cases += [(np.zeros(20, int), np.zeros(20, int)),                   # one class only: no positive predicted
+              (np.ones(20, int), np.zeros(20, int)),                    # nothing right
+              (rng.integers(0, 2, 50), np.full(50, labels[-1]))]        # one answer for everything
+    for y_true, y_pred in cases:
+        ours = metrics.classification(y_true, y_pred, labels, average)
+        p, r, f, _ = sk.precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average,
+                                                        zero_division=0)
+        assert (ours["precision"], ours["recall"], ours["f1"]) == (float(p), float(r), float(f))
+        assert ours["accuracy"] == float(sk.accuracy_score(y_true, y_pred))
+        assert ours["confusion_matrix"] == sk.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+        assert ours["n"] == len(y_true)
