@@ -57,9 +57,15 @@ def json_arg(sp, what: str = "print one JSON object") -> None:
     sp.add_argument("--json", action="store_true", help=what)
 
 
+def task_command(sub, name: str, what: str) -> argparse.ArgumentParser:
+    """A subcommand whose first argument is the task."""
+    sp = sub.add_parser(name, help=what)
+    sp.add_argument("task", choices=TASKS)
+    return sp
+
+
 def train_parser(sub) -> None:
-    t = sub.add_parser("train", help="train models and write their checkpoints")
-    t.add_argument("task", choices=TASKS)
+    t = task_command(sub, "train", "train models and write their checkpoints")
     t.add_argument("--models", help="comma-separated subset, e.g. rnn,lstm")
     t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
     t.add_argument("--limit", type=positive_int, help="smoke runs: mnist, the first N images of each split; imdb, N "
@@ -75,8 +81,7 @@ def train_parser(sub) -> None:
 
 
 def evaluate_parser(sub) -> None:
-    e = sub.add_parser("evaluate", help="recompute test metrics from the checkpoints")
-    e.add_argument("task", choices=TASKS)
+    e = task_command(sub, "evaluate", "recompute test metrics from the checkpoints")
     e.add_argument("--models", help="comma-separated subset")
     e.add_argument("--limit", type=positive_int,
                    help="score only N test examples (mnist: the first N; imdb: N spread evenly over both labels; "
@@ -143,8 +148,7 @@ def explain_parser(sub) -> None:
 
 
 def memory_parser(sub) -> None:
-    m = sub.add_parser("memory", help="how far back each model looks: influence by distance, trained and untrained")
-    m.add_argument("task", choices=TASKS)
+    m = task_command(sub, "memory", "how far back each model looks: influence by distance, trained and untrained")
     m.add_argument("--samples", type=positive_int,
                    help="targets averaged over (default: hotel 1000, imdb 2000, mnist 10000)")
     folder_arg(m, task_default=True)
@@ -177,8 +181,7 @@ def deploy_parser(sub) -> None:
 
 
 def publish_parser(sub) -> None:
-    pb = sub.add_parser("publish", help="upload one task's models to a Hugging Face model repository, with a model card")
-    pb.add_argument("task", choices=TASKS)
+    pb = task_command(sub, "publish", "upload one task's models to a Hugging Face model repository, with a model card")
     pb.add_argument("repo_id", help="OWNER/NAME of the model repository")
     folder_arg(pb, task_default=True)
     pb.add_argument("--private", action="store_true", help="create the repository private")

@@ -144,24 +144,25 @@ def client(app_url):
     return gradio_client.Client(app_url, verbose=False)
 
 
+def check_api_answer(out: dict, expect: str | None, case: str, names, expect_kind: str):
+    """An endpoint's JSON: the expected error message, or every model's answer."""
+    if expect:
+        assert expect in out["error"], case
+    else:
+        check_answer(out["models"], names, expect_kind)
+
+
 def test_api_digits(client, files):
     from gradio_client import handle_file
 
     for name, (path, expect) in files.items():
-        out = client.predict(handle_file(path), api_name="/predict_digit")
-        if expect:
-            assert expect in out["error"], name
-        else:
-            check_answer(out["models"], digits.MODELS, "label")
+        check_api_answer(client.predict(handle_file(path), api_name="/predict_digit"), expect, name,
+                         digits.MODELS, "label")
 
 
 def test_api_reviews(client):
     for case, (text, expect) in REVIEWS.items():
-        out = client.predict(text, api_name="/classify_review")
-        if expect:
-            assert expect in out["error"], case
-        else:
-            check_answer(out["models"], reviews.MODELS, "positive")
+        check_api_answer(client.predict(text, api_name="/classify_review"), expect, case, reviews.MODELS, "positive")
 
 
 def test_api_generation(client):
@@ -169,11 +170,7 @@ def test_api_generation(client):
         if any(isinstance(a, float) and not np.isfinite(a) for a in args) or 2**70 in args or "two" in args \
                 or case.startswith("fractional"):     # the endpoint's Numbers have precision 0: they round
             continue                    # not representable in the JSON a client sends; covered above
-        out = client.predict(*args, api_name="/generate_text")
-        if expect:
-            assert expect in out["error"], case
-        else:
-            check_answer(out["models"], textgen.MODELS, "text")
+        check_api_answer(client.predict(*args, api_name="/generate_text"), expect, case, textgen.MODELS, "text")
 
 
 # --- the CLI: one line on stderr and exit 2, or an answer -----------------------------------------

@@ -3,10 +3,24 @@ carried state's graph, and counting parameters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass
+class TokenRNNConfig:
+    """What every recurrent model over tokens is made of: the cell, the vocabulary and its embedding, and the
+    stack of layers (the character model's sizes by default; a model's config changes what differs)."""
+    cell: str = "lstm"
+    vocab_size: int = 3000
+    embed_size: int = 128
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.2
 
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.RNNBase:

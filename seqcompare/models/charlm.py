@@ -8,18 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.cells import count_parameters, make_rnn, rnn_step, textbook_parameters
-
+from seqcompare.models.cells import TokenRNNConfig, count_parameters, make_rnn, rnn_step, textbook_parameters
 
 
 @dataclass
-class CharLMConfig:
-    cell: str = "lstm"
-    vocab_size: int = 3000
-    embed_size: int = 128
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.2
+class CharLMConfig(TokenRNNConfig):
+    """The character model's settings: the shared ones, at their defaults."""
 
 
 class CharLM(nn.Module):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seqcompare.models.cells import make_rnn
+from seqcompare.models.cells import TokenRNNConfig, make_rnn
 
 # --- Digits: an image read one row per time step -------------------------------------------
 
@@ -72,12 +72,9 @@ class LeNet5(nn.Module):
 # --- Reviews: a token sequence of any length ------------------------------------------------
 
 @dataclass
-class ReviewClassifierConfig:
-    cell: str = "lstm"
+class ReviewClassifierConfig(TokenRNNConfig):
     vocab_size: int = 30000
-    embed_size: int = 128
     hidden_size: int = 128
-    num_layers: int = 1
     dropout: float = 0.4
     word_dropout: float = 0.0    # during training, drop whole word vectors
     pooling: tuple = ("last", "attention")   # summaries of the states read so far, concatenated (POOLINGS)
