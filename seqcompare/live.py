@@ -32,6 +32,7 @@ DEFAULTS = {"task": "digits", "models": "rnn,lstm,gru", "hidden": 64, "layers": 
 HOTEL_CHARACTERS = 60_000     # the default corpus: the start of the hotel reviews' training text
 UPDATE_EVERY = 1.0            # seconds between streamed updates (epoch ends are always sent)
 NICE = 15                     # the training thread's niceness: requests from other users come first
+BPTT = 64                     # text: characters per training window (the Transformer's context)
 
 
 @dataclass
@@ -92,20 +93,12 @@ def _text_prepare(s: Settings, data_dir) -> dict:
     return {"vocab": vocab, "train": torch.tensor(vocab.encode(train_text)), "val": torch.tensor(vocab.encode(val_text))}
 
 
-def _heads(width: int) -> int:
-    return next(h for h in (4, 2, 1) if width % h == 0)
-
-
 def _digit_config(s: Settings, name: str, prepared: dict) -> dict:
     return {"cell": name, "hidden_size": s.hidden, "num_layers": s.layers, "dropout": s.dropout}
 
 
 def _text_config(s: Settings, name: str, prepared: dict) -> dict:
-    if name == "transformer":
-        return {"vocab_size": len(prepared["vocab"]), "context": 64, "width": s.hidden, "layers": s.layers,
-                "heads": _heads(s.hidden), "dropout": s.dropout}
-    return {"cell": name, "vocab_size": len(prepared["vocab"]), "embed_size": s.hidden, "hidden_size": s.hidden,
-            "num_layers": s.layers, "dropout": s.dropout}
+    return textgen.SPECS[name].sized(len(prepared["vocab"]), s.hidden, s.layers, s.dropout, context=BPTT)
 
 
 def _digit_fit(name: str, config: dict, prepared: dict, cfg: TrainConfig, hooks: dict):
@@ -113,7 +106,7 @@ def _digit_fit(name: str, config: dict, prepared: dict, cfg: TrainConfig, hooks:
 
 
 def _text_fit(name: str, config: dict, prepared: dict, cfg: TrainConfig, hooks: dict):
-    return textgen.fit_model(name, config, prepared["train"], prepared["val"], cfg, bptt=64, **hooks)
+    return textgen.fit_model(name, config, prepared["train"], prepared["val"], cfg, bptt=BPTT, **hooks)
 
 
 @dataclass(frozen=True)
@@ -132,7 +125,7 @@ class Kind:
 
 
 DIGITS = Kind("digits", CELLS, "accuracy", 128, _digit_data, _digit_prepare, _digit_config, _digit_fit)
-TEXT = Kind("text", (*CELLS, "transformer"), "bpc", 32, _text_data, _text_prepare, _text_config, _text_fit)
+TEXT = Kind("text", textgen.MODELS, "bpc", 32, _text_data, _text_prepare, _text_config, _text_fit)
 KINDS = {kind.name: kind for kind in (DIGITS, TEXT)}
 
 

@@ -31,16 +31,32 @@ def _char_lm(config: dict) -> CharLM:
     return CharLM(CharLMConfig(**{k: v for k, v in config.items() if (k, v) != ("tie", False)}))
 
 
+def _cell_sized(cell: str) -> Callable[..., dict]:
+    def sized(vocab_size: int, width: int, layers: int, dropout: float, context: int) -> dict:
+        return {"cell": cell, "vocab_size": vocab_size, "embed_size": width, "hidden_size": width,
+                "num_layers": layers, "dropout": dropout}      # reads text of any length: no context
+    return sized
+
+
+def _transformer_sized(vocab_size: int, width: int, layers: int, dropout: float, context: int) -> dict:
+    heads = next(h for h in (4, 2, 1) if width % h == 0)
+    return {"vocab_size": vocab_size, "context": context, "width": width, "layers": layers, "heads": heads,
+            "dropout": dropout}
+
+
 @dataclass(frozen=True)
 class TextModel:
-    """One text model: how it is built from its config, and the shipped one's config and training settings."""
+    """One text model: how it is built from its config, the shipped one's config and training settings, and
+    the config of one of a given size (`sized(vocab_size, width, layers, dropout, context)`: the Train tab's)."""
     build: Callable[[dict], nn.Module]
     arch: dict
     recipe: TrainConfig
+    sized: Callable[..., dict]
 
 
-SPECS = {**{cell: TextModel(_char_lm, {"cell": cell, **ARCH}, RECIPE) for cell in CELLS},
-         "transformer": TextModel(lambda c: TransformerLM(TransformerLMConfig(**c)), TRANSFORMER_ARCH, TRANSFORMER_RECIPE)}
+SPECS = {**{cell: TextModel(_char_lm, {"cell": cell, **ARCH}, RECIPE, _cell_sized(cell)) for cell in CELLS},
+         "transformer": TextModel(lambda c: TransformerLM(TransformerLMConfig(**c)), TRANSFORMER_ARCH, TRANSFORMER_RECIPE,
+                                  _transformer_sized)}
 MODELS = tuple(SPECS)
 
 
