@@ -27,7 +27,9 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def classification(y_true, y_pred, labels: list[int], average: str = "macro") -> dict:
     """accuracy, precision, recall, f1 (macro over `labels`, or "binary": of the positive class 1),
     confusion matrix, n."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
     counted = labels if average == "macro" else [1]
     true, predicted = _one_hot(y_true, counted), _one_hot(y_pred, counted)
     tp, n_true, n_predicted = (true & predicted).sum(0), true.sum(0), predicted.sum(0)

@@ -47,3 +47,8 @@ def test_classification_equals_scikit_learn(labels, average, seed):
         assert ours["accuracy"] == float(sk.accuracy_score(y_true, y_pred))
         assert ours["confusion_matrix"] == sk.confusion_matrix(y_true, y_pred, labels=labels).tolist()
         assert ours["n"] == len(y_true)
+
+
+def test_classification_refuses_labels_and_predictions_of_different_lengths():
+    with pytest.raises(ValueError, match="3 true labels but 2 predictions"):
+        metrics.classification([0, 1, 1], [0, 1], [0, 1], "binary")
