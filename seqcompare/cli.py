@@ -44,6 +44,12 @@ def device_arg(sp) -> None:
                                                    "(default: $SEQCOMPARE_DEVICE, else auto)")
 
 
+def training_precision_arg(sp) -> None:
+    sp.add_argument("--precision", default="auto", metavar="{auto,fp32,bf16}",
+                    help="training precision: auto (bfloat16 autocast on CUDA and on a CPU with AVX512-BF16 or AMX, "
+                         "else fp32), fp32 or bf16; the weights, the loss and the optimiser stay float32")
+
+
 def data_arg(sp) -> None:
     sp.add_argument("--data-dir", help="local data folder (default: $SEQCOMPARE_DATA, else download)")
 
@@ -71,6 +77,7 @@ def train_parser(sub) -> None:
                    help="train up to N models at once, each in its own process on one torch thread, the longest "
                         "first (2 on a 2-core CPU)")
     device_arg(t)
+    training_precision_arg(t)
     data_arg(t)
 
 
@@ -166,6 +173,7 @@ def sweep_parser(sub) -> None:
     sw.add_argument("--out", type=Path, help="results JSON (default: checkpoints/TASK/study.json)")
     sw.add_argument("--threads", type=positive_int, help="torch threads")
     device_arg(sw)
+    training_precision_arg(sw)
     data_arg(sw)
 
 
@@ -216,11 +224,13 @@ def run_train(args) -> None:
     from seqcompare import data, devices
 
     device = devices.resolve(args.device)
+    precision = devices.precision(args.precision, device)
     folder = data.data_dir(args.data_dir)
     devices.start(device)                  # under torchrun: join the other processes (gloo on CPU)
     try:
         with contextlib.redirect_stdout(sys.stdout if devices.is_main() else open(os.devnull, "w")):
-            task.train(models, folder, out, epochs=args.epochs, limit=args.limit, device=device)
+            task.train(models, folder, out, epochs=args.epochs, limit=args.limit, device=device,
+                       precision=precision)
     finally:
         devices.stop()
 
@@ -343,7 +353,7 @@ def run_sweep(args) -> None:
     if not models:
         raise UserError("sweep compares rnn, lstm and gru")
     result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
-                       data.data_dir(args.data_dir), devices.resolve(args.device))
+                       data.data_dir(args.data_dir), devices.resolve(args.device), precision=args.precision)
     out = args.out or tasks.get(args.task).folder(CHECKPOINTS) / "study.json"
     sweep.save(result, out)
     print(f"{out}: {len(result['trials'])} trials")
