@@ -1,0 +1,118 @@
+"""Training precision: bfloat16 autocast for the training steps, float32 weights, loss and optimiser."""
+
+import copy
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqcompare import UserError, cli, devices, machine
+from seqcompare.models import CharLM, CharLMConfig
+from seqcompare.training import TrainConfig, optimise, run_epoch, settings
+
+CPU = torch.device("cpu")
+
+
+def tiny_lm(cell: str = "lstm") -> CharLM:
+    torch.manual_seed(0)
+    return CharLM(CharLMConfig(cell=cell, vocab_size=40, embed_size=16, hidden_size=32, dropout=0.0))
+
+
+def batches():
+    ids = torch.randint(0, 40, (4, 21), generator=torch.Generator().manual_seed(1))
+    return [(ids[:, :-1], ids[:, 1:])]
+
+
+def lm_loss(model, batch):
+    inputs, targets = batch
+    logits, _ = model(inputs)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)), targets.numel(), None, None
+
+
+def one_step(model, precision: str, seen: list | None = None):
+    optimizer, _ = optimise(model, TrainConfig(epochs=1, lr=1e-2), 1)
+
+    def batch_fn(m, b):
+        if seen is not None:
+            seen.append(torch.is_autocast_enabled("cpu"))
+        return lm_loss(m, b)
+
+    out = run_epoch(model, batches(), batch_fn, optimizer=optimizer, clip=1.0, precision=precision)
+    return out, optimizer
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_bf16_step_has_the_fp32_loss_within_bf16_rounding(cell):
+    fp32, bf16 = tiny_lm(cell), tiny_lm(cell)
+    out32, _ = one_step(fp32, "fp32")
+    out16, _ = one_step(bf16, "bf16")
+    assert out16["loss"] != out32["loss"]                            # autocast did run in bfloat16 …
+    assert out16["loss"] == pytest.approx(out32["loss"], rel=0.01)    # … and lands within its rounding
+    moved = [(a - b).abs().max().item() for a, b in zip(fp32.parameters(), bf16.parameters())]
+    assert max(moved) < 0.02                                         # the steps agree too (lr 1e-2)
+
+
+def test_weights_gradients_and_optimiser_state_stay_float32_under_bf16():
+    model = tiny_lm()
+    out, optimizer = one_step(model, "bf16")
+    assert isinstance(out["loss"], float)
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in model.parameters())
+    states = list(optimizer.state.values())
+    assert len(states) == len(list(model.parameters()))
+    assert all(s[k].dtype == torch.float32 for s in states for k in ("exp_avg", "exp_avg_sq"))
+
+
+def test_fp32_runs_without_autocast_and_gives_the_plain_float32_step():
+    seen32, seen16 = [], []
+    model = tiny_lm()
+    reference = copy.deepcopy(model)
+    one_step(model, "fp32", seen32)
+    one_step(tiny_lm(), "bf16", seen16)
+    assert seen32 == [False] and seen16 == [True]
+    optimizer, _ = optimise(reference, TrainConfig(epochs=1, lr=1e-2), 1)     # the same step by hand, no autocast
+    reference.train()
+    loss = lm_loss(reference, batches()[0])[0]
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+    optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), reference.parameters()))
+
+
+def test_auto_chooses_bf16_where_the_cpu_has_it_and_fp32_forces_float32(monkeypatch):
+    monkeypatch.setattr(machine, "native_bf16", lambda: True)
+    assert devices.precision("auto", CPU) == "bf16" and devices.precision(None, CPU) == "bf16"
+    assert devices.precision("fp32", CPU) == "fp32"
+    assert settings(TrainConfig(), device=CPU, precision="fp32").precision == "fp32"
+    assert settings(TrainConfig(), device=CPU, precision="auto").precision == "bf16"
+    assert settings(TrainConfig(precision="fp32"), device=CPU).precision == "fp32"     # None keeps the recipe's
+    assert devices.precision("auto", torch.device("cuda")) == "bf16"
+    monkeypatch.setattr(machine, "native_bf16", lambda: False)
+    assert devices.precision("auto", CPU) == "fp32" and devices.precision("BF16", CPU) == "bf16"
+    assert devices.precision("auto", torch.device("mps")) == "fp32"
+    with pytest.raises(UserError, match="unknown training precision 'int8'"):
+        devices.precision("int8", CPU)
+    with pytest.raises(UserError, match="not mps"):
+        devices.precision("bf16", torch.device("mps"))
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch):
+    for flags, expected in [({"avx512f"}, False), ({"avx512f", "avx512_bf16"}, True), ({"amx_bf16", "amx_tile"}, True)]:
+        monkeypatch.setattr(machine, "cpu_flags", lambda f=flags: f)
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+        assert machine.native_bf16() is expected
+        assert machine.bf16_features()["avx512_bf16"] is ("avx512_bf16" in flags)
+
+
+def test_the_checkpoint_records_the_precision_and_a_bad_one_is_one_line(data_dir, tmp_path, capsys):
+    for precision in ("bf16", "fp32"):
+        out = tmp_path / precision
+        code = cli.main(["train", "hotel", "--models", "rnn", "--epochs", "1", "--limit", "200", "--precision",
+                         precision, "--out", str(out), "--data-dir", str(data_dir), "--threads", "1"])
+        assert code == 0
+        meta = json.loads((out / "rnn.json").read_text())
+        assert meta["train"]["precision"] == precision and meta["validation"]["bpc"] > 0
+    capsys.readouterr()
+    assert cli.main(["train", "hotel", "--precision", "int8", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err == "seqcompare: error: unknown training precision 'int8'; choose one of auto, fp32, bf16\n"
