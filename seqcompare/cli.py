@@ -320,7 +320,7 @@ def run_memory(args) -> None:
 
 
 def run_bench(args) -> None:
-    from seqcompare import bench, checkpoints, data
+    from seqcompare import bench, data
 
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     known = [*tasks.BENCH, *bench.EXTRA]
@@ -329,7 +329,7 @@ def run_bench(args) -> None:
         raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
     result = bench.run(CHECKPOINTS, names, args.runs, data.data_dir(args.data_dir) if "evaluation" in names else None)
     if args.save:
-        checkpoints.write_json(CHECKPOINTS / "bench.json", result)
+        bench.save(result, CHECKPOINTS)
     output.bench(result, names, args.json)
 
 

@@ -65,20 +65,11 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
     quiet = {} if devices.is_main() else {"disable": True}     # else tqdm's own TQDM_DISABLE=1 can turn it off
     bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True, **quiet)
     with torch.set_grad_enabled(training):
-        for step, batch in enumerate(bar, 1):
-            with devices.autocast(device, precision):
-                loss, n, y_true, y_pred = batch_fn(model, devices.to(batch, device))
-            loss = loss.float()
+        for number, batch in enumerate(bar, 1):
+            loss, n, y_true, y_pred = step(model, batch, batch_fn, device, precision, optimizer, scheduler, clip)
             if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
                 if on_step is not None:
-                    on_step(step, loss.item())
+                    on_step(number, loss.item())
                 if stop is not None and stop():
                     break
             total_loss += loss.item() * n
@@ -91,6 +82,25 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
     if trues:
         out["y_true"], out["y_pred"] = np.concatenate(trues), np.concatenate(preds)
     return out
+
+
+def step(model: nn.Module, batch, batch_fn: BatchFn, device: torch.device, precision: str = "fp32",
+         optimizer=None, scheduler=None, clip: float | None = None) -> tuple:
+    """One batch: batch_fn's forward pass at `precision`, then, given an optimizer, one training step of
+    the float32 weights (backward, gradient clipping, optimiser and schedule). batch_fn's answer, the
+    loss as float32."""
+    with devices.autocast(device, precision):
+        loss, n, y_true, y_pred = batch_fn(model, devices.to(batch, device))
+    loss = loss.float()
+    if optimizer is not None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return loss, n, y_true, y_pred
 
 
 def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches: Callable[[], Iterable],

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from seqcompare import UserError, cli, devices, machine
+from seqcompare.checkpoints import CHECKPOINTS
 from seqcompare.models import CharLM, CharLMConfig
 from seqcompare.training import TrainConfig, optimise, run_epoch, settings
 
@@ -116,3 +117,65 @@ def test_the_checkpoint_records_the_precision_and_a_bad_one_is_one_line(data_dir
     assert cli.main(["train", "hotel", "--precision", "int8", "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert err == "seqcompare: error: unknown training precision 'int8'; choose one of auto, fp32, bf16\n"
+
+
+def test_bench_training_times_both_precisions_of_a_model_in_one_run(tmp_path):
+    """`bench --tasks training`: training.<model> = {fp32_ms, bf16_ms, speedup} per step, the CPU with its
+    bf16 features; `bench --save` writes the training artifact and leaves bench.json to the other tasks."""
+    from seqcompare import bench, bench_training
+
+    r = bench_training.run(CHECKPOINTS, steps=1, models=("rnn",))
+    m = r["rnn"]
+    assert m["fp32_ms"] > 0 and m["bf16_ms"] > 0 and m["speedup"] == pytest.approx(m["fp32_ms"] / m["bf16_ms"], rel=0.01)
+    assert (m["batch"], m["window"]) == (32, 50) and r["steps"] == 1
+    assert r["cpu"]["name"] == machine.cpu_name() and r["cpu"]["avx512_bf16"] == ("avx512_bf16" in machine.cpu_flags())
+    assert "rnn" in bench_training.lines(r)[1] and "fp32" in bench_training.lines(r)[1]
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    bench.save({"machine": "here", "training": r}, folder)
+    assert not (folder / "bench.json").exists()
+    assert json.loads((tmp_path / bench_training.ARTIFACT).read_text())["training"]["rnn"] == m
+    bench.save({"machine": "here", "coldstart": {"seconds": 1.0}, "training": r}, folder)
+    assert json.loads((folder / "bench.json").read_text()) == {"machine": "here", "coldstart": {"seconds": 1.0}}
+
+
+def test_bench_training_is_a_bench_task_and_a_bad_one_is_named():
+    from seqcompare import bench
+
+    assert "training" in bench.EXTRA
+    with pytest.raises(UserError, match="unknown bench task trainig"):
+        cli.run_bench(cli.parser().parse_args(["bench", "--tasks", "trainig"]))
+
+
+def test_the_report_blocks_read_the_artifacts(tmp_path):
+    from seqcompare import bf16_results, report
+
+    blocks = report.blocks()
+    assert "No training benchmark" in blocks["bf16_training"](tmp_path)
+    assert "No paired run" in blocks["bf16_pair"](tmp_path)
+    timing = {"fp32_ms": 250.0, "bf16_ms": 111.0, "speedup": 2.252, "batch": 32, "window": 50}
+    (tmp_path / "docs" / "artifacts").mkdir(parents=True)
+    (tmp_path / "docs/artifacts/bench_training.json").write_text(json.dumps({"machine": "m", "training": {
+        "steps": 20, "threads": 1, "cpu": {"name": "Intel Xeon", "avx512_bf16": True, "amx_bf16": True,
+                                           "torch_capability": "AVX512"}, "lstm": timing, "load_average": [0.2, 0.4],
+        "cpus": 2}}))
+    text = blocks["bf16_training"](tmp_path)
+    assert "Intel Xeon, AVX512-BF16, AMX" in text and "| LSTM | 32 × 50 | 250 | 111 | 2.25× |" in text
+    assert "shared CPU" not in text
+    scratch = tmp_path / "scratch"
+    (scratch / "fp32").mkdir(parents=True)
+    (scratch / "bf16").mkdir()
+    (scratch / "fp32.log").write_text("lstm epoch 1/2 (1440s)  train_loss 3.5000  train_bpc 5.0494  val_loss 3.4  "
+                                      "val_bpc 4.9051  *\n")
+    history = [{"epoch": e, "seconds": s, "train_loss": 3.0, "train_bpc": 5.0, "val_loss": 3.3, "val_bpc": b}
+               for e, s, b in ((1, 780.0, 4.91), (2, 770.0, 4.80))]
+    (scratch / "bf16" / "lstm.json").write_text(json.dumps({"history": history, "validation": {"bpc": 4.8},
+                                                            "train_seconds": 1550.0, "best_epoch": 2}))
+    bf16_results.pair_artifact(tmp_path, scratch, machine={"cpu": "AMD EPYC", "cores": 2, "avx512_bf16": True},
+                               command="train hotel --models lstm", conditions="both at once", epochs=2,
+                               load_average=[3.0, 9.5])
+    text = blocks["bf16_pair"](tmp_path)
+    assert "| fp32 | 1 | 1440 | 5.0494 | 4.9051 |" in text and "| bf16 | 2 | 770 | 5.0000 | 4.8000 |" in text
+    assert "AMD EPYC, 2 cores, AVX512-BF16, no AMX" in text and "timings under load" in text
+    assert "Over 1 epoch bf16 took 780 s per epoch and fp32 1440 s (1.85× less time in bf16)" in text
+    assert "4.9100 (bf16) and 4.9051 (fp32), +0.0049" in text
