@@ -123,10 +123,12 @@ def generate_parser(sub) -> None:
 def bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
     b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart,explain",
-                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views)")
+                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
+                        "training (20 training steps of each text model in fp32 and in bf16)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
-    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table)")
+    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
+                                                       "training: docs/artifacts/bench_training.json)")
     data_arg(b)
 
 

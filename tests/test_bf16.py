@@ -64,6 +64,34 @@ def test_weights_gradients_and_optimiser_state_stay_float32_under_bf16():
     assert all(s[k].dtype == torch.float32 for s in states for k in ("exp_avg", "exp_avg_sq"))
 
 
+def family_batches():
+    """A tiny model of each family with one batch of its input and its batch_fn."""
+    from seqcompare.models import (LeNet5, LeNetConfig, ReviewClassifier, ReviewClassifierConfig, RowClassifier,
+                                   RowClassifierConfig, TransformerLM, TransformerLMConfig)
+    from seqcompare.training import classification_batch
+
+    labels = torch.tensor([0, 1, 1, 0])
+    reviews = (torch.randint(1, 50, (4, 12)), torch.tensor([12, 9, 4, 1]))
+    tiny_transformer = TransformerLM(TransformerLMConfig(vocab_size=40, context=20, width=16, layers=1, heads=2))
+    return [(RowClassifier(RowClassifierConfig(cell="gru", hidden_size=16)), (torch.randn(4, 28, 28), labels),
+             classification_batch),
+            (LeNet5(LeNetConfig()), (torch.randn(4, 1, 28, 28), labels), classification_batch),
+            (ReviewClassifier(ReviewClassifierConfig(cell="lstm", vocab_size=50, embed_size=8, hidden_size=16)),
+             (reviews, labels), classification_batch),
+            (tiny_transformer, batches()[0], lm_loss)]
+
+
+def test_every_model_family_takes_a_bf16_step_and_keeps_float32_weights():
+    torch.manual_seed(0)
+    for model, batch, batch_fn in family_batches():
+        optimizer, _ = optimise(model, TrainConfig(epochs=1), 1)
+        before = copy.deepcopy(model.state_dict())
+        out = run_epoch(model, [batch], batch_fn, optimizer=optimizer, precision="bf16")
+        assert 0 < out["loss"] < 10, type(model).__name__
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())      # it did learn
+
+
 def test_fp32_runs_without_autocast_and_gives_the_plain_float32_step():
     seen32, seen16 = [], []
     model = tiny_lm()
