@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -56,32 +57,49 @@ def pair_block(root: Path) -> str:
     if not found:
         return "_No paired run saved yet (docs/artifacts/bf16_pair.json)._"
     runs = found["runs"]
-    rows = ["| precision | epoch | seconds | training bpc | validation bpc |", "| --- | --- | --- | --- | --- |"]
+    together = side_by_side(runs)
+    rows = ["| precision | epoch | seconds | the other run | training bpc | validation bpc |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for precision, run in runs.items():
-        rows += [f"| {precision} | {e['epoch']} | {e['seconds']:.0f} | {e['train_bpc']:.4f} | {e['val_bpc']:.4f} |"
-                 for e in run["history"]]
+        rows += [f"| {precision} | {e['epoch']} | {e['seconds']:.0f} | "
+                 f"{'throughout' if together[precision][i] else 'ended during it'} | {e['train_bpc']:.4f} | "
+                 f"{e['val_bpc']:.4f} |" for i, e in enumerate(run["history"])]
     caption = (f"The text LSTM of the shipped recipe, trained {found['epochs']} epochs from the same seed in each "
                f"precision ({found['conditions']}; `{found['command']}`; {machine_label(found['machine'])}, "
                f"{cpu_features(found['machine'])}{load(found.get('load_average'), found['machine'].get('cores'))}). "
                "Validation bits per character are read in float32 after each epoch; seconds cover the epoch's "
-               "training and its validation.")
-    return caption + "\n\n" + "\n".join(rows) + "\n\n" + pair_summary(runs)
+               "training and its validation; \"the other run\" says whether the other precision's run was going "
+               "for the whole epoch, so that both shared the CPU alike.")
+    return caption + "\n\n" + "\n".join(rows) + "\n\n" + pair_summary(runs, together)
 
 
-def pair_summary(runs: dict) -> str:
-    """The comparison in one sentence: time per epoch and the last common epoch's validation bpc."""
+def side_by_side(runs: dict) -> dict[str, list[bool]]:
+    """For each run (all started at once) and epoch: whether every other run was still going at its end."""
+    ends = {p: list(itertools.accumulate(e["seconds"] for e in r["history"])) for p, r in runs.items()}
+    return {p: [all(end <= (ends[q][-1] if ends[q] else 0) or not runs[q]["finished"] for q in runs if q != p)
+                for end in ends[p]] for p in runs}
+
+
+def pair_summary(runs: dict, together: dict[str, list[bool]]) -> str:
+    """The comparison in one sentence: time per epoch where both ran throughout, and the last common
+    epoch's validation bpc."""
     if set(runs) != {"bf16", "fp32"}:
         return ""
     bf16, fp32 = runs["bf16"]["history"], runs["fp32"]["history"]
     common = min(len(bf16), len(fp32))
     if not common:
         return ""
-    per_epoch = {p: sum(e["seconds"] for e in h[:common]) / common for p, h in (("bf16", bf16), ("fp32", fp32))}
+    fair = [i for i in range(common) if together["bf16"][i] and together["fp32"][i]]
     last = {"bf16": bf16[common - 1]["val_bpc"], "fp32": fp32[common - 1]["val_bpc"]}
-    return (f"Over {common} epoch{'s' if common > 1 else ''} bf16 took {per_epoch['bf16']:.0f} s per epoch and fp32 "
-            f"{per_epoch['fp32']:.0f} s ({per_epoch['fp32'] / per_epoch['bf16']:.2f}× less time in bf16); after epoch "
-            f"{common} the validation bits per character are {last['bf16']:.4f} (bf16) and {last['fp32']:.4f} "
-            f"(fp32), {last['bf16'] - last['fp32']:+.4f}.")
+    timing = ""
+    if fair:
+        seconds = {p: sum(h[i]["seconds"] for i in fair) for p, h in (("bf16", bf16), ("fp32", fp32))}
+        shown = ", ".join(str(i + 1) for i in fair)
+        timing = (f"In epoch{'s' if len(fair) > 1 else ''} {shown}, both runs going throughout, bf16 took "
+                  f"{seconds['bf16']:.0f} s and fp32 {seconds['fp32']:.0f} s: {seconds['fp32'] / seconds['bf16']:.2f}× "
+                  "less time in bf16. ")
+    return (timing + f"After epoch {common} the validation bits per character are {last['bf16']:.4f} (bf16) and "
+            f"{last['fp32']:.4f} (fp32), {last['bf16'] - last['fp32']:+.4f}.")
 
 
 def epochs_from_log(text: str) -> list[dict]:

@@ -354,8 +354,9 @@ def run_sweep(args) -> None:
     models = tuple(n for n in model_list(args.models, args.task) if n in sweep.CELLS)
     if not models:
         raise UserError("sweep compares rnn, lstm and gru")
+    device = devices.resolve(args.device)
     result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
-                       data.data_dir(args.data_dir), devices.resolve(args.device), precision=args.precision)
+                       data.data_dir(args.data_dir), device, precision=devices.precision(args.precision, device))
     out = args.out or tasks.get(args.task).folder(CHECKPOINTS) / "study.json"
     sweep.save(result, out)
     print(f"{out}: {len(result['trials'])} trials")

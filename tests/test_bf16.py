@@ -203,7 +203,11 @@ def test_the_report_blocks_read_the_artifacts(tmp_path):
                                command="train hotel --models lstm", conditions="both at once", epochs=2,
                                load_average=[3.0, 9.5])
     text = blocks["bf16_pair"](tmp_path)
-    assert "| fp32 | 1 | 1440 | 5.0494 | 4.9051 |" in text and "| bf16 | 2 | 770 | 5.0000 | 4.8000 |" in text
+    assert "| fp32 | 1 | 1440 | throughout | 5.0494 | 4.9051 |" in text
+    assert "| bf16 | 2 | 770 | throughout | 5.0000 | 4.8000 |" in text
     assert "AMD EPYC, 2 cores, AVX512-BF16, no AMX" in text and "timings under load" in text
-    assert "Over 1 epoch bf16 took 780 s per epoch and fp32 1440 s (1.85× less time in bf16)" in text
-    assert "4.9100 (bf16) and 4.9051 (fp32), +0.0049" in text
+    assert "In epoch 1, both runs going throughout, bf16 took 780 s and fp32 1440 s: 1.85× less time in bf16" in text
+    assert "After epoch 1 the validation bits per character are 4.9100 (bf16) and 4.9051 (fp32), +0.0049" in text
+    finished = {"finished": True, "history": history[:1]}
+    assert bf16_results.side_by_side({"bf16": {"finished": True, "history": history}, "fp32": finished}) == \
+        {"bf16": [True, False], "fp32": [True]}
