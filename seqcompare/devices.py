@@ -47,11 +47,11 @@ def precision(name: str | None, device: torch.device) -> str:
     that computes bfloat16 natively (AVX512-BF16 or AMX), fp32 elsewhere; `fp32` forces float32."""
     name = (name or "auto").strip().lower()
     if name not in PRECISIONS:
-        raise UserError(f"unknown training precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+        raise UserError("bf16.unknown_precision", name=name, choices=", ".join(PRECISIONS))
     if name == "auto":
         return "bf16" if device.type == "cuda" or (device.type == "cpu" and machine.native_bf16()) else "fp32"
     if name == "bf16" and device.type not in ("cpu", "cuda"):
-        raise UserError(f"--precision bf16 trains on the CPU or CUDA, not {device.type}; use fp32")
+        raise UserError("bf16.precision_device", device=device.type)
     return name
 
 

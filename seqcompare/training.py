@@ -108,7 +108,8 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
         steps_per_epoch: int, select: str = "accuracy", maximize: bool = True, name: str = "",
         device: torch.device | None = None, shard: bool = True,
         callback: Callable[[dict], None] | None = None, stop: Callable[[], bool] | None = None) -> FitResult:
-    """Train with AdamW and a one-cycle schedule; keep the weights of the best validation epoch.
+    """Train with AdamW and a one-cycle schedule at cfg.precision (bf16: every step under bfloat16 autocast,
+    the weights, loss and optimiser float32; validation float32); keep the best validation epoch's weights.
 
     `summarize(epoch_output)` turns a run_epoch result into metrics (loss, accuracy, …);
     history rows hold them as train_* and val_*. `select` names the validation metric that decides
@@ -137,8 +138,7 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
     model.to(device)
     trained = DistributedDataParallel(model) if world > 1 else model
     optimizer, scheduler = optimise(model, cfg, steps)
-    result, best = FitResult(), Best(maximize)
-    start = time.perf_counter()
+    result, best, start = FitResult(), Best(maximize), time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         batches = my_share(train_batches(epoch), steps) if shard else train_batches(epoch)
