@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqcompare import UserError, cli, devices, machine
+from seqcompare import UserError, cli, devices, machine, textgen
 from seqcompare.checkpoints import CHECKPOINTS
 from seqcompare.models import CharLM, CharLMConfig
 from seqcompare.training import TrainConfig, optimise, run_epoch, settings
@@ -133,7 +133,7 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch):
         assert machine.bf16_features()["avx512_bf16"] is ("avx512_bf16" in flags)
 
 
-def test_the_checkpoint_records_the_precision_and_a_bad_one_is_one_line(data_dir, tmp_path, capsys):
+def test_the_checkpoint_records_the_precision_fp32_is_the_plain_path_and_a_bad_one_is_one_line(data_dir, tmp_path, capsys):
     for precision in ("bf16", "fp32"):
         out = tmp_path / precision
         code = cli.main(["train", "hotel", "--models", "rnn", "--epochs", "1", "--limit", "200", "--precision",
@@ -141,6 +141,9 @@ def test_the_checkpoint_records_the_precision_and_a_bad_one_is_one_line(data_dir
         assert code == 0
         meta = json.loads((out / "rnn.json").read_text())
         assert meta["train"]["precision"] == precision and meta["validation"]["bpc"] > 0
+    textgen.train(["rnn"], data_dir, tmp_path / "plain", epochs=1, limit=200)      # the library's default: fp32
+    weights = {p: (tmp_path / p / "rnn.safetensors").read_bytes() for p in ("bf16", "fp32", "plain")}
+    assert weights["fp32"] == weights["plain"] and weights["bf16"] != weights["fp32"]
     capsys.readouterr()
     assert cli.main(["train", "hotel", "--precision", "int8", "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
