@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import data, digits, reviews, sketches, tasks, textgen
+from seqcompare import bench_training, checkpoints, data, digits, reviews, sketches, tasks, textgen
 from seqcompare.machine import machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
@@ -151,7 +151,8 @@ def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
 
 EXTRA = {"evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),
          "coldstart": lambda root, runs, data_dir: cold_start(),
-         "explain": lambda root, runs, data_dir: bench_explain(root, runs)}
+         "explain": lambda root, runs, data_dir: bench_explain(root, runs),
+         "training": lambda root, runs, data_dir: bench_training.run(root)}     # fp32 against bf16 steps
 
 
 def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:
@@ -165,3 +166,13 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
             task = tasks.BENCH[name]
             result[name] = task.bench(task.folder(root), runs)
     return result
+
+
+def save(result: dict, folder: Path) -> None:
+    """`bench --save`: FOLDER/bench.json (the README's tables) with the tasks that ran, but the training
+    steps, which go to their own artifact beside it in the repository (bench_training.save); a run of the
+    training task alone leaves bench.json as it is."""
+    rest = {k: v for k, v in result.items() if k != "training"}
+    if set(rest) - {"machine"}:
+        checkpoints.write_json(folder / "bench.json", rest)
+    bench_training.save(result, folder.parent)

@@ -44,6 +44,12 @@ def device_arg(sp) -> None:
                                                    "(default: $SEQCOMPARE_DEVICE, else auto)")
 
 
+def training_precision_arg(sp) -> None:
+    sp.add_argument("--precision", default="auto", metavar="{auto,fp32,bf16}",
+                    help="training precision: auto (bfloat16 autocast on CUDA and on a CPU with AVX512-BF16 or AMX, "
+                         "else fp32), fp32 or bf16; the weights, the loss and the optimiser stay float32")
+
+
 def data_arg(sp) -> None:
     sp.add_argument("--data-dir", help="local data folder (default: $SEQCOMPARE_DATA, else download)")
 
@@ -77,6 +83,7 @@ def train_parser(sub) -> None:
                    help="train up to N models at once, each in its own process on one torch thread, the longest "
                         "first (2 on a 2-core CPU)")
     device_arg(t)
+    training_precision_arg(t)
     data_arg(t)
 
 
@@ -121,10 +128,12 @@ def generate_parser(sub) -> None:
 def bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
     b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart,explain",
-                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views)")
+                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
+                        "training (20 training steps of each text model in fp32 and in bf16)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
-    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table)")
+    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
+                                                       "training: docs/artifacts/bench_training.json)")
     data_arg(b)
 
 
@@ -170,6 +179,7 @@ def sweep_parser(sub) -> None:
     sw.add_argument("--out", type=Path, help="results JSON (default: checkpoints/TASK/study.json)")
     sw.add_argument("--threads", type=positive_int, help="torch threads")
     device_arg(sw)
+    training_precision_arg(sw)
     data_arg(sw)
 
 
@@ -219,11 +229,13 @@ def run_train(args) -> None:
     from seqcompare import data, devices
 
     device = devices.resolve(args.device)
+    precision = devices.precision(args.precision, device)
     folder = data.data_dir(args.data_dir)
     devices.start(device)                  # under torchrun: join the other processes (gloo on CPU)
     try:
         with contextlib.redirect_stdout(sys.stdout if devices.is_main() else open(os.devnull, "w")):
-            task.train(models, folder, out, epochs=args.epochs, limit=args.limit, device=device)
+            task.train(models, folder, out, epochs=args.epochs, limit=args.limit, device=device,
+                       precision=precision)
     finally:
         devices.stop()
 
@@ -313,7 +325,7 @@ def run_memory(args) -> None:
 
 
 def run_bench(args) -> None:
-    from seqcompare import bench, checkpoints, data
+    from seqcompare import bench, data
 
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     known = [*tasks.BENCH, *bench.EXTRA]
@@ -322,7 +334,7 @@ def run_bench(args) -> None:
         raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
     result = bench.run(CHECKPOINTS, names, args.runs, data.data_dir(args.data_dir) if "evaluation" in names else None)
     if args.save:
-        checkpoints.write_json(CHECKPOINTS / "bench.json", result)
+        bench.save(result, CHECKPOINTS)
     output.bench(result, names, args.json)
 
 
@@ -345,8 +357,9 @@ def run_sweep(args) -> None:
     models = tuple(n for n in model_list(args.models, args.task) if n in sweep.CELLS)
     if not models:
         raise UserError("sweep compares rnn, lstm and gru")
+    device = devices.resolve(args.device)
     result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
-                       data.data_dir(args.data_dir), devices.resolve(args.device))
+                       data.data_dir(args.data_dir), device, precision=devices.precision(args.precision, device))
     out = args.out or tasks.get(args.task).folder(CHECKPOINTS) / "study.json"
     sweep.save(result, out)
     print(f"{out}: {len(result['trials'])} trials")

@@ -13,7 +13,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from seqcompare import UserError
+from seqcompare import UserError, machine
 
 CHOICES = ("auto", "cpu", "cuda", "mps")
 ENV_VAR = "SEQCOMPARE_DEVICE"
@@ -39,10 +39,27 @@ def resolve(name: str | None = None) -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device):
-    """Mixed precision (bfloat16) on CUDA; full precision elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+PRECISIONS = ("auto", "fp32", "bf16")       # of training
+
+
+def precision(name: str | None, device: torch.device) -> str:
+    """The precision a training runs at, "bf16" or "fp32". `auto` (or None): bf16 on CUDA and on a CPU
+    that computes bfloat16 natively (AVX512-BF16 or AMX), fp32 elsewhere; `fp32` forces float32."""
+    name = (name or "auto").strip().lower()
+    if name not in PRECISIONS:
+        raise UserError("bf16.unknown_precision", name=name, choices=", ".join(PRECISIONS))
+    if name == "auto":
+        return "bf16" if device.type == "cuda" or (device.type == "cpu" and machine.native_bf16()) else "fp32"
+    if name == "bf16" and device.type not in ("cpu", "cuda"):
+        raise UserError("bf16.precision_device", device=device.type)
+    return name
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """Mixed precision for `precision` "bf16": matrix products in bfloat16 under torch.autocast (the
+    weights, their gradients and the optimiser stay float32); full precision for "fp32"."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

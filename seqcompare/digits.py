@@ -99,12 +99,12 @@ def fit_model(name: str, sets: dict, cfg: TrainConfig, config: dict | None = Non
 
 
 def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
-          device: torch.device | None = None):
+          device: torch.device | None = None, precision: str | None = None):
     """Train each model, keep its best-validation weights, and write its checkpoint with metrics."""
     sets = prepare(data_dir, limit)
     xte, yte = sets["test"]
     for name in models:
-        cfg = settings(RECIPES[name], epochs, device)
+        cfg = settings(RECIPES[name], epochs, device, precision)
         model, result = fit_model(name, sets, cfg, device=device)
         if not devices.is_main():                    # rank 0 measures and writes
             continue

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from seqcompare import CELLS, UserError, data, digits, textgen
+from seqcompare import CELLS, UserError, data, devices, digits, textgen
 from seqcompare.models import count_parameters
 from seqcompare.training import TrainConfig
 from seqcompare.validate import finite, whole
@@ -48,6 +48,7 @@ class Settings:
     text: str
     images: int
     seed: int = 0
+    precision: str = "auto"       # of the training steps, as devices.precision reads it
 
 
 def _capped(value, name: str, label: str, notices: list[str], is_whole: bool = True, low=1):
@@ -199,7 +200,8 @@ def prepare(s: Settings, data_dir=None) -> dict:
 
 def _fit(s: Settings, name: str, prepared: dict, hooks: dict):
     kind = KINDS[s.task]
-    cfg = TrainConfig(epochs=s.epochs, batch_size=kind.batch_size, lr=s.lr, weight_decay=1e-4, clip=1.0, seed=s.seed)
+    cfg = TrainConfig(epochs=s.epochs, batch_size=kind.batch_size, lr=s.lr, weight_decay=1e-4, clip=1.0, seed=s.seed,
+                      precision=devices.precision(s.precision, torch.device("cpu")))
     return kind.fit(name, kind.config(s, name, prepared), prepared, cfg, hooks)
 
 

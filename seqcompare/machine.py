@@ -22,6 +22,30 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_features() -> dict:
+    """The CPU's native bfloat16 support: {"avx512_bf16", "amx_bf16"} (booleans) and torch's kernel level."""
+    flags = cpu_flags()
+    return {"avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
+            "torch_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes in bfloat16 natively (AVX512-BF16 or AMX), so that autocast pays."""
+    found = bf16_features()
+    return found["avx512_bf16"] or found["amx_bf16"] or "AMX" in found["torch_capability"].upper()
+
+
 def describe() -> dict:
     """The machine as a checkpoint records it: {"cpu", "cores", "gpu" (None without CUDA), "torch"}."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

@@ -199,7 +199,14 @@ def _explain_speed(r: dict) -> list[str]:
             for part, e in r.items() if part in tasks.BENCH]
 
 
-BENCH_EXTRA = {"evaluation": _evaluation_speed, "coldstart": _cold_start, "explain": _explain_speed}
+def _training_speed(r: dict) -> list[str]:
+    from seqcompare import bench_training
+
+    return bench_training.lines(r)
+
+
+BENCH_EXTRA = {"evaluation": _evaluation_speed, "coldstart": _cold_start, "explain": _explain_speed,
+               "training": _training_speed}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from seqcompare import UserError, checkpoints
 
-PASSED = ("epochs", "limit", "device", "data_dir")      # the options every child gets as they were given
+PASSED = ("epochs", "limit", "device", "precision", "data_dir")      # the options every child gets as they were given
 
 
 def longest_first(models, folders: list[Path]) -> list[str]:

@@ -220,13 +220,13 @@ def fit_model(name: str, prepared: dict, cfg: TrainConfig, arch: dict | None = N
 
 
 def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
-          device: torch.device | None = None):
+          device: torch.device | None = None, precision: str | None = None):
     prepared = prepare(data_dir, limit)
     out = Path(out)
     if devices.is_main():                            # rank 0 alone writes (the tokenizer is the same on every rank)
         checkpoints.write_json(out / TOKENIZER_FILE, json.loads(prepared["tokenizer"].to_str()))
         digest = file_digest(out / TOKENIZER_FILE)
-    cfg = settings(RECIPE, epochs, device)
+    cfg = settings(RECIPE, epochs, device, precision)
     xte, yte = prepared["test"]
     for name in models:
         model, result = fit_model(name, prepared, cfg, device=device)

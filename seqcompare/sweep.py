@@ -81,8 +81,8 @@ def settings_for(task: str, grid: dict[str, list]) -> list[dict]:
 class Trainer:
     """Trains one model of a task for one setting, on data prepared once for the whole study."""
 
-    def __init__(self, task: str, data_dir, epochs: int, limit: int | None, device=None):
-        self.study, self.epochs, self.device = STUDIES[task], epochs, device
+    def __init__(self, task: str, data_dir, epochs: int, limit: int | None, device=None, precision=None):
+        self.study, self.epochs, self.device, self.precision = STUDIES[task], epochs, device, precision
         self.module = tasks.get(task).code
         self.prepared = self.module.prepare(data_dir, limit, **self.study.prepare)
         items, labels = self.prepared["test"]
@@ -97,7 +97,7 @@ class Trainer:
         arch = {ARCH_KEYS[k]: v for k, v in params.items()}
         t0 = time.perf_counter()
         m, one = self.module, self.study.one_recipe
-        cfg = run_settings(m.RECIPE if one else m.RECIPES[name], self.epochs, self.device)
+        cfg = run_settings(m.RECIPE if one else m.RECIPES[name], self.epochs, self.device, self.precision)
         model, result = m.fit_model(name, self.prepared, cfg, {**m.ARCH, **arch} if one else {"cell": name, **arch},
                                     device=self.device)
         test = metrics.classification(np.asarray(self.test[1]), m.predict_labels(model, self.test[0]), m.LABELS,
@@ -107,7 +107,8 @@ class Trainer:
                 "metrics": {"val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
                             "best_epoch": result.best_epoch, "test_accuracy": test["accuracy"],
                             "test_f1": test["f1"], "test_n": test["n"]},
-                "parameters": count_parameters(model), "seconds": round(time.perf_counter() - t0, 1)}
+                "parameters": count_parameters(model), "seconds": round(time.perf_counter() - t0, 1),
+                "precision": cfg.precision}
 
 
 def study_name(task: str, models, grid_settings: list[dict], epochs: int, limit: int | None) -> str:
@@ -146,7 +147,7 @@ def retry_failed(study, done: set) -> int:
 
 
 def run(task: str, models=CELLS, grid: dict | None = None, epochs: int = 2, limit: int | None = None,
-        storage: str | None = None, data_dir=None, device=None, trainer=None) -> dict:
+        storage: str | None = None, data_dir=None, device=None, trainer=None, precision: str | None = None) -> dict:
     """Run the study's missing trials and return every finished one: {"trials": [...], …}."""
     import optuna
 
@@ -169,7 +170,7 @@ def run(task: str, models=CELLS, grid: dict | None = None, epochs: int = 2, limi
           f"{len(done)} trials done, {todo} to run ({epochs} epochs each"
           + (f"; {retried} interrupted before, run again" if retried else "") + ")", flush=True)
     if todo > 0:           # GridSampler would start a duplicate trial on a finished grid: only run what is left
-        trainer = trainer or Trainer(task, data_dir, epochs, limit, device)
+        trainer = trainer or Trainer(task, data_dir, epochs, limit, device, precision)
 
         def objective(trial):
             name = trial.suggest_categorical("model", space["model"])

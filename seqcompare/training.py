@@ -32,12 +32,16 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"        # where it was trained
     world_size: int = 1        # processes that trained it together (data parallel)
+    precision: str = "fp32"    # "bf16": the training steps under bfloat16 autocast (see devices.precision)
 
 
-def settings(cfg: TrainConfig, epochs: int | None = None, device: torch.device | None = None) -> TrainConfig:
-    """A recipe as this run uses it: its epochs overridden, and where and by how many processes it trains."""
-    return replace(cfg, epochs=epochs or cfg.epochs, device=(device or torch.device("cpu")).type,
-                   world_size=devices.world_size())
+def settings(cfg: TrainConfig, epochs: int | None = None, device: torch.device | None = None,
+             precision: str | None = None) -> TrainConfig:
+    """A recipe as this run uses it: its epochs overridden, where and by how many processes it trains,
+    and at which precision (`precision` as devices.precision reads it; None keeps the recipe's)."""
+    device = device or torch.device("cpu")
+    return replace(cfg, epochs=epochs or cfg.epochs, device=device.type, world_size=devices.world_size(),
+                   precision=devices.precision(precision, device) if precision else cfg.precision)
 
 
 @dataclass
@@ -50,9 +54,10 @@ class FitResult:
 def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimizer=None,
               scheduler=None, clip: float | None = None, desc: str = "", total: int | None = None,
               device: torch.device | None = None, on_step: Callable[[int, float], None] | None = None,
-              stop: Callable[[], bool] | None = None) -> dict:
+              stop: Callable[[], bool] | None = None, precision: str = "fp32") -> dict:
     """One pass over `batches`; trains when an optimizer is given. Returns loss and collected labels.
-    While training, `on_step(step, loss)` hears of every step and `stop()` can end the pass early."""
+    While training, `on_step(step, loss)` hears of every step and `stop()` can end the pass early.
+    The forward passes run at `precision` (devices.autocast); the loss comes back float32."""
     training = optimizer is not None
     model.train(training)
     device = device or torch.device("cpu")
@@ -60,19 +65,11 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
     quiet = {} if devices.is_main() else {"disable": True}     # else tqdm's own TQDM_DISABLE=1 can turn it off
     bar = tqdm(batches, desc=desc, total=total, leave=False, mininterval=1.0, dynamic_ncols=True, **quiet)
     with torch.set_grad_enabled(training):
-        for step, batch in enumerate(bar, 1):
-            with devices.autocast(device):
-                loss, n, y_true, y_pred = batch_fn(model, devices.to(batch, device))
+        for number, batch in enumerate(bar, 1):
+            loss, n, y_true, y_pred = step(model, batch, batch_fn, device, precision, optimizer, scheduler, clip)
             if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
                 if on_step is not None:
-                    on_step(step, loss.item())
+                    on_step(number, loss.item())
                 if stop is not None and stop():
                     break
             total_loss += loss.item() * n
@@ -87,12 +84,32 @@ def run_epoch(model: nn.Module, batches: Iterable, batch_fn: BatchFn, *, optimiz
     return out
 
 
+def step(model: nn.Module, batch, batch_fn: BatchFn, device: torch.device, precision: str = "fp32",
+         optimizer=None, scheduler=None, clip: float | None = None) -> tuple:
+    """One batch: batch_fn's forward pass at `precision`, then, given an optimizer, one training step of
+    the float32 weights (backward, gradient clipping, optimiser and schedule). batch_fn's answer, the
+    loss as float32."""
+    with devices.autocast(device, precision):
+        loss, n, y_true, y_pred = batch_fn(model, devices.to(batch, device))
+    loss = loss.float()
+    if optimizer is not None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return loss, n, y_true, y_pred
+
+
 def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches: Callable[[], Iterable],
         batch_fn: BatchFn, summarize: Callable[[dict], dict], cfg: TrainConfig, *,
         steps_per_epoch: int, select: str = "accuracy", maximize: bool = True, name: str = "",
         device: torch.device | None = None, shard: bool = True,
         callback: Callable[[dict], None] | None = None, stop: Callable[[], bool] | None = None) -> FitResult:
-    """Train with AdamW and a one-cycle schedule; keep the weights of the best validation epoch.
+    """Train with AdamW and a one-cycle schedule at cfg.precision (bf16: every step under bfloat16 autocast,
+    the weights, loss and optimiser float32; validation float32); keep the best validation epoch's weights.
 
     `summarize(epoch_output)` turns a run_epoch result into metrics (loss, accuracy, …);
     history rows hold them as train_* and val_*. `select` names the validation metric that decides
@@ -120,49 +137,82 @@ def fit(model: nn.Module, train_batches: Callable[[int], Iterable], val_batches:
                         f"cannot be shared by {world} processes: use more data or fewer processes")
     model.to(device)
     trained = DistributedDataParallel(model) if world > 1 else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.15)
-    result, best, best_state = FitResult(), -math.inf, None
-    start = time.perf_counter()
+    optimizer, scheduler = optimise(model, cfg, steps)
+    result, best, start = FitResult(), Best(maximize), time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        batches = train_batches(epoch)
-        if shard and world > 1:                       # equal shares: every rank takes `steps` batches
-            batches = itertools.islice(batches, rank, steps * world, world)
+        batches = my_share(train_batches(epoch), steps) if shard else train_batches(epoch)
         on_step = None if callback is None else \
             (lambda step, loss, ep=epoch: callback({"epoch": ep, "step": step, "loss": loss}))
         train_out = run_epoch(trained, batches, batch_fn, optimizer=optimizer, scheduler=scheduler,
                               clip=cfg.clip, desc=f"{name} epoch {epoch}/{cfg.epochs}", total=steps, device=device,
-                              on_step=on_step, stop=stop)
+                              on_step=on_step, stop=stop, precision=cfg.precision)
         if stop is not None and stop():
             break
-        if world > 1:                                 # the epoch's training metrics over every process's share
-            train_out = merge(devices.gather(train_out))
-        row = None
-        if devices.is_main():
-            val_out = run_epoch(model, val_batches(), batch_fn, desc=f"{name} validate", device=device)
-            row = {"epoch": epoch, "seconds": round(time.perf_counter() - t0, 2)}
-            row.update({f"train_{k}": v for k, v in summarize(train_out).items()})
-            row.update({f"val_{k}": v for k, v in summarize(val_out).items()})
-        row = devices.share(row)
+        row = validate(model, train_out, val_batches, batch_fn, summarize, epoch=epoch, started=t0,
+                       desc=f"{name} validate", device=device)
         result.history.append(row)
-        score = row[f"val_{select}"] * (1 if maximize else -1)
-        kept = score > best
-        if kept:
-            best, result.best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        kept = best.offer(model, epoch, row[f"val_{select}"])
         if callback is not None:
             callback({**row, "epoch_done": True})
         if devices.is_main():
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")))
-            print(f"{name} epoch {epoch}/{cfg.epochs} ({row['seconds']:.0f}s)  {shown}{'  *' if kept else ''}",
-                  flush=True)
-    result.seconds = round(time.perf_counter() - start, 1)
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            print(f"{name} epoch {epoch}/{cfg.epochs} {shown(row)}{'  *' if kept else ''}", flush=True)
+    result.seconds, result.best_epoch = round(time.perf_counter() - start, 1), best.epoch
+    if best.state is not None:
+        model.load_state_dict(best.state)
     model.cpu()
     return result
+
+
+def my_share(batches: Iterable, steps: int) -> Iterable:
+    """This process's `steps` batches of an epoch under N processes: batches r, r + N, r + 2N, … (all of
+    them for a single process)."""
+    world = devices.world_size()
+    return itertools.islice(batches, devices.rank(), steps * world, world) if world > 1 else batches
+
+
+def optimise(model: nn.Module, cfg: TrainConfig, steps: int) -> tuple:
+    """AdamW over the model's (float32) weights and a one-cycle schedule over cfg.epochs of `steps`."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.15)
+    return optimizer, scheduler
+
+
+def shown(row: dict) -> str:
+    """An epoch's history row as its printed line: seconds, then the training and validation metrics."""
+    metrics = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")))
+    return f"({row['seconds']:.0f}s)  {metrics}"
+
+
+def validate(model: nn.Module, train_out: dict, val_batches: Callable[[], Iterable], batch_fn: BatchFn,
+             summarize: Callable[[dict], dict], *, epoch: int, started: float, desc: str,
+             device: torch.device) -> dict:
+    """An epoch's history row: its training metrics over every process's share and its validation
+    metrics, read once on rank 0 in float32 and shared with every rank."""
+    if devices.world_size() > 1:
+        train_out = merge(devices.gather(train_out))
+    row = None
+    if devices.is_main():
+        val_out = run_epoch(model, val_batches(), batch_fn, desc=desc, device=device)
+        row = {"epoch": epoch, "seconds": round(time.perf_counter() - started, 2)}
+        row.update({f"train_{k}": v for k, v in summarize(train_out).items()})
+        row.update({f"val_{k}": v for k, v in summarize(val_out).items()})
+    return devices.share(row)
+
+
+class Best:
+    """The best validation epoch so far and a copy of its weights."""
+
+    def __init__(self, maximize: bool):
+        self.sign, self.score, self.epoch, self.state = (1 if maximize else -1), -math.inf, 0, None
+
+    def offer(self, model: nn.Module, epoch: int, value: float) -> bool:
+        """Keep `model`'s weights if `value` beats the best so far; whether it did."""
+        if value * self.sign <= self.score:
+            return False
+        self.score, self.epoch, self.state = value * self.sign, epoch, copy.deepcopy(model.state_dict())
+        return True
 
 
 def merge(outs: list[dict]) -> dict:

@@ -71,8 +71,9 @@ def architecture(name: str, vocab_size: int) -> dict:
     return {"vocab_size": vocab_size, **SPECS[name].arch}
 
 
-def recipe(name: str, epochs: int | None = None, device: torch.device | None = None) -> TrainConfig:
-    return settings(SPECS[name].recipe, epochs, device)
+def recipe(name: str, epochs: int | None = None, device: torch.device | None = None,
+           precision: str | None = None) -> TrainConfig:
+    return settings(SPECS[name].recipe, epochs, device, precision)
 
 
 # --- how a model reads its training text ------------------------------------------------------------
@@ -168,7 +169,7 @@ def fit_model(name: str, config: dict, train_ids: torch.Tensor, val_ids: torch.T
 
 
 def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, limit: int | None = None,
-          device: torch.device | None = None):
+          device: torch.device | None = None, precision: str | None = None):
     reviews = data.hotel_reviews(data_dir)
     if limit:
         reviews = reviews[:limit]
@@ -186,7 +187,7 @@ def train(models, data_dir: Path | None, out: Path, epochs: int | None = None, l
           f"({len(val_text):,} chars); vocabulary {len(vocab)} characters (seen ≥ {MIN_COUNT}× in training)")
     train_ids, val_ids = torch.tensor(vocab.encode(train_text)), torch.tensor(vocab.encode(val_text))
     for name in models:
-        cfg = recipe(name, epochs, device)
+        cfg = recipe(name, epochs, device, precision)
         model, result = fit_model(name, architecture(name, len(vocab)), train_ids, val_ids, cfg, device=device)
         reading = reading_of(model)
         if not devices.is_main():                    # rank 0 measures and writes
