@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from seqcompare import UserError, checkpoints, data, devices
+from seqcompare import UserError, checkpoints, data, devices, precision as precisions
 from seqcompare.textgen.corpus import END, VOCAB_FILE, shown, corpus, load_vocab, split_reviews
 from seqcompare.textgen.decode import Draw, beam_search, check_settings, clean_seed, sample_many
 from seqcompare.textgen.train import MODELS, build, score_text
@@ -34,23 +34,28 @@ def load_models(folder: Path, names=MODELS, device: torch.device | str = "cpu"):
 
 
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
-             device: torch.device | str = "cpu") -> dict:
-    """bpc, perplexity and characters scored on the validation reviews, recomputed from the checkpoints."""
+             device: torch.device | str = "cpu", precision: str | None = None) -> dict:
+    """bpc, perplexity and characters scored on the validation reviews, recomputed from the checkpoints
+    at the serving `precision` (see seqcompare.precision), which each entry names."""
     vocab, loaded, _, errors = load_models(folder, models, device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
+        served, plans = precisions.serve_all(loaded, precision, "hotel", Path(folder).parent)
         _, val = split_reviews(data.hotel_reviews(data_dir))
         ids = torch.tensor(vocab.encode(corpus(val[:limit] if limit else val)))
-        for name, model in loaded.items():
-            result[name] = score_text(model, ids)
+        for name, model in served.items():
+            result[name] = {**score_text(model, ids), "precision": plans[name]}
     return {n: result[n] for n in models}
 
 
 class TextModels:
-    """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once."""
+    """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once: `models` in
+    fp32 (the analysis views and their gradients), `served` at the serving `precision` (generation and
+    next characters; `plans` names each one's)."""
 
-    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
         self.vocab, self.models, self.meta, self.errors = load_models(folder, names, device)
+        self.served, self.plans = precisions.serve_all(self.models, precision, "hotel", Path(folder).parent)
         self.names = tuple(names)
 
     def _unavailable(self) -> dict:
@@ -79,7 +84,7 @@ class TextModels:
         good = [i for i, c in enumerate(checked) if not isinstance(c, UserError)]
         sampled = [i for i in good if checked[i]["beams"] == 1]
         answers = {i: self._unavailable() for i in good}
-        for name, model in self.models.items():
+        for name, model in self.served.items():
             if sampled:
                 # every model draws from a fresh generator seeded alike, so the columns compare
                 draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
@@ -127,7 +132,7 @@ class TextModels:
         """Each model's k most likely next characters after `seed` (END shown as END_SHOWN)."""
         seed, _ = clean_seed(seed)
         out = {}
-        for name, model in self.models.items():
+        for name, model in self.served.items():
             logits, _ = model(torch.tensor([self.vocab.encode(END + seed)], device=devices.of(model)))
             logits[0, -1, 0] = -math.inf                     # the unknown character is never written
             probs = logits[0, -1].float().softmax(-1).cpu()
