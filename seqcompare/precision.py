@@ -31,9 +31,6 @@ import json
 import os
 from pathlib import Path
 
-import torch
-from torch import nn
-
 from seqcompare import UserError
 
 CHOICES = ("auto", "fp32", "bf16", "int8")
@@ -74,6 +71,8 @@ def cpu_flags() -> set[str]:
 
 def cpu_features() -> dict:
     """{"capability": torch's CPU kernel level, "avx512_bf16": bool, "amx_bf16": bool}."""
+    import torch
+
     flags = cpu_flags()
     return {"capability": torch.backends.cpu.get_cpu_capability(),
             "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
@@ -122,29 +121,14 @@ def within_limits(fp32: dict, served: dict, bar: float | None = None) -> bool:
 
 # --- converting a model --------------------------------------------------------------------------
 
-class Int8Linear(nn.Module):
-    """A linear layer with weight-only int8: W stored as int8 with one bfloat16 scale per output channel,
-    multiplied by bfloat16 activations (`torch._weight_int8pack_mm`); the result comes back in the
-    input's dtype, the bias added in it."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
-        super().__init__()
-        w = weight.detach().float()
-        scale = w.abs().amax(1).clamp(min=1e-12) / 127
-        self.register_buffer("weight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
-        self.register_buffer("scale", scale.to(torch.bfloat16))
-        self.register_buffer("bias", None if bias is None else bias.detach().clone())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.weight, self.scale)
-        y = y.view(*x.shape[:-1], -1).to(x.dtype)
-        return y if self.bias is None else y + self.bias
-
-
-def convert(model: nn.Module, plan: str) -> tuple[nn.Module, str]:
+def convert(model, plan: str) -> tuple:
     """(the model to serve at `plan`, the plan it got): `model` itself at fp32, else an evaluation copy.
     A model with no `output_weights` (nothing worth quantising), or not on the CPU (the int8 kernel is
     the CPU's), is served at fp32."""
+    import torch
+
+    from seqcompare.models.int8 import Int8Linear
+
     on_cpu = next(model.parameters()).device.type == "cpu"
     if plan == "fp32" or not hasattr(model, "output_weights") or not on_cpu:
         return model, "fp32"

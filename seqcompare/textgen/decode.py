@@ -80,12 +80,19 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen
     return pick_rows(logits[None], temperature, top_k, top_p, [generator])[0]
 
 
+SMALL_K = 64               # top-k up to this draws in Python from the k values (fewer tensor operations per step)
+
+
 def pick_rows(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, generators: list) -> list[int]:
     """`pick` for each row of logits (B, V), with the same settings, each row drawing from its own
     generator (one uniform number per draw, so a row's text does not depend on the other rows)."""
     if temperature < GREEDY_BELOW:
         return logits.argmax(-1).tolist()
-    u = torch.cat([torch.rand(1, generator=g, device=logits.device) for g in generators])[:, None]
+    u = [float(torch.rand(1, generator=g, device=logits.device)) for g in generators]
+    if 0 < top_k <= SMALL_K and top_k < logits.shape[-1]:  # the top k, sorted, then each row in Python
+        values, ids = logits.topk(top_k)
+        return [draw(v, i, temperature, top_p, x) for v, i, x in zip(values.tolist(), ids.tolist(), u)]
+    u = torch.tensor(u, device=logits.device)[:, None]
     if not 0 < top_k < logits.shape[-1] and top_p >= 1:   # nothing cut off: no sort of the whole vocabulary
         cdf = (logits / temperature).softmax(-1).cumsum(-1)
         # inverse transform: the first character whose cumulative probability passes u (right: never a p = 0)
@@ -95,6 +102,27 @@ def pick_rows(logits: torch.Tensor, temperature: float, top_k: int, top_p: float
     at = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
     at = torch.minimum(at, keep.sum(-1, keepdim=True) - 1)   # rounding at the very top stays in the set
     return ids.gather(1, at)[:, 0].tolist()
+
+
+def draw(values: list[float], ids: list[int], temperature: float, top_p: float, u: float) -> int:
+    """One row's draw among its top-k `values` (sorted, likeliest first): the weights exp((v − top) / T),
+    cut to the nucleus (the likelier ones have not reached top_p yet), and the first character whose
+    cumulative weight passes u · their total — `cut` and the inverse transform of `pick_rows`, for k numbers."""
+    top = values[0]
+    weights = [math.exp((v - top) / temperature) for v in values]
+    if top_p < 1:
+        total, kept = sum(weights), 0
+        acc = 0.0
+        while kept < len(weights) and acc / total < top_p:
+            acc += weights[kept]
+            kept += 1
+        weights = weights[:kept]
+    target, acc = u * sum(weights), 0.0
+    for i, w in enumerate(weights):
+        acc += w
+        if acc > target:
+            return ids[i]
+    return ids[max(i for i, w in enumerate(weights) if w > 0)]   # rounding at the very top stays in the set
 
 
 def prompt(model, vocab: Vocab, seed: str):
