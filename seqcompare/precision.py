@@ -112,6 +112,12 @@ def plan_for(setting: str, task: str, name: str, root: Path | None = None) -> st
     return auto_plans(load_table(root) if root else {}).get(f"{task}/{name}", "fp32")
 
 
+def served_metric(table: dict, task: str, name: str, plan: str, fp32: float, key: str = "bpc") -> float | None:
+    """A model's validation metric at the plan it is served at: the checkpoint's (`fp32`) at fp32, else the
+    table's measurement (None if it has none)."""
+    return fp32 if plan == "fp32" else table.get("quality", {}).get(f"{task}/{name}", {}).get(plan, {}).get(key)
+
+
 def within_limits(fp32: dict, served: dict, bar: float | None = None) -> bool:
     """Whether the served metric keeps to the limits (and under the bar, for bits per character)."""
     if "bpc" in fp32:
@@ -121,24 +127,32 @@ def within_limits(fp32: dict, served: dict, bar: float | None = None) -> bool:
 
 # --- converting a model --------------------------------------------------------------------------
 
+INT8_BLOCK = 32               # the int8 kernel reads rows in blocks: other input widths give wrong sums
+
+
 def convert(model, plan: str) -> tuple:
     """(the model to serve at `plan`, the plan it got): `model` itself at fp32, else an evaluation copy.
     A model with no `output_weights` (nothing worth quantising), or not on the CPU (the int8 kernel is
-    the CPU's), is served at fp32."""
+    the CPU's), is served at fp32; an output layer whose input width the int8 kernel cannot read stays
+    floating point (int8 → fp32, int8+bf16 → bf16)."""
+    if plan not in PLANS:
+        raise ValueError(f"unknown plan {plan!r}; one of {', '.join(PLANS)}")
+    if plan == "fp32" or not hasattr(model, "output_weights") or next(model.parameters()).device.type != "cpu":
+        return model, "fp32"
     import torch
 
     from seqcompare.models.int8 import Int8Linear
 
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    if plan == "fp32" or not hasattr(model, "output_weights") or not on_cpu:
-        return model, "fp32"
-    if plan not in PLANS:
-        raise ValueError(f"unknown plan {plan!r}; one of {', '.join(PLANS)}")
+    if plan.startswith("int8") and model.output_weights()[0].shape[1] % INT8_BLOCK:
+        plan = {"int8": "fp32", "int8+bf16": "bf16"}[plan]
+        if plan == "fp32":
+            return model, plan
     served = copy.deepcopy(model).eval().requires_grad_(False)
     if plan.startswith("int8"):
         served.decoder = Int8Linear(*served.output_weights())
     if plan.endswith("bf16"):
         served.to(torch.bfloat16)
+        served.min_rows = 2              # a lone row's bf16 products round unlike a batch's: decode pads it
     return served, plan
 
 

@@ -108,6 +108,8 @@ def draw(values: list[float], ids: list[int], temperature: float, top_p: float, 
     """One row's draw among its top-k `values` (sorted, likeliest first): the weights exp((v − top) / T),
     cut to the nucleus (the likelier ones have not reached top_p yet), and the first character whose
     cumulative weight passes u · their total — `cut` and the inverse transform of `pick_rows`, for k numbers."""
+    if len(set(values)) < len(values):                    # ties (bfloat16 logits): in id order, as in any batch
+        values, ids = zip(*sorted(zip(values, ids), key=lambda p: (-p[0], p[1])))
     top = values[0]
     weights = [math.exp((v - top) / temperature) for v in values]
     if top_p < 1:
@@ -203,10 +205,24 @@ def decode(model, draws: list[Draw], prompts: list, end_id: int, stop_at_end: bo
         if len(going) < len(live):
             state = model.reorder_state(state, torch.tensor(going, device=logits.device))
         live = [live[row] for row in going]
-        logits, state = model(torch.tensor(chars, device=logits.device)[:, None], state)
-        logits = logits[:, -1].float()
-        logits[:, 0] = -math.inf
+        logits, state = step(model, chars, state)
     return out
+
+
+def step(model, chars: list[int], state):
+    """One decoding step: each row reads its character → float logits (the unknown character masked) and
+    the new state. A model with `min_rows` 2 (bfloat16 matrix products round a lone row unlike a batch's
+    rows, which are computed alike) runs a lone row twice, so that it gets what it gets in any batch."""
+    device = devices.of(model)
+    pad = len(chars) < getattr(model, "min_rows", 1)
+    if pad:
+        state, chars = model.reorder_state(state, torch.zeros(2, dtype=torch.long, device=device)), chars * 2
+    logits, state = model(torch.tensor(chars, device=device)[:, None], state)
+    if pad:
+        logits, state = logits[:1], model.reorder_state(state, torch.zeros(1, dtype=torch.long, device=device))
+    logits = logits[:, -1].float()
+    logits[:, 0] = -math.inf
+    return logits, state
 
 
 @torch.inference_mode()
