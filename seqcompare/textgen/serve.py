@@ -11,7 +11,7 @@ import torch
 
 from seqcompare import UserError, checkpoints, data, devices, precision as precisions
 from seqcompare.textgen.corpus import END, VOCAB_FILE, shown, corpus, load_vocab, split_reviews
-from seqcompare.textgen.decode import Draw, beam_search, check_settings, clean_seed, sample_many
+from seqcompare.textgen.decode import Draw, check_settings, clean_seed, write_many
 from seqcompare.textgen.train import MODELS, build, score_text
 
 
@@ -72,9 +72,11 @@ class TextModels:
 
     def generate_many(self, requests: list[tuple], stop_at_end: bool = True) -> list[dict | UserError]:
         """`generate` for several requests at once — a server's concurrent users, each a tuple of `generate`'s
-        arguments. Every model writes all the sampled continuations in one batch (see `sample_many`), so
-        each request gets the text it gets alone, and `ms` is the batch's time for that model (`"batch"`
-        says how many shared it). A request with bad settings gets its UserError in its place."""
+        arguments. Every model writes all of them together (see `write_many`): each step reads its weights
+        once for the sampled continuations and the beams of every beam search alike, so each request gets
+        the text it gets alone, a beam search does not hold the others up, and `ms` is the batch's time for
+        that model (`"batch"` says how many shared it). A request with bad settings gets its UserError in
+        its place."""
         checked = []
         for request in requests:
             try:
@@ -83,25 +85,21 @@ class TextModels:
                 checked.append(exc)
         good = [i for i, c in enumerate(checked) if not isinstance(c, UserError)]
         sampled = [i for i in good if checked[i]["beams"] == 1]
+        searched = [i for i in good if checked[i]["beams"] > 1]
         answers = {i: self._unavailable() for i in good}
         for name, model in self.served.items():
-            if sampled:
-                # every model draws from a fresh generator seeded alike, so the columns compare
-                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
-                              torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
-                t0 = time.perf_counter()
-                texts = sample_many(model, self.vocab, draws, stop_at_end)
-                ms = round((time.perf_counter() - t0) * 1000, 2)
-                for i, text in zip(sampled, texts):
-                    answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
-            for i in good:
-                if checked[i]["beams"] > 1:
-                    t0 = time.perf_counter()
-                    text, score = beam_search(model, self.vocab, checked[i]["seed"], checked[i]["length"],
-                                              checked[i]["beams"])
-                    answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text),
-                                        "ms": round((time.perf_counter() - t0) * 1000, 2),
-                                        "score": round(score, 4)}    # mean log-probability per character
+            # every model draws from a fresh generator seeded alike, so the columns compare
+            draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
+                          torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
+            t0 = time.perf_counter()
+            texts, found = write_many(model, self.vocab, draws, [(checked[i]["seed"], checked[i]["length"],
+                                                                  checked[i]["beams"]) for i in searched], stop_at_end)
+            ms = round((time.perf_counter() - t0) * 1000, 2)
+            for i, text in zip(sampled, texts):
+                answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
+            for i, (text, score) in zip(searched, found):
+                answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text), "ms": ms,
+                                    "score": round(score, 4)}    # mean log-probability per character
         results = []
         for i, c in enumerate(checked):
             if isinstance(c, UserError):
@@ -109,8 +107,8 @@ class TextModels:
                 continue
             results.append({"seed": c["seed"], "notices": c["notices"],
                             "models": {n: answers[i][n] for n in self.names if n in answers[i]}})
-            if i in sampled and len(sampled) > 1:
-                results[-1]["batch"] = len(sampled)
+            if len(good) > 1:
+                results[-1]["batch"] = len(good)
         return results
 
     def check(self, seed, length=100, temperature=0.8, top_k=20, random_seed=0, top_p=1.0, beams=1) -> dict:
