@@ -37,7 +37,8 @@ def time_plans(bank, served: dict, runs: int) -> dict:
 
 
 def quality(bank, served: dict, known: dict, data_dir: Path | None) -> dict:
-    """{"hotel/model": {plan: {"bpc": …}}}: the known figures, and the missing ones measured."""
+    """{"hotel/model": {plan: {"bpc": …}}}: the known figures, and the missing ones measured on the whole
+    validation text (read from `data_dir`, or the online source without one)."""
     import torch
 
     from seqcompare import data, textgen
@@ -50,9 +51,6 @@ def quality(bank, served: dict, known: dict, data_dir: Path | None) -> dict:
             if plan in out[key]:
                 continue
             if ids is None:
-                if data_dir is None:
-                    raise UserError("bench --tasks precision measures quality on the hotel validation reviews: "
-                                    "give --data-dir (or $SEQCOMPARE_DATA)")
                 _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
                 ids = torch.tensor(bank.vocab.encode(textgen.corpus(val)))
             out[key][plan] = {"bpc": textgen.score_text(served[plan][n], ids)["bpc"]}

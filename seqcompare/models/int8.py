@@ -9,7 +9,7 @@ from torch import nn
 class Int8Linear(nn.Module):
     """A linear layer with weight-only int8: W stored as int8 with one bfloat16 scale per output channel,
     multiplied by bfloat16 activations (`torch._weight_int8pack_mm`); the result comes back in the
-    input's dtype, the bias added in it."""
+    input's dtype (adding the bias, kept in that dtype, converts it in the same operation)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
@@ -21,5 +21,6 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.weight, self.scale)
-        y = y.view(*x.shape[:-1], -1).to(x.dtype)
-        return y if self.bias is None else y + self.bias
+        y = y.view(*x.shape[:-1], -1)
+        bias = self.bias
+        return y.to(x.dtype) if bias is None or bias.dtype != x.dtype else torch.add(bias, y)
