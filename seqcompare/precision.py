@@ -53,7 +53,7 @@ def resolve(value: str | None = None) -> str:
     """The setting: `value`, else $SEQCOMPARE_PRECISION, else auto; anything else is a UserError."""
     chosen = (value or os.environ.get(ENV_VAR) or "auto").strip().lower()
     if chosen not in CHOICES:
-        raise UserError(f"unknown precision {chosen!r}; choose one of {', '.join(CHOICES)}")
+        raise UserError("precision.errors.unknown", value=repr(chosen), choices=", ".join(CHOICES))
     return chosen
 
 

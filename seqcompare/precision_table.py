@@ -10,6 +10,7 @@ from it is measured, which needs the data folder).
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ def measure(root: Path, runs: int, data_dir: Path | None) -> dict:
     t0 = time.perf_counter()
     bank = textgen.TextModels(Path(root) / TASK, precision="fp32")
     if bank.errors:
-        raise UserError("bench --tasks precision needs every text model: " + "; ".join(bank.errors.values()))
+        raise UserError("precision.errors.missing_models", reasons="; ".join(bank.errors.values()))
     served = {plan: {n: precision.convert(m, plan)[0] for n, m in bank.models.items()} for plan in precision.PLANS}
     ms = time_plans(bank, served, max(3, runs // 5))
     scores = quality(bank, served, precision.load_table(root).get("quality", {}), data_dir)
@@ -86,7 +87,7 @@ def measure(root: Path, runs: int, data_dir: Path | None) -> dict:
     return {"machine": machine(), "cpu_features": {**features, "key": precision.cpu_key(features)},
             "runs": max(3, runs // 5), "ms": ms, "quality": scores, "auto": plans,
             "total_ms": {"fp32": round(fp32, 1), "auto": round(auto, 1)}, "speedup": round(fp32 / auto, 2),
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "seconds": round(time.perf_counter() - t0, 1), "load_average": round(os.getloadavg()[0], 2)}
 
 
 def save(root: Path, measured: dict) -> Path:
@@ -97,7 +98,8 @@ def save(root: Path, measured: dict) -> Path:
     table["quality"] = {**table.get("quality", {}), **measured["quality"]}
     table.setdefault("auto", {})[key] = measured["auto"]
     table.setdefault("measured", {})[key] = {k: measured[k] for k in
-                                             ("machine", "cpu_features", "runs", "ms", "total_ms", "speedup")}
+                                             ("machine", "cpu_features", "runs", "ms", "total_ms", "speedup", "load_average")
+                                             if k in measured}
     path = Path(root) / precision.TABLE
     checkpoints.write_json(path, table)
     return path
@@ -124,7 +126,9 @@ def precision_block(root: Path) -> str:
         f = m["cpu_features"]
         parts.append(f"**{m['machine']}** (torch kernels {f['capability']}, AVX512-BF16 "
                      f"{'yes' if f['avx512_bf16'] else 'no'}, AMX-BF16 {'yes' if f['amx_bf16'] else 'no'}; "
-                     f"medians of {m['runs']} requests per plan, taking turns): all four models "
+                     f"medians of {m['runs']} requests per plan, taking turns"
+                     + (f"; load average {m['load_average']} when measured" if "load_average" in m else "")
+                     + "): all four models "
                      f"{m['total_ms']['fp32']:.1f} ms at fp32, {m['total_ms']['auto']:.1f} ms at auto, "
                      f"{m['speedup']:.2f}× faster.\n\n"
                      + table(["model", "auto serves", "fp32 bpc", "served bpc", "fp32 ms / 100 chars",
