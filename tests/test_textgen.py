@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import CHECKPOINTS
-from seqcompare import UserError, checkpoints, data, textgen
+from seqcompare import UserError, checkpoints, data, precision, textgen
 from test_digits import cli
 
 
@@ -194,3 +194,12 @@ def test_bench_keeps_its_shape_and_times_a_burst():
     assert r["total_ms"]["median"] >= max(m["median"] for m in r["model_ms"].values())
     assert r["burst"]["requests"] == bench.BURST and r["burst"]["batched_ms"]["runs"] == 3
     assert 0 < r["burst"]["batched_ms"]["median"] and r["burst"]["one_at_a_time_ms"] > 0
+    # the serving precision each model ran, and the machine's own limit: bytes per character → floor
+    assert set(r["precision"].values()) <= set(precision.PLANS) and set(r["floor_ms"]) == set(textgen.MODELS)
+    for name, f in r["floor"].items():
+        assert f["floor_ms"] == r["floor_ms"][name] > 0 and f["bytes_per_char"] > 1_000_000
+        assert f["times_floor"] == pytest.approx(r["model_ms"][name]["median"] / f["floor_ms"], rel=0.01)
+    fp32 = bench.bench_textgen(CHECKPOINTS / "hotel", 1, precision="fp32")
+    assert set(fp32["precision"].values()) == {"fp32"}
+    assert fp32["floor"]["lstm"]["bytes_per_char"] > 1.5 * r["floor"]["lstm"]["bytes_per_char"] or \
+        r["precision"]["lstm"] == "fp32"
