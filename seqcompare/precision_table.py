@@ -97,9 +97,8 @@ def save(root: Path, measured: dict) -> Path:
     table["limits"] = {"bpc": precision.BPC_LIMIT, "accuracy": precision.ACCURACY_LIMIT, "bpc_bars": BARS}
     table["quality"] = {**table.get("quality", {}), **measured["quality"]}
     table.setdefault("auto", {})[key] = measured["auto"]
-    table.setdefault("measured", {})[key] = {k: measured[k] for k in
-                                             ("machine", "cpu_features", "runs", "ms", "total_ms", "speedup", "load_average")
-                                             if k in measured}
+    kept = ("machine", "cpu_features", "runs", "ms", "total_ms", "speedup", "load_average")
+    table.setdefault("measured", {})[key] = {k: measured[k] for k in kept if k in measured}
     path = Path(root) / precision.TABLE
     checkpoints.write_json(path, table)
     return path

@@ -92,8 +92,8 @@ class TextModels:
             draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
                           torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
             t0 = time.perf_counter()
-            texts, found = write_many(model, self.vocab, draws, [(checked[i]["seed"], checked[i]["length"],
-                                                                  checked[i]["beams"]) for i in searched], stop_at_end)
+            searches = [(checked[i]["seed"], checked[i]["length"], checked[i]["beams"]) for i in searched]
+            texts, found = write_many(model, self.vocab, draws, searches, stop_at_end)
             ms = round((time.perf_counter() - t0) * 1000, 2)
             for i, text in zip(sampled, texts):
                 answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
