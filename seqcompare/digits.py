@@ -129,7 +129,7 @@ def predict_labels(model: torch.nn.Module, images: torch.Tensor, batch_size: int
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
              device: torch.device | str = "cpu", precision: str | None = None) -> dict:
     """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints at the serving
-    `precision` (named in each)."""
+    `precision` (named in each as "serving_precision")."""
     loaded, _, errors = checkpoints.load_all(folder, models, build, required=REQUIRED, device=device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:                                       # the data is read only when there is a model to score
@@ -138,7 +138,7 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
         images, labels = images[:limit], labels[:limit]
         for name, model in served.items():
             result[name] = {**metrics.classification(labels.numpy(), predict_labels(model, images), LABELS),
-                            "precision": plans[name]}
+                            "serving_precision": plans[name]}     # ("precision" is the classification metric)
     return {n: result[n] for n in models}
 
 

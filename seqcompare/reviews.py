@@ -281,14 +281,16 @@ def short_reviews() -> tuple[list[str], list[int]]:
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
              short: bool = False, device: torch.device | str = "cpu", precision: str | None = None) -> dict:
     """Metrics on the IMDb test split (or `limit` reviews spread evenly over it), or with `short` on the
-    project's short reviews, recomputed from the checkpoints at the serving `precision` (named in each)."""
+    project's short reviews, recomputed from the checkpoints at the serving `precision` (named in each as
+    "serving_precision")."""
     tok, loaded, _, errors = load_models(folder, models, device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
         served, plans = precisions.serve_all(loaded, precision, "imdb", Path(folder).parent)
         texts, labels = short_reviews() if short else data.imdb(data_dir, "test")[:2]
         texts, labels = spread(texts, limit), spread(labels, limit)   # the test slice `train --limit` scores
-        result.update({n: {**m, "precision": plans[n]} for n, m in score(tok, served, texts, labels).items()})
+        result.update({n: {**m, "serving_precision": plans[n]}     # ("precision" is the classification metric)
+                       for n, m in score(tok, served, texts, labels).items()})
     return {n: result[n] for n in models}
 
 

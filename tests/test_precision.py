@@ -105,3 +105,11 @@ def test_evaluate_json_names_the_precision_and_fp32_reproduces_the_checkpoints(d
     fp32 = textgen.evaluate(CHECKPOINTS / "hotel", data_dir, models=("rnn",), precision="fp32")["rnn"]
     stored = json.loads((CHECKPOINTS / "hotel" / "rnn.json").read_text())["validation"]
     assert fp32 == {**stored, "precision": "fp32"}
+
+
+def test_classifiers_are_served_in_fp32_and_keep_their_precision_metric(data_dir):
+    from seqcompare import digits
+
+    result = digits.evaluate(CHECKPOINTS / "mnist", data_dir, limit=100, models=("gru", "lenet"), precision="int8")
+    for m in result.values():
+        assert m["serving_precision"] == "fp32" and isinstance(m["precision"], float) and 0 <= m["precision"] <= 1

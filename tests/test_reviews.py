@@ -152,6 +152,6 @@ def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
     assert meta["test"]["n"] == 300 and meta["config"]["pooling"] == ["last", "attention"]
     # the same slice, and the checkpoint's metrics exactly (a classifier is served in fp32)
     recomputed = reviews.evaluate(tmp_path, data_dir, limit=300, models=("gru",))["gru"]
-    assert recomputed == {**meta["test"], "precision": "fp32"}
+    assert recomputed == {**meta["test"], "serving_precision": "fp32"}
     answer = bank.predict("A wonderful film.")["models"]["gru"]
     assert 0 <= answer["positive"] <= 1 and len(answer["trace"]) == 4
