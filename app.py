@@ -1,4 +1,5 @@
-"""seqcompare dashboard: `python app.py [--device auto|cpu|cuda|mps]` (or a Hugging Face Space) serves it.
+"""seqcompare dashboard: `python app.py [--device auto|cpu|cuda|mps] [--precision auto|fp32|bf16|int8]` (or a
+Hugging Face Space, where $SEQCOMPARE_DEVICE and $SEQCOMPARE_PRECISION choose) serves it.
 
 Serving (see the README): every request runs on one torch thread, and the queue runs up to
 CONCURRENCY requests at a time, so a 3 ms digit never waits behind a 70 ms generation while the two
@@ -13,7 +14,7 @@ import sys
 
 import torch
 
-from seqcompare import UserError, devices
+from seqcompare import UserError, devices, precision
 from seqcompare.ui import build
 from seqcompare.ui.common import UPLOAD_MB
 
@@ -24,14 +25,16 @@ MAX_FILE_SIZE = f"{UPLOAD_MB}mb"      # a digit picture or a text; a 300 MB uplo
 parser = argparse.ArgumentParser(description="the seqcompare dashboard", allow_abbrev=False)
 parser.add_argument("--device", default=os.environ.get(devices.ENV_VAR, "cpu"),
                     help="cpu (the default: one request is a few ms of small operations), auto, cuda or mps")
+precision.add_argument(parser)
 try:                       # imported (by tests, `gradio app.py`), the command line is not ours to read
-    device = devices.resolve(parser.parse_known_args(None if __name__ == "__main__" else [])[0].device)
+    args = parser.parse_known_args(None if __name__ == "__main__" else [])[0]
+    device, serving = devices.resolve(args.device), precision.resolve(args.precision)
 except UserError as exc:
     print(f"seqcompare: error: {exc}", file=sys.stderr)
     sys.exit(2)
 
 torch.set_num_threads(1)   # one intra-op thread per request: requests run side by side on the workers
-demo = build(device=device).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+demo = build(device=device, precision=serving).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
     demo.launch(max_file_size=MAX_FILE_SIZE)

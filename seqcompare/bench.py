@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import bench_training, checkpoints, data, digits, reviews, sketches, tasks, textgen
+from seqcompare import bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
 from seqcompare.machine import machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
@@ -34,8 +34,8 @@ def timed(fn, runs: int) -> tuple[list[float], list]:
     return total, outs
 
 
-def bench_digits(folder: Path, runs: int) -> dict:
-    bank = digits.DigitModels(folder)
+def bench_digits(folder: Path, runs: int, precision: str | None = None) -> dict:
+    bank = digits.DigitModels(folder, precision=precision)
     sketch = np.asarray(sketches.render(8, size=800))   # what the Sketchpad sends: 800×800 RGBA
     total, outs = timed(lambda: bank.predict(sketch), runs)
     per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
@@ -43,16 +43,18 @@ def bench_digits(folder: Path, runs: int) -> dict:
             "model_ms": per_model}
 
 
-def bench_reviews(folder: Path, runs: int) -> dict:
-    bank = reviews.ReviewModels(folder)
+def bench_reviews(folder: Path, runs: int, precision: str | None = None) -> dict:
+    bank = reviews.ReviewModels(folder, precision=precision)
     words = len(REVIEW_250.split())
     total, outs = timed(lambda: bank.predict(REVIEW_250, trace=False), runs)
     per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
     return {"request": f"one {words}-word review, all models", "total_ms": summary(total), "model_ms": per_model}
 
 
-def bench_textgen(folder: Path, runs: int) -> dict:
-    bank = textgen.TextModels(folder)
+def bench_textgen(folder: Path, runs: int, precision: str | None = None) -> dict:
+    """One request's time per model at the serving `precision` (`precision`: the plan each ran), against
+    the machine's own limit (`floor`, see `floor`), and a burst of concurrent requests."""
+    bank = textgen.TextModels(folder, precision=precision)
     total, outs = timed(lambda: bank.generate("早餐", 100, 0.8, 20, 0, stop_at_end=False), runs)
     per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
     chars = {n: sum(o["models"][n]["characters"] for o in outs) / (sum(o["models"][n]["ms"] for o in outs) / 1000)
@@ -60,11 +62,36 @@ def bench_textgen(folder: Path, runs: int) -> dict:
     # a burst of concurrent users, as the server batches them: 30 requests (other random seeds) at once
     burst = [("早餐", 100, 0.8, 20, i) for i in range(BURST)]
     together, _ = timed(lambda: bank.generate_many(burst, stop_at_end=False), max(3, runs // 10))
+    floors = {n: floor(m, per_model[n]["median"]) for n, m in bank.served.items()}
     return {"request": "100 characters from 早餐, all models (written on past a review's end)",
-            "total_ms": summary(total), "model_ms": per_model,
+            "total_ms": summary(total), "model_ms": per_model, "precision": bank.plans,
+            "floor_ms": {n: f["floor_ms"] for n, f in floors.items()}, "floor": floors,
             "chars_per_second": {n: round(v) for n, v in chars.items()},
             "burst": {"requests": BURST, "batched_ms": summary(together),
                       "one_at_a_time_ms": round(statistics.median(total) * BURST, 1)}}
+
+
+def weight_bytes(model) -> int:
+    """Bytes of weights one decoding step reads: every parameter and buffer once, except an embedding
+    table, of which a step reads one row (unless it is also the output layer, read whole)."""
+    head = model.output_weights()[0] if getattr(model, "decoder", None) is None else None
+    rows = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding) and m.weight is not head}
+    tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    return sum(t[0].nbytes if key in rows else t.nbytes for key, t in tensors.items())
+
+
+def floor(model, model_ms: float, repeats: int = 200) -> dict:
+    """The machine's own limit for one model: the bytes of weights read per character, the time of a
+    float32 matrix-vector product reading as many bytes (median, measured now), the floor they imply in
+    ms per 100 characters, and the model's time (`model_ms`, per 100 characters) as a multiple of it."""
+    nbytes = weight_bytes(model)
+    a = torch.randn(max(1, nbytes // 4 // 1024), 1024)
+    x = torch.randn(1024)
+    times, _ = timed(lambda: torch.mv(a, x), repeats)
+    matvec_us = statistics.median(times) * 1000
+    floor_ms = round(matvec_us * 100 / 1000, 3)
+    return {"bytes_per_char": nbytes, "matvec_us": round(matvec_us, 1), "floor_ms": floor_ms,
+            "times_floor": round(model_ms / floor_ms, 2)}
 
 
 TEXT_200 = ("早餐很丰富，房间干净整洁，服务员的态度也很热情。酒店离地铁站很近，出行方便，周围吃饭的地方也多。" * 5)[:200]
@@ -149,30 +176,52 @@ def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
                       "textgen": f"validation characters/s ({len(val):,})"}, **out}
 
 
-EXTRA = {"evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),
+def bench_precision(root: Path, runs: int, data_dir: Path | None) -> dict:
+    from seqcompare import precision_table
+
+    return precision_table.measure(root, runs, data_dir)
+
+
+EXTRA = {"precision": bench_precision,               # first: with --save, the table the others then read
+         "evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),
          "coldstart": lambda root, runs, data_dir: cold_start(),
          "explain": lambda root, runs, data_dir: bench_explain(root, runs),
          "training": lambda root, runs, data_dir: bench_training.run(root)}     # fp32 against bf16 steps
 
 
-def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:
-    """Each named benchmark: a task's request latency (`tasks.BENCH`: digits, reviews, textgen), or one of
-    EXTRA; {"machine": …, name: result, …}."""
-    result = {"machine": machine()}
-    for name in names:
-        if name in EXTRA:
+NEEDS_DATA = {"evaluation", "precision"}
+
+
+def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path | None = None,
+        precision: str | None = None, save: bool = False) -> dict:
+    """Each named benchmark: a task's request latency (`tasks.BENCH`: digits, reviews, textgen) at the
+    serving `precision`, or one of EXTRA; {"machine": …, "cpu_features": …, name: result, …}. The precision
+    table is measured first and, with `save`, written before the others run (auto reads it)."""
+    features = precisions.cpu_features()
+    result = {"machine": machine(), "cpu_features": {**features, "key": precisions.cpu_key(features)},
+              "serving_precision": precisions.resolve(precision)}
+    for name in sorted(names, key=lambda n: n != "precision"):
+        if name == "precision":
+            result[name] = bench_precision(root, runs, data_dir)
+            if save:
+                from seqcompare import precision_table
+
+                precision_table.save(root, result[name])
+        elif name in EXTRA:
             result[name] = EXTRA[name](root, runs, data_dir)
         else:
             task = tasks.BENCH[name]
-            result[name] = task.bench(task.folder(root), runs)
+            result[name] = task.bench(task.folder(root), runs, precision)
+    if save:
+        save_result(result, root)
     return result
 
 
-def save(result: dict, folder: Path) -> None:
-    """`bench --save`: FOLDER/bench.json (the README's tables) with the tasks that ran, but the training
-    steps, which go to their own artifact beside it in the repository (bench_training.save); a run of the
-    training task alone leaves bench.json as it is."""
-    rest = {k: v for k, v in result.items() if k != "training"}
-    if set(rest) - {"machine"}:
+def save_result(result: dict, folder: Path) -> None:
+    """`bench --save`: FOLDER/bench.json (the README's tables) with the tasks that ran, but the precision
+    table (already in FOLDER/precision.json) and the training steps, which go to their own artifact beside
+    it in the repository (bench_training.save); a run of those two alone leaves bench.json as it is."""
+    rest = {k: v for k, v in result.items() if k not in ("training", "precision")}
+    if set(rest) - {"machine", "cpu_features", "serving_precision"}:
         checkpoints.write_json(folder / "bench.json", rest)
     bench_training.save(result, folder.parent)

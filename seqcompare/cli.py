@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from seqcompare import UserError, output, tasks
+from seqcompare import UserError, output, precision, tasks
 from seqcompare.checkpoints import CHECKPOINTS
 
 TASKS = tasks.NAMES
@@ -96,6 +96,7 @@ def evaluate_parser(sub) -> None:
     folder_arg(e, task_default=True)
     json_arg(e)
     device_arg(e)
+    precision.add_argument(e)
     e.add_argument("--short", action="store_true",
                    help="imdb: score the 40 one-sentence reviews written for the project instead of the test set")
     data_arg(e)
@@ -108,6 +109,7 @@ def predict_parser(sub) -> None:
     pr.add_argument("--file", help="reviews: one review per line; - for standard input")
     folder_arg(pr)
     json_arg(pr, "print a JSON list")
+    precision.add_argument(pr)
 
 
 def generate_parser(sub) -> None:
@@ -123,18 +125,22 @@ def generate_parser(sub) -> None:
     g.add_argument("--models", help="comma-separated subset")
     folder_arg(g)
     json_arg(g)
+    precision.add_argument(g)
 
 
 def bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
-    b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart,explain",
-                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
+    b.add_argument("--tasks", default="precision,digits,reviews,textgen,evaluation,coldstart,explain",
+                   help="comma-separated: precision (each text model at every serving precision, taking turns: "
+                        "auto's table), digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
                         "training (20 training steps of each text model in fp32 and in bf16)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
+                                                       "precision: checkpoints/precision.json; "
                                                        "training: docs/artifacts/bench_training.json)")
     data_arg(b)
+    precision.add_argument(b)
 
 
 def loadtest_parser(sub) -> None:
@@ -249,8 +255,8 @@ def run_evaluate(args) -> None:
         raise UserError(f"--short applies to {' and '.join(tasks.taking('short'))} only")
     extra = {"short": True} if args.short else {}
     result = task.evaluate(args.checkpoints or task.folder(CHECKPOINTS),
-                           None if args.short else data.data_dir(args.data_dir),
-                           limit=args.limit, models=models, device=device, **extra)
+                           None if args.short else data.data_dir(args.data_dir), limit=args.limit, models=models,
+                           device=device, precision=precision.resolve(args.precision), **extra)
     output.evaluation(result, args.json)
 
 
@@ -296,12 +302,13 @@ PREDICT_INPUTS = {"digits": image_files, "review": one_review, "reviews": review
 
 def run_predict(args) -> None:
     task, inputs = tasks.get(args.kind), PREDICT_INPUTS[args.kind](args)
-    task.predict(args.checkpoints or task.folder(CHECKPOINTS), inputs, args.json)
+    task.predict(args.checkpoints or task.folder(CHECKPOINTS), inputs, args.json, precision.resolve(args.precision))
 
 
 def run_generate(args) -> None:
     task = tasks.get("hotel")
-    bank = task.bank(args.checkpoints or task.folder(CHECKPOINTS), names=model_list(args.models, task.name))
+    bank = task.bank(args.checkpoints or task.folder(CHECKPOINTS), names=model_list(args.models, task.name),
+                     precision=precision.resolve(args.precision))
     if not bank.models:
         raise UserError("no text model could be loaded: " + output.reasons(bank.errors))
     output.generation(bank.generate(args.seed, args.length, args.temperature, args.top_k, args.random_seed,
@@ -332,9 +339,9 @@ def run_bench(args) -> None:
     unknown = [t for t in names if t not in known]
     if unknown or not names:
         raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
-    result = bench.run(CHECKPOINTS, names, args.runs, data.data_dir(args.data_dir) if "evaluation" in names else None)
-    if args.save:
-        bench.save(result, CHECKPOINTS)
+    setting = precision.resolve(args.precision)
+    result = bench.run(CHECKPOINTS, names, args.runs, data.data_dir(args.data_dir) if bench.NEEDS_DATA & {*names}
+                       else None, setting, save=args.save)
     output.bench(result, names, args.json)
 
 

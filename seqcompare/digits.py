@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics
+from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics, precision as precisions
 from seqcompare.models import LeNet5, LeNetConfig, RowClassifier, RowClassifierConfig, count_parameters
 from seqcompare.training import TrainConfig, classification_batch, fit, settings, tensor_batches
 
@@ -126,15 +126,18 @@ def predict_labels(model: torch.nn.Module, images: torch.Tensor, batch_size: int
 
 
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
-             device: torch.device | str = "cpu") -> dict:
-    """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints."""
+             device: torch.device | str = "cpu", precision: str | None = None) -> dict:
+    """Metrics on the MNIST test set (first `limit` images), recomputed from the checkpoints at the serving
+    `precision` (named in each as "serving_precision")."""
     loaded, _, errors = checkpoints.load_all(folder, models, build, required=REQUIRED, device=device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:                                       # the data is read only when there is a model to score
+        served, plans = precisions.serve_all(loaded, precision, "mnist", Path(folder).parent)
         images, labels = data.mnist(data_dir, train=False)
         images, labels = images[:limit], labels[:limit]
-        for name, model in loaded.items():
-            result[name] = metrics.classification(labels.numpy(), predict_labels(model, images), LABELS)
+        for name, model in served.items():
+            result[name] = {**metrics.classification(labels.numpy(), predict_labels(model, images), LABELS),
+                            "serving_precision": plans[name]}     # ("precision" is the classification metric)
     return {n: result[n] for n in models}
 
 
@@ -238,11 +241,13 @@ def to_mnist(image) -> torch.Tensor:
 # --- live predictions ----------------------------------------------------------------------
 
 class DigitModels:
-    """The four digit models, loaded once; a model whose checkpoint fails is listed in `errors`."""
+    """The four digit models, loaded once; a model whose checkpoint fails is listed in `errors`. `models`
+    in fp32 (the analysis views), `served` at the serving `precision` (predictions; `plans` names each's)."""
 
-    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
         self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build, required=REQUIRED,
                                                                    device=device)
+        self.served, self.plans = precisions.serve_all(self.models, precision, "mnist", Path(folder).parent)
 
     @torch.inference_mode()
     def predict(self, image) -> dict:
@@ -251,7 +256,7 @@ class DigitModels:
         digit = to_mnist(image)
         x = normalize(digit)[None]
         answers = {}
-        for name, model in self.models.items():
+        for name, model in self.served.items():
             t0 = time.perf_counter()
             x = x.to(devices.of(model))
             if model.reads_rows:

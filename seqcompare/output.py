@@ -41,10 +41,10 @@ def answer_each(items: list[str], key: str, ask) -> list[dict]:
     return results
 
 
-def predict_digits(folder: Path, paths: list[str], as_json: bool) -> None:
+def predict_digits(folder: Path, paths: list[str], as_json: bool, precision: str | None = None) -> None:
     from seqcompare import digits
 
-    bank = digits.DigitModels(folder)
+    bank = digits.DigitModels(folder, precision=precision)
     if not bank.models:
         raise UserError("no digit model could be loaded: " + reasons(bank.errors))
     results = answer_each(paths, "image", lambda path: {"models": {
@@ -61,10 +61,10 @@ def predict_digits(folder: Path, paths: list[str], as_json: bool) -> None:
         raise UserError("no image could be used")
 
 
-def predict_reviews(folder: Path, texts: list[str], as_json: bool) -> None:
+def predict_reviews(folder: Path, texts: list[str], as_json: bool, precision: str | None = None) -> None:
     from seqcompare import reviews
 
-    bank = reviews.ReviewModels(folder)
+    bank = reviews.ReviewModels(folder, precision=precision)
     if not bank.models:
         raise UserError("no review model could be loaded: " + reasons(bank.errors))
     def ask(text):
@@ -205,8 +205,18 @@ def _training_speed(r: dict) -> list[str]:
     return bench_training.lines(r)
 
 
-BENCH_EXTRA = {"evaluation": _evaluation_speed, "coldstart": _cold_start, "explain": _explain_speed,
-               "training": _training_speed}
+def _precision_speed(r: dict) -> list[str]:
+    lines = [f"precision: {r['machine']} ({r['cpu_features']['key']}); 100 characters, median of {r['runs']} per plan, "
+             f"taking turns: fp32 {r['total_ms']['fp32']:.1f} ms, auto {r['total_ms']['auto']:.1f} ms ({r['speedup']:.2f}×)"]
+    for n, per in r["ms"].items():
+        q = r["quality"][f"hotel/{n}"]
+        lines.append(f"  {n:11s} auto {r['auto'][f'hotel/{n}']:9s} " + "  ".join(
+            f"{plan} {ms:.1f} ms bpc {q[plan]['bpc']:.4f}" for plan, ms in per.items()))
+    return lines
+
+
+BENCH_EXTRA = {"precision": _precision_speed, "evaluation": _evaluation_speed, "coldstart": _cold_start,
+               "explain": _explain_speed, "training": _training_speed}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

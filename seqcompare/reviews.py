@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics
+from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics, precision as precisions
 from seqcompare.models import ReviewClassifier, ReviewClassifierConfig, count_parameters
 from seqcompare.training import TrainConfig, classification_batch, fit, settings
 
@@ -279,15 +279,18 @@ def short_reviews() -> tuple[list[str], list[int]]:
 
 
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
-             short: bool = False, device: torch.device | str = "cpu") -> dict:
+             short: bool = False, device: torch.device | str = "cpu", precision: str | None = None) -> dict:
     """Metrics on the IMDb test split (or `limit` reviews spread evenly over it), or with `short` on the
-    project's short reviews, recomputed from the checkpoints."""
+    project's short reviews, recomputed from the checkpoints at the serving `precision` (named in each as
+    "serving_precision")."""
     tok, loaded, _, errors = load_models(folder, models, device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
+        served, plans = precisions.serve_all(loaded, precision, "imdb", Path(folder).parent)
         texts, labels = short_reviews() if short else data.imdb(data_dir, "test")[:2]
         texts, labels = spread(texts, limit), spread(labels, limit)   # the test slice `train --limit` scores
-        result.update(score(tok, loaded, texts, labels))
+        result.update({n: {**m, "serving_precision": plans[n]}     # ("precision" is the classification metric)
+                       for n, m in score(tok, served, texts, labels).items()})
     return {n: result[n] for n in models}
 
 
@@ -303,8 +306,9 @@ def score(tok, models: dict, texts: list[str], labels: list[int]) -> dict[str, d
 class ReviewModels:
     """The three review models and their shared tokenizer, loaded once."""
 
-    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
         self.tokenizer, self.models, self.meta, self.errors = load_models(folder, names, device)
+        self.served, self.plans = precisions.serve_all(self.models, precision, "imdb", Path(folder).parent)
         self.names = tuple(names)
 
     def tokenize(self, text: str) -> tuple[list[int], list[str], list[str]]:
@@ -348,7 +352,7 @@ class ReviewModels:
         ids, tokens, notices = self.tokenize(text)
         x, lengths = pad([ids])
         answers = {}
-        for name, model in self.models.items():
+        for name, model in self.served.items():
             t0 = time.perf_counter()
             x, lengths = devices.to((x, lengths), devices.of(model))
             positive = model(x, lengths).softmax(-1)[0, 1].item()

@@ -150,6 +150,8 @@ def test_training_writes_checkpoints_the_app_loads(data_dir, tmp_path):
     meta = bank.meta["gru"]
     assert meta["train"]["epochs"] == 1 and len(meta["history"]) == 1 and meta["word2vec_seconds"] >= 0
     assert meta["test"]["n"] == 300 and meta["config"]["pooling"] == ["last", "attention"]
-    assert reviews.evaluate(tmp_path, data_dir, limit=300, models=("gru",))["gru"] == meta["test"]   # same slice
+    # the same slice, and the checkpoint's metrics exactly (a classifier is served in fp32)
+    recomputed = reviews.evaluate(tmp_path, data_dir, limit=300, models=("gru",))["gru"]
+    assert recomputed == {**meta["test"], "serving_precision": "fp32"}
     answer = bank.predict("A wonderful film.")["models"]["gru"]
     assert 0 <= answer["positive"] <= 1 and len(answer["trace"]) == 4

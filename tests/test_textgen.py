@@ -1,12 +1,13 @@
 """Text generation with the shipped checkpoints: validation bpc, generation, next characters, the CLI."""
 
+import importlib
 import json
 
 import pytest
 import torch
 
 from conftest import CHECKPOINTS
-from seqcompare import UserError, checkpoints, data, textgen
+from seqcompare import UserError, checkpoints, data, precision, textgen
 from test_digits import cli
 
 
@@ -36,7 +37,7 @@ def test_generation_is_reproducible_and_reads_like_a_review(text_bank):
 
 def test_concurrent_requests_in_one_batch_get_the_answers_they_get_alone(text_bank):
     """A server's burst of requests, decoded together: each gets its own text (settings, seed, random
-    seed), a bad one its own error, and beam search (not batched) its own deterministic answer."""
+    seed), a bad one its own error, and beam search (stepped in the same batch) its own deterministic answer."""
     requests = [("早餐", 30, 0.8, 20, 1), ("房间很", 25, 1.0, 0, 2, 0.9), ("早餐", 0, 0.8, 20, 1),
                 ("服务", 20, 0.8, 20, 3, 1.0, 2), ("早餐", 30, 0.8, 20, 5)]
     answers = text_bank.generate_many(requests)
@@ -45,8 +46,26 @@ def test_concurrent_requests_in_one_batch_get_the_answers_they_get_alone(text_ba
     for request, answer in zip(requests, answers):
         if not isinstance(answer, UserError):
             assert texts(answer) == texts(text_bank.generate(*request))
-    assert [a.get("batch") for i, a in enumerate(answers) if i != 2] == [3, 3, None, 3]
+    assert [a.get("batch") for i, a in enumerate(answers) if i != 2] == [4, 4, 4, 4]
     assert texts(answers[0]) != texts(answers[4])                  # other random seed, other text
+
+
+def test_an_eight_beam_search_is_stepped_with_the_sampled_requests(text_bank, monkeypatch):
+    """One 8-beam request among sampled ones: every step runs each model once for all of them (the beams
+    ride along the batch), and every request still gets the answer it gets alone."""
+    requests = [("早餐", 25, 0.8, 20, seed) for seed in range(5)] + [("房间", 25, 0.8, 20, 0, 1.0, 8)]
+    alone = [text_bank.generate(*r) for r in requests]
+    calls = []
+    decode = importlib.import_module("seqcompare.textgen.decode")     # (textgen.decode is the function)
+    step = decode.step
+    monkeypatch.setattr(decode, "step", lambda model, chars, state: calls.append(len(chars)) or
+                        step(model, chars, state))
+    answers = text_bank.generate_many(requests)
+    for one, answer in zip(alone, answers):
+        assert {n: a["text"] for n, a in answer["models"].items()} == {n: a["text"] for n, a in one["models"].items()}
+    assert answers[-1]["models"]["lstm"]["score"] == alone[-1]["models"]["lstm"]["score"]
+    # the first steps hold the 5 sampled rows and the beams (1 to 8) together; at most 25 steps per model
+    assert max(calls) == 13 and len(calls) <= 25 * len(text_bank.served) + 4
 
 
 def test_unseen_seed_characters_still_work(text_bank):
@@ -175,3 +194,12 @@ def test_bench_keeps_its_shape_and_times_a_burst():
     assert r["total_ms"]["median"] >= max(m["median"] for m in r["model_ms"].values())
     assert r["burst"]["requests"] == bench.BURST and r["burst"]["batched_ms"]["runs"] == 3
     assert 0 < r["burst"]["batched_ms"]["median"] and r["burst"]["one_at_a_time_ms"] > 0
+    # the serving precision each model ran, and the machine's own limit: bytes per character → floor
+    assert set(r["precision"].values()) <= set(precision.PLANS) and set(r["floor_ms"]) == set(textgen.MODELS)
+    for name, f in r["floor"].items():
+        assert f["floor_ms"] == r["floor_ms"][name] > 0 and f["bytes_per_char"] > 1_000_000
+        assert f["times_floor"] == pytest.approx(r["model_ms"][name]["median"] / f["floor_ms"], rel=0.01)
+    fp32 = bench.bench_textgen(CHECKPOINTS / "hotel", 1, precision="fp32")
+    assert set(fp32["precision"].values()) == {"fp32"}
+    assert fp32["floor"]["lstm"]["bytes_per_char"] > 1.5 * r["floor"]["lstm"]["bytes_per_char"] or \
+        r["precision"]["lstm"] == "fp32"

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELL_KERNELS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}
 
 
 @dataclass
@@ -40,18 +41,19 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state=None):
     if state is None:
         zeros = x.new_zeros(rnn.num_layers, B, rnn.hidden_size)
         state = (zeros, zeros) if lstm else zeros
-    cell = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}.get(type(rnn)) or (
-        torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell)
+    cell = CELL_KERNELS.get(type(rnn)) or (torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell)
+    flat, per = rnn._flat_weights, len(rnn._flat_weights) // rnn.num_layers   # (w_ih, w_hh, b_ih, b_hh) per layer
     inp, hs, cs = x[:, 0], [], []
     for layer in range(rnn.num_layers):
-        weights = [getattr(rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        weights = flat[layer * per:(layer + 1) * per]
         if lstm:
             inp, c = cell(inp, (state[0][layer], state[1][layer]), *weights)
             cs.append(c)
         else:
             inp = cell(inp, state[layer], *weights)
         hs.append(inp)
-    return inp[:, None], ((torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs))
+    stack = (lambda t: t[0][None]) if rnn.num_layers == 1 else torch.stack
+    return inp[:, None], ((stack(hs), stack(cs)) if lstm else stack(hs))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -42,6 +42,10 @@ class CharLM(nn.Module):
             out, state = self.rnn(self.drop(x), state)
         return self.decoder(self.drop(out)), state
 
+    def output_weights(self):
+        """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
+        return self.decoder.weight, self.decoder.bias
+
     def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
         """Logits (B, T, vocab) for the embedding vectors x read from scratch, and no attention (None)."""
         return self.forward_embedded(x)[0], None
@@ -60,7 +64,7 @@ class CharLM(nn.Module):
         for t in range(0, streams.shape[1] - 1, bptt):
             inputs, targets = streams[:, t:t + bptt], streams[:, t + 1:t + 1 + bptt]
             logits, state = self(inputs[:, :targets.shape[1]], state)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1))
             total += loss.item() * targets.numel()
             n += targets.numel()
         return total, n

@@ -91,6 +91,7 @@ class TransformerLM(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.width)
+        self.decoder = None                              # a served output layer (`precision.convert`); None: tied
         self.apply(self._init)
         for name, p in self.named_parameters():          # GPT-2: residual projections scaled by depth
             if name.endswith(("proj.weight", "mlp.2.weight")):
@@ -122,7 +123,7 @@ class TransformerLM(nn.Module):
             x, layer_cache, w = block(x, cache[i] if cache else None, need_weights)
             new_cache.append(layer_cache)
             weights.append(w)
-        return F.linear(self.ln(x), self.embed.weight), new_cache, weights
+        return self.head(self.ln(x)), new_cache, weights
 
     def step(self, tokens: torch.Tensor, state):
         """One new character per sequence while decoding: tokens (B, 1) placed after the window of
@@ -144,8 +145,16 @@ class TransformerLM(nn.Module):
             x = x + F.linear(y, proj_w, proj_b)
             x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (C,), ln2_w, ln2_b), fc_w, fc_b)), out_w, out_b)
             new_cache.append((k, v))
-        logits = F.linear(F.layer_norm(x, (C,), ln_w, ln_b), embed)
+        logits = self.head(F.layer_norm(x, (C,), ln_w, ln_b))
         return logits[:, None], (torch.cat([window, tokens], 1), new_cache)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """The output layer: the token embedding, tied, or the served copy that replaces it."""
+        return F.linear(x, self.embed.weight) if self.decoder is None else self.decoder(x)
+
+    def output_weights(self):
+        """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
+        return self.embed.weight, None
 
     def flat_weights(self):
         """The parameters `step` reads, gathered once (the same tensors: loading, training and `.to()`

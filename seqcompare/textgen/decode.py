@@ -80,12 +80,19 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen
     return pick_rows(logits[None], temperature, top_k, top_p, [generator])[0]
 
 
+SMALL_K = 64               # top-k up to this draws in Python from the k values (fewer tensor operations per step)
+
+
 def pick_rows(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, generators: list) -> list[int]:
     """`pick` for each row of logits (B, V), with the same settings, each row drawing from its own
     generator (one uniform number per draw, so a row's text does not depend on the other rows)."""
     if temperature < GREEDY_BELOW:
         return logits.argmax(-1).tolist()
-    u = torch.cat([torch.rand(1, generator=g, device=logits.device) for g in generators])[:, None]
+    u = [float(torch.rand(1, generator=g, device=logits.device)) for g in generators]
+    if 0 < top_k <= SMALL_K and top_k < logits.shape[-1]:  # the top k, sorted, then each row in Python
+        values, ids = logits.topk(top_k)
+        return [draw(v, i, temperature, top_p, x) for v, i, x in zip(values.tolist(), ids.tolist(), u)]
+    u = torch.tensor(u, device=logits.device)[:, None]
     if not 0 < top_k < logits.shape[-1] and top_p >= 1:   # nothing cut off: no sort of the whole vocabulary
         cdf = (logits / temperature).softmax(-1).cumsum(-1)
         # inverse transform: the first character whose cumulative probability passes u (right: never a p = 0)
@@ -95,6 +102,29 @@ def pick_rows(logits: torch.Tensor, temperature: float, top_k: int, top_p: float
     at = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
     at = torch.minimum(at, keep.sum(-1, keepdim=True) - 1)   # rounding at the very top stays in the set
     return ids.gather(1, at)[:, 0].tolist()
+
+
+def draw(values: list[float], ids: list[int], temperature: float, top_p: float, u: float) -> int:
+    """One row's draw among its top-k `values` (sorted, likeliest first): the weights exp((v − top) / T),
+    cut to the nucleus (the likelier ones have not reached top_p yet), and the first character whose
+    cumulative weight passes u · their total — `cut` and the inverse transform of `pick_rows`, for k numbers."""
+    if len(set(values)) < len(values):                    # ties (bfloat16 logits): in id order, as in any batch
+        values, ids = zip(*sorted(zip(values, ids), key=lambda p: (-p[0], p[1])))
+    top = values[0]
+    weights = [math.exp((v - top) / temperature) for v in values]
+    if top_p < 1:
+        total, kept = sum(weights), 0
+        acc = 0.0
+        while kept < len(weights) and acc / total < top_p:
+            acc += weights[kept]
+            kept += 1
+        weights = weights[:kept]
+    target, acc = u * sum(weights), 0.0
+    for i, w in enumerate(weights):
+        acc += w
+        if acc > target:
+            return ids[i]
+    return ids[max(i for i, w in enumerate(weights) if w > 0)]   # rounding at the very top stays in the set
 
 
 def prompt(model, vocab: Vocab, seed: str):
@@ -129,17 +159,31 @@ def sample_many(model, vocab: Vocab, draws: list[Draw], stop_at_end: bool = True
     """Several continuations at once, each the text `sample` writes for it alone (the same settings and
     generator give the same text, up to float rounding in the batched products). Each step runs the
     model once for a whole batch, reading its weights once for all the sequences in it."""
-    prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys(d.seed for d in draws)}
+    texts, _ = write_many(model, vocab, draws, [], stop_at_end)
+    return texts
+
+
+@torch.inference_mode()
+def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str, int, int]],
+               stop_at_end: bool = True) -> tuple[list[str], list[tuple[str, float]]]:
+    """Sampled continuations (`draws`) and beam searches ((seed, length, beams) each) written together:
+    every step runs the model once for all the sequences at one position, the sampled ones and the beams
+    alike, so a beam search rides along the batch instead of holding it. (texts, [(text, score)])."""
+    prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys([d.seed for d in draws] +
+                                                                           [seed for seed, _, _ in searches])}
     groups: dict[int, list[int]] = {}
     for i, d in enumerate(draws):
         groups.setdefault(model.batch_key(prompts[d.seed][1]), []).append(i)
+    end_id = vocab.index[END]
+    sampled = [(rows, Sampling([draws[i] for i in rows], [prompts[draws[i].seed] for i in rows], end_id,
+                               stop_at_end, model)) for rows in groups.values()]
+    beams = [BeamSearch(model, *prompts[seed], end_id, length, width) for seed, length, width in searches]
+    run_together(model, [job for _, job in sampled] + beams)
     texts = [""] * len(draws)
-    for rows in groups.values():
-        ids = decode(model, [draws[i] for i in rows], [prompts[draws[i].seed] for i in rows], vocab.index[END],
-                     stop_at_end)
-        for i, chars in zip(rows, ids):
+    for rows, job in sampled:
+        for i, chars in zip(rows, job.out):
             texts[i] = vocab.decode(chars)
-    return texts
+    return texts, [(vocab.decode(chars), score) for chars, score in (b.best() for b in beams)]
 
 
 def pick_each(logits: torch.Tensor, draws: list[Draw]) -> list[int]:
@@ -154,68 +198,126 @@ def pick_each(logits: torch.Tensor, draws: list[Draw]) -> list[int]:
     return picked
 
 
-def decode(model, draws: list[Draw], prompts: list, end_id: int, stop_at_end: bool) -> list[list[int]]:
-    """The sampling loop over a batch: each sequence draws its next character from its own row of
-    logits with its own settings, and leaves the batch at END (with stop_at_end) or at its length."""
-    logits = torch.stack([first for first, _ in prompts])
-    state = prompts[0][1] if len(prompts) == 1 else model.merge_states([s for _, s in prompts])
-    out = [[] for _ in draws]
-    live = list(range(len(draws)))                         # the sequences in the batch, in its row order
-    while live:
+def run_together(model, jobs: list) -> None:
+    """Step decoding jobs (`Sampling`, `BeamSearch`) until all are done: each step, every job names the
+    characters its rows read next (None: done), the jobs whose states are at one position (`batch_key`)
+    run as one batch, and each gets its rows of logits and state back."""
+    while True:
+        groups: dict[int, list] = {}
+        for job in jobs:
+            rows = job.rows()
+            if rows is not None:
+                groups.setdefault(model.batch_key(rows[1]), []).append((job, *rows))
+        if not groups:
+            return
+        for group in groups.values():
+            chars = [c for _, cs, _ in group for c in cs]
+            state = group[0][2] if len(group) == 1 else model.merge_states([s for _, _, s in group])
+            logits, state = step(model, chars, state)
+            start = 0
+            for job, cs, _ in group:
+                end = start + len(cs)
+                part = state if len(group) == 1 else model.reorder_state(state, torch.arange(start, end,
+                                                                                            device=logits.device))
+                job.logits, job.state = logits[start:end], part
+                start = end
+
+
+class Sampling:
+    """The sampling loop over a batch, one step at a time: each sequence draws its next character from
+    its own row of logits with its own settings, and leaves the batch at END (with stop_at_end) or at
+    its length. `out` holds each sequence's characters."""
+
+    def __init__(self, draws: list[Draw], prompts: list, end_id: int, stop_at_end: bool, model):
+        self.draws, self.end_id, self.stop_at_end, self.model = draws, end_id, stop_at_end, model
+        self.logits = torch.stack([first for first, _ in prompts])
+        self.state = prompts[0][1] if len(prompts) == 1 else model.merge_states([s for _, s in prompts])
+        self.out = [[] for _ in draws]
+        self.live = list(range(len(draws)))                # the sequences in the batch, in its row order
+
+    def rows(self):
+        """The characters the live sequences read next and their state, or None when all are done."""
+        if not self.live:
+            return None
         going, chars = [], []
-        for row, (i, nxt) in enumerate(zip(live, pick_each(logits, [draws[i] for i in live]))):
-            if nxt == end_id and stop_at_end:
+        for row, (i, nxt) in enumerate(zip(self.live, pick_each(self.logits, [self.draws[i] for i in self.live]))):
+            if nxt == self.end_id and self.stop_at_end:
                 continue
-            out[i].append(nxt)
-            if len(out[i]) < draws[i].length:
+            self.out[i].append(nxt)
+            if len(self.out[i]) < self.draws[i].length:
                 going.append(row)
                 chars.append(nxt)
-        if not going:
-            break
-        if len(going) < len(live):
-            state = model.reorder_state(state, torch.tensor(going, device=logits.device))
-        live = [live[row] for row in going]
-        logits, state = model(torch.tensor(chars, device=logits.device)[:, None], state)
-        logits = logits[:, -1].float()
-        logits[:, 0] = -math.inf
-    return out
+        if len(going) < len(self.live) and going:
+            self.state = self.model.reorder_state(self.state, torch.tensor(going, device=self.logits.device))
+        self.live = [self.live[row] for row in going]
+        return (chars, self.state) if going else None
+
+
+def decode(model, draws: list[Draw], prompts: list, end_id: int, stop_at_end: bool) -> list[list[int]]:
+    """The sampling loop over one batch (see `Sampling`): each sequence's characters."""
+    job = Sampling(draws, prompts, end_id, stop_at_end, model)
+    run_together(model, [job])
+    return job.out
+
+
+def step(model, chars: list[int], state):
+    """One decoding step: each row reads its character → float logits (the unknown character masked) and
+    the new state. A model with `min_rows` 2 (bfloat16 matrix products round a lone row unlike a batch's
+    rows, which are computed alike) runs a lone row twice, so that it gets what it gets in any batch."""
+    device = devices.of(model)
+    pad = len(chars) < getattr(model, "min_rows", 1)
+    if pad:
+        state, chars = model.reorder_state(state, torch.zeros(2, dtype=torch.long, device=device)), chars * 2
+    logits, state = model(torch.tensor(chars, device=device)[:, None], state)
+    if pad:
+        logits, state = logits[:1], model.reorder_state(state, torch.zeros(1, dtype=torch.long, device=device))
+    logits = logits[:, -1].float()
+    logits[:, 0] = -math.inf
+    return logits, state
+
+
+class BeamSearch:
+    """Beam search one step at a time: each step keeps the `beams` likeliest continuations that go on;
+    one that ends at END (its log-probability counts, and END counts in its length) while among the
+    `beams` likeliest is finished. It runs to `length` characters; `best` ranks the finished and the
+    unfinished ones alike by total log-probability divided by length."""
+
+    def __init__(self, model, logits: torch.Tensor, state, end_id: int, length: int, beams: int):
+        self.logits, self.state, self.end_id, self.length, self.beams = logits[None], state, end_id, length, beams
+        self.live, self.finished, self.steps, self.model = [([], 0.0)], [], 0, model
+
+    def rows(self):
+        """The last character of each beam that goes on and their state, or None when the search is done."""
+        if not self.live or self.steps == self.length:
+            return None
+        logp = self.logits.log_softmax(-1)
+        totals = torch.tensor([t for _, t in self.live], device=logp.device)[:, None] + logp
+        top = totals.flatten().topk(min(2 * self.beams, totals.numel()))
+        keep, rows = [], []
+        for rank, (total, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+            row, char = divmod(flat, logp.shape[1])
+            if total == -math.inf or len(keep) == self.beams:
+                break
+            if char != self.end_id:
+                keep.append((self.live[row][0] + [char], total))
+                rows.append(row)
+            elif rank < self.beams:                        # an ending among the best: a finished hypothesis
+                self.finished.append((self.live[row][0], total, len(self.live[row][0]) + 1))
+        self.live, self.steps = keep, self.steps + 1
+        if not keep or self.steps == self.length:
+            return None
+        self.state = self.model.reorder_state(self.state, torch.tensor(rows, device=logp.device))
+        return [chars[-1] for chars, _ in keep], self.state
+
+    def best(self) -> tuple[list[int], float]:
+        """(characters, mean log-probability per character) of the best finished or unfinished beam."""
+        done = self.finished + [(chars, total, len(chars)) for chars, total in self.live]
+        chars, total, n = max(done, key=lambda f: f[1] / f[2])
+        return chars, total / n
 
 
 @torch.inference_mode()
 def beam_search(model, vocab: Vocab, seed: str, length: int, beams: int) -> tuple[str, float]:
-    """The continuation with the highest total log-probability divided by its length (deterministic).
-    Each step keeps the `beams` likeliest continuations that go on; one that ends at END (its
-    log-probability counts, and END counts in its length) while among the `beams` likeliest is finished.
-    The search runs to `length` characters, then ranks the finished and the unfinished ones alike.
-    Returns (text, score)."""
-    logits, state = prompt(model, vocab, seed)
-    end_id = vocab.index[END]
-    live = [([], 0.0)]                                     # (characters, total log-probability)
-    logp = logits.log_softmax(-1)[None]                    # (live, vocab)
-    finished = []
-    for step in range(length):
-        totals = torch.tensor([t for _, t in live], device=logp.device)[:, None] + logp
-        top = totals.flatten().topk(min(2 * beams, totals.numel()))
-        keep, rows = [], []
-        for rank, (total, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
-            row, char = divmod(flat, logp.shape[1])
-            if total == -math.inf or len(keep) == beams:
-                break
-            if char != end_id:
-                keep.append((live[row][0] + [char], total))
-                rows.append(row)
-            elif rank < beams:                             # an ending among the best: a finished hypothesis
-                finished.append((live[row][0], total, len(live[row][0]) + 1))
-        live = keep
-        if not live:
-            break
-        if step == length - 1:
-            break
-        state = model.reorder_state(state, torch.tensor(rows, device=logits.device))
-        logits, state = model(torch.tensor([[chars[-1]] for chars, _ in live], device=logits.device), state)
-        logits = logits[:, -1]
-        logits[:, 0] = -math.inf
-        logp = logits.log_softmax(-1)
-    finished += [(chars, total, len(chars)) for chars, total in live]
-    chars, total, n = max(finished, key=lambda f: f[1] / f[2])
-    return vocab.decode(chars), total / n
+    """The continuation with the highest total log-probability divided by its length (deterministic; see
+    `BeamSearch`). Returns (text, score)."""
+    return write_many(model, vocab, [], [(seed, length, beams)])[1][0]

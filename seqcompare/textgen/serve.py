@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from seqcompare import UserError, checkpoints, data, devices
+from seqcompare import UserError, checkpoints, data, devices, precision as precisions
 from seqcompare.textgen.corpus import END, VOCAB_FILE, shown, corpus, load_vocab, split_reviews
-from seqcompare.textgen.decode import Draw, beam_search, check_settings, clean_seed, sample_many
+from seqcompare.textgen.decode import Draw, check_settings, clean_seed, write_many
 from seqcompare.textgen.train import MODELS, build, score_text
 
 
@@ -34,23 +34,28 @@ def load_models(folder: Path, names=MODELS, device: torch.device | str = "cpu"):
 
 
 def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, models=MODELS,
-             device: torch.device | str = "cpu") -> dict:
-    """bpc, perplexity and characters scored on the validation reviews, recomputed from the checkpoints."""
+             device: torch.device | str = "cpu", precision: str | None = None) -> dict:
+    """bpc, perplexity and characters scored on the validation reviews, recomputed from the checkpoints
+    at the serving `precision` (see seqcompare.precision), which each entry names."""
     vocab, loaded, _, errors = load_models(folder, models, device)
     result = {n: {"error": e} for n, e in errors.items()}
     if loaded:
+        served, plans = precisions.serve_all(loaded, precision, "hotel", Path(folder).parent)
         _, val = split_reviews(data.hotel_reviews(data_dir))
         ids = torch.tensor(vocab.encode(corpus(val[:limit] if limit else val)))
-        for name, model in loaded.items():
-            result[name] = score_text(model, ids)
+        for name, model in served.items():
+            result[name] = {**score_text(model, ids), "precision": plans[name]}
     return {n: result[n] for n in models}
 
 
 class TextModels:
-    """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once."""
+    """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once: `models` in
+    fp32 (the analysis views and their gradients), `served` at the serving `precision` (generation and
+    next characters; `plans` names each one's)."""
 
-    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu"):
+    def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
         self.vocab, self.models, self.meta, self.errors = load_models(folder, names, device)
+        self.served, self.plans = precisions.serve_all(self.models, precision, "hotel", Path(folder).parent)
         self.names = tuple(names)
 
     def _unavailable(self) -> dict:
@@ -67,9 +72,11 @@ class TextModels:
 
     def generate_many(self, requests: list[tuple], stop_at_end: bool = True) -> list[dict | UserError]:
         """`generate` for several requests at once — a server's concurrent users, each a tuple of `generate`'s
-        arguments. Every model writes all the sampled continuations in one batch (see `sample_many`), so
-        each request gets the text it gets alone, and `ms` is the batch's time for that model (`"batch"`
-        says how many shared it). A request with bad settings gets its UserError in its place."""
+        arguments. Every model writes all of them together (see `write_many`): each step reads its weights
+        once for the sampled continuations and the beams of every beam search alike, so each request gets
+        the text it gets alone, a beam search does not hold the others up, and `ms` is the batch's time for
+        that model (`"batch"` says how many shared it). A request with bad settings gets its UserError in
+        its place."""
         checked = []
         for request in requests:
             try:
@@ -78,25 +85,21 @@ class TextModels:
                 checked.append(exc)
         good = [i for i, c in enumerate(checked) if not isinstance(c, UserError)]
         sampled = [i for i in good if checked[i]["beams"] == 1]
+        searched = [i for i in good if checked[i]["beams"] > 1]
         answers = {i: self._unavailable() for i in good}
-        for name, model in self.models.items():
-            if sampled:
-                # every model draws from a fresh generator seeded alike, so the columns compare
-                draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
-                              torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
-                t0 = time.perf_counter()
-                texts = sample_many(model, self.vocab, draws, stop_at_end)
-                ms = round((time.perf_counter() - t0) * 1000, 2)
-                for i, text in zip(sampled, texts):
-                    answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
-            for i in good:
-                if checked[i]["beams"] > 1:
-                    t0 = time.perf_counter()
-                    text, score = beam_search(model, self.vocab, checked[i]["seed"], checked[i]["length"],
-                                              checked[i]["beams"])
-                    answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text),
-                                        "ms": round((time.perf_counter() - t0) * 1000, 2),
-                                        "score": round(score, 4)}    # mean log-probability per character
+        for name, model in self.served.items():
+            # every model draws from a fresh generator seeded alike, so the columns compare
+            draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
+                          torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
+            t0 = time.perf_counter()
+            searches = [(checked[i]["seed"], checked[i]["length"], checked[i]["beams"]) for i in searched]
+            texts, found = write_many(model, self.vocab, draws, searches, stop_at_end)
+            ms = round((time.perf_counter() - t0) * 1000, 2)
+            for i, text in zip(sampled, texts):
+                answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
+            for i, (text, score) in zip(searched, found):
+                answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text), "ms": ms,
+                                    "score": round(score, 4)}    # mean log-probability per character
         results = []
         for i, c in enumerate(checked):
             if isinstance(c, UserError):
@@ -104,8 +107,8 @@ class TextModels:
                 continue
             results.append({"seed": c["seed"], "notices": c["notices"],
                             "models": {n: answers[i][n] for n in self.names if n in answers[i]}})
-            if i in sampled and len(sampled) > 1:
-                results[-1]["batch"] = len(sampled)
+            if len(good) > 1:
+                results[-1]["batch"] = len(good)
         return results
 
     def check(self, seed, length=100, temperature=0.8, top_k=20, random_seed=0, top_p=1.0, beams=1) -> dict:
@@ -127,7 +130,7 @@ class TextModels:
         """Each model's k most likely next characters after `seed` (END shown as END_SHOWN)."""
         seed, _ = clean_seed(seed)
         out = {}
-        for name, model in self.models.items():
+        for name, model in self.served.items():
             logits, _ = model(torch.tensor([self.vocab.encode(END + seed)], device=devices.of(model)))
             logits[0, -1, 0] = -math.inf                     # the unknown character is never written
             probs = logits[0, -1].float().softmax(-1).cpu()

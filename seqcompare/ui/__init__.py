@@ -39,11 +39,12 @@ ARM_BRUSH = """() => {
 DELETE_CACHE = (3600, 3600)
 
 
-def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu") -> gr.Blocks:
-    """The whole dashboard; checkpoints are loaded here, once, onto `device`."""
-    digit_bank = digits.DigitModels(checkpoints / "mnist", device=device)
-    review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device)
-    text_bank = textgen.TextModels(checkpoints / "hotel", device=device)
+def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str | None = None) -> gr.Blocks:
+    """The whole dashboard; checkpoints are loaded here, once, onto `device`, and served at `precision`
+    (seqcompare.precision: None reads $SEQCOMPARE_PRECISION, else auto)."""
+    digit_bank = digits.DigitModels(checkpoints / "mnist", device=device, precision=precision)
+    review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device, precision=precision)
+    text_bank = textgen.TextModels(checkpoints / "hotel", device=device, precision=precision)
     with gr.Blocks(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs(selected="digits"):

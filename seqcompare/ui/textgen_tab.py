@@ -6,7 +6,7 @@ from functools import partial
 
 import gradio as gr
 
-from seqcompare import UserError, checkpoints, plots, textgen
+from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
 from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
 from seqcompare.ui import memory_views
 
@@ -74,11 +74,15 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     memory_views.textgen_memory(bank, seed, columns)
 
     gr.Markdown("## How they compare on the validation reviews")
-    rows = [[plots.label(n), m["validation"]["bpc"], m["validation"]["perplexity"], f"{m['parameters']:,}",
+    table = precision.load_table(CHECKPOINTS)
+    rows = [[plots.label(n), m["validation"]["bpc"], bank.plans[n],
+             precision.served_metric(table, "hotel", n, bank.plans[n], m["validation"]["bpc"]),
+             m["validation"]["perplexity"], f"{m['parameters']:,}",
              f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
     comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], table=rows,
-               headers=["model", "bits per char", "perplexity", "parameters (PyTorch)", "parameters (textbook)",
-                        "train seconds"])
+               headers=["model", "bits per char", i18n.t("precision.served", "en"),
+                        i18n.t("precision.served_bpc", "en"), "perplexity", "parameters (PyTorch)",
+                        "parameters (textbook)", "train seconds"])
     summary = textgen.summary(bank.meta, read_bench())
     if summary:
         gr.Markdown(summary, elem_id="gen-summary")

@@ -1,0 +1,165 @@
+"""Serving precision: the weights a served model computes with, chosen once (`--precision`, or
+$SEQCOMPARE_PRECISION) and applied at load time to a copy of the fp32 model. Checkpoints stay as they are.
+
+Plans, per model:
+- ``fp32``: the checkpoint's weights as they are.
+- ``bf16``: every weight and activation in bfloat16.
+- ``int8``: the output layer (the largest matrix: 384 → 3,073 characters for the recurrent models, the
+  tied 192 → 3,073 embedding for the Transformer) in weight-only int8, the rest in fp32.
+- ``int8+bf16``: the output layer in int8 and the rest (the cell, the Transformer blocks) in bfloat16.
+
+``auto`` reads a table shipped beside the checkpoints (checkpoints/precision.json, written by
+``python -m seqcompare bench --tasks precision --save``): for each CPU kind (`cpu_key`) the fastest plan
+of each model whose validation metric stays within the limits (bits per character at most
+BPC_LIMIT above fp32, accuracy at most ACCURACY_LIMIT below, and the model's own quality bar); a model
+that crosses one is served at fp32. A model without an output layer to quantise (the digit and review
+classifiers: their largest matrix is a few thousand weights) is served at fp32 whatever the setting.
+
+Why weight-only int8 through ``torch._weight_int8pack_mm`` (int8 weights, one bf16 scale per output
+channel, bf16 activations): each row of a batch is computed from that row alone, so a batched request
+equals the same request alone and a cached step equals a full re-read. ``torch.ao.quantization.
+quantize_dynamic`` is deprecated (its warning points to torchao, which is not installed here) and scales
+the activations per tensor, so a row's logits depend on the other rows of its batch (0.056 logits apart in
+a batch of 8, measured here). It is faster on large batches (one step of 8 rows, 107 µs against 354 µs), as
+fast on one row (93 µs against 102 µs; fp32 183 µs, under load on the AMD EPYC).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+from seqcompare import UserError
+
+CHOICES = ("auto", "fp32", "bf16", "int8")
+ENV_VAR = "SEQCOMPARE_PRECISION"
+PLANS = ("fp32", "bf16", "int8", "int8+bf16")
+TABLE = "precision.json"
+BPC_LIMIT, ACCURACY_LIMIT = 0.02, 0.002
+CPU_KEYS = ("amx_bf16", "avx512_bf16", "AVX512", "AVX2")     # from the most capable; a table entry for a
+                                                              # more capable kind is not used on a lesser CPU
+
+
+def add_argument(sp) -> None:
+    """`--precision` on an argparse (sub)parser; checked by `resolve` (one-line error, exit 2)."""
+    sp.add_argument("--precision", default=None, metavar="|".join(CHOICES),
+                    help=f"serving precision: {', '.join(CHOICES)} (default: ${ENV_VAR}, else auto; analysis "
+                         "views and gradients always run in fp32)")
+
+
+def resolve(value: str | None = None) -> str:
+    """The setting: `value`, else $SEQCOMPARE_PRECISION, else auto; anything else is a UserError."""
+    chosen = (value or os.environ.get(ENV_VAR) or "auto").strip().lower()
+    if chosen not in CHOICES:
+        raise UserError("precision.errors.unknown", value=repr(chosen), choices=", ".join(CHOICES))
+    return chosen
+
+
+# --- the machine ---------------------------------------------------------------------------------
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_features() -> dict:
+    """{"capability": torch's CPU kernel level, "avx512_bf16": bool, "amx_bf16": bool}."""
+    import torch
+
+    flags = cpu_flags()
+    return {"capability": torch.backends.cpu.get_cpu_capability(),
+            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
+
+
+def cpu_key(features: dict | None = None) -> str:
+    """The kind of CPU a table entry is measured on: amx_bf16, avx512_bf16, else torch's capability."""
+    f = features or cpu_features()
+    return "amx_bf16" if f["amx_bf16"] else "avx512_bf16" if f["avx512_bf16"] else f["capability"]
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+def load_table(root: Path) -> dict:
+    """checkpoints/precision.json ({} when absent or unreadable)."""
+    try:
+        return json.loads((Path(root) / TABLE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def auto_plans(table: dict, key: str | None = None) -> dict[str, str]:
+    """{"task/model": plan} for this CPU: its own entry, else that of the nearest lesser kind of CPU."""
+    key = key or cpu_key()
+    entries = table.get("auto", {})
+    later = CPU_KEYS[CPU_KEYS.index(key):] if key in CPU_KEYS else (key,)
+    for k in later:
+        if k in entries:
+            return entries[k]
+    return {}
+
+
+def plan_for(setting: str, task: str, name: str, root: Path | None = None) -> str:
+    """The plan a model is served at under `setting` (auto reads the table in `root`)."""
+    if setting != "auto":
+        return setting
+    return auto_plans(load_table(root) if root else {}).get(f"{task}/{name}", "fp32")
+
+
+def served_metric(table: dict, task: str, name: str, plan: str, fp32: float, key: str = "bpc") -> float | None:
+    """A model's validation metric at the plan it is served at: the checkpoint's (`fp32`) at fp32, else the
+    table's measurement (None if it has none)."""
+    return fp32 if plan == "fp32" else table.get("quality", {}).get(f"{task}/{name}", {}).get(plan, {}).get(key)
+
+
+def within_limits(fp32: dict, served: dict, bar: float | None = None) -> bool:
+    """Whether the served metric keeps to the limits (and under the bar, for bits per character)."""
+    if "bpc" in fp32:
+        return served["bpc"] <= fp32["bpc"] + BPC_LIMIT and (bar is None or served["bpc"] <= bar)
+    return served["accuracy"] >= fp32["accuracy"] - ACCURACY_LIMIT and (bar is None or served["accuracy"] >= bar)
+
+
+# --- converting a model --------------------------------------------------------------------------
+
+INT8_BLOCK = 32               # the int8 kernel reads rows in blocks: other input widths give wrong sums
+
+
+def convert(model, plan: str) -> tuple:
+    """(the model to serve at `plan`, the plan it got): `model` itself at fp32, else an evaluation copy.
+    A model with no `output_weights` (nothing worth quantising), or not on the CPU (the int8 kernel is
+    the CPU's), is served at fp32; an output layer whose input width the int8 kernel cannot read stays
+    floating point (int8 → fp32, int8+bf16 → bf16)."""
+    if plan not in PLANS:
+        raise ValueError(f"unknown plan {plan!r}; one of {', '.join(PLANS)}")
+    if plan == "fp32" or not hasattr(model, "output_weights") or next(model.parameters()).device.type != "cpu":
+        return model, "fp32"
+    import torch
+
+    from seqcompare.models.int8 import Int8Linear
+
+    if plan.startswith("int8") and model.output_weights()[0].shape[1] % INT8_BLOCK:
+        plan = {"int8": "fp32", "int8+bf16": "bf16"}[plan]
+        if plan == "fp32":
+            return model, plan
+    served = copy.deepcopy(model).eval().requires_grad_(False)
+    if plan.startswith("int8"):
+        served.decoder = Int8Linear(*served.output_weights())
+    if plan.endswith("bf16"):
+        served.to(torch.bfloat16)
+        served.min_rows = 2              # a lone row's bf16 products round unlike a batch's: decode pads it
+    return served, plan
+
+
+def serve_all(models: dict, setting: str | None, task: str, root: Path | None = None) -> tuple[dict, dict]:
+    """({name: served model}, {name: plan}) for a bank's models under `setting` (None: resolved)."""
+    setting = resolve(setting)
+    served, plans = {}, {}
+    for name, model in models.items():
+        served[name], plans[name] = convert(model, plan_for(setting, task, name, root))
+    return served, plans

@@ -1,0 +1,115 @@
+"""Serving precision on the shipped checkpoints: the int8 and bf16 copies decode exactly as their own
+full reads, batch or no batch; their logits stay close to fp32; the setting's errors; evaluate's JSON."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import CHECKPOINTS
+from seqcompare import UserError, precision, textgen
+from test_digits import cli
+
+
+@pytest.fixture(scope="module", params=precision.PLANS)
+def served(request, text_bank):
+    """The shipped text models at one plan (copies of the fp32 bank's models)."""
+    bank = textgen.TextModels.__new__(textgen.TextModels)
+    bank.__dict__.update(text_bank.__dict__)
+    bank.served = {n: precision.convert(m, request.param)[0] for n, m in text_bank.models.items()}
+    bank.plans = {n: request.param for n in bank.served}
+    return bank
+
+
+def test_batched_requests_get_the_texts_they_get_alone(served):
+    requests = [("早餐", 40, 0.8, 20, 1), ("房间很", 30, 1.0, 0, 2, 0.9), ("服务", 20, 0.8, 20, 3, 1.0, 3),
+                ("早餐", 40, 0.8, 20, 5)]
+    answers = served.generate_many(requests)
+    for request, answer in zip(requests, answers):
+        alone = served.generate(*request)
+        assert {n: a["text"] for n, a in answer["models"].items()} == {n: a["text"] for n, a in alone["models"].items()}
+
+
+STEP = {"fp32": 1e-4, "int8": 2 ** -4, "bf16": 2 ** -3, "int8+bf16": 2 ** -3}   # logits below 16: bf16 steps
+
+
+def test_cached_steps_equal_a_full_read(served):
+    ids = torch.tensor([served.vocab.encode(textgen.END + "早餐很丰富，房间干净整洁，服务员的态度也很热情。")])
+    for name, model in served.served.items():
+        with torch.no_grad():
+            full, _ = model(ids)
+            logits, state = model(ids[:, :5])
+            steps = [logits]
+            for t in range(5, ids.shape[1]):
+                logits, state = model(ids[:, t:t + 1], state)
+                steps.append(logits)
+        # the recurrent full read runs the sequence kernel, the steps the cell kernel: they agree to float
+        # rounding, which a bfloat16 result (int8's output, every bf16 product) shows as 1–2 of its steps
+        torch.testing.assert_close(torch.cat(steps, 1).float(), full.float(), atol=STEP[served.plans[name]], rtol=0)
+
+
+def test_int8_and_bf16_logits_stay_close_to_fp32(text_bank):
+    ids = torch.tensor([text_bank.vocab.encode(textgen.END + "早餐很丰富，房间干净整洁，服务员的态度也很热情。")])
+    for name, model in text_bank.models.items():
+        with torch.no_grad():
+            fp32 = model(ids)[0].log_softmax(-1)
+            for plan in precision.PLANS[1:]:
+                quantised, got = precision.convert(model, plan)
+                assert got == plan and quantised is not model
+                other = quantised(ids)[0].float().log_softmax(-1)
+                probs = fp32.exp()
+                # the expected log-probability moves by little, and most argmax characters agree
+                assert ((other - fp32) * probs).sum(-1).abs().max() < 0.1, (name, plan)
+                assert (other.argmax(-1) == fp32.argmax(-1)).float().mean() > 0.9, (name, plan)
+    assert all(m.embed.weight.dtype == torch.float32 for m in text_bank.models.values())   # the bank's own: fp32
+
+
+def test_int8_reads_fewer_bytes_and_analysis_stays_fp32(text_bank):
+    from seqcompare import bench
+
+    lstm = text_bank.models["lstm"]
+    int8, _ = precision.convert(lstm, "int8")
+    assert bench.weight_bytes(lstm) - bench.weight_bytes(int8) > 0.7 * 384 * 3073 * 4    # the output layer: ¼
+    assert int8.decoder.weight.dtype == torch.int8 and lstm.decoder.weight.dtype == torch.float32
+
+
+def test_the_setting_and_its_errors(monkeypatch):
+    monkeypatch.delenv(precision.ENV_VAR, raising=False)
+    assert precision.resolve(None) == "auto" and precision.resolve("INT8") == "int8"
+    monkeypatch.setenv(precision.ENV_VAR, "bf16")
+    assert precision.resolve(None) == "bf16" and precision.resolve("fp32") == "fp32"
+    monkeypatch.setenv(precision.ENV_VAR, "fp8")
+    with pytest.raises(UserError, match="unknown precision 'fp8'"):
+        precision.resolve(None)
+    table = {"auto": {"avx512_bf16": {"hotel/lstm": "int8+bf16"}}}
+    assert precision.auto_plans(table, "amx_bf16") == {"hotel/lstm": "int8+bf16"}      # the nearest lesser kind
+    assert precision.auto_plans(table, "AVX2") == {}
+
+
+@pytest.mark.parametrize("command", [["generate", "早餐", "--length", "5"], ["evaluate", "hotel", "--limit", "5"],
+                                     ["predict", "review", "great film"], ["bench", "--tasks", "textgen"]])
+def test_a_bad_precision_is_one_line_exit_2(command):
+    run = cli(*command, "--precision", "fp4")
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("seqcompare: error: unknown precision 'fp4'; choose one of auto, fp32, bf16, int8")
+
+
+def test_evaluate_json_names_the_precision_and_fp32_reproduces_the_checkpoints(data_dir):
+    run = cli("evaluate", "hotel", "--models", "rnn,transformer", "--limit", "40", "--json", "--precision", "int8",
+              "--data-dir", str(data_dir))
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert set(result) == {"rnn", "transformer"}
+    for m in result.values():
+        assert m["precision"] == "int8" and {"bpc", "perplexity", "characters"} <= set(m)
+    fp32 = textgen.evaluate(CHECKPOINTS / "hotel", data_dir, models=("rnn",), precision="fp32")["rnn"]
+    stored = json.loads((CHECKPOINTS / "hotel" / "rnn.json").read_text())["validation"]
+    assert fp32 == {**stored, "precision": "fp32"}
+
+
+def test_classifiers_are_served_in_fp32_and_keep_their_precision_metric(data_dir):
+    from seqcompare import digits
+
+    result = digits.evaluate(CHECKPOINTS / "mnist", data_dir, limit=100, models=("gru", "lenet"), precision="int8")
+    for m in result.values():
+        assert m["serving_precision"] == "fp32" and isinstance(m["precision"], float) and 0 <= m["precision"] <= 1
