@@ -8,6 +8,7 @@ import gradio as gr
 
 from seqcompare import digits, reviews, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_digit
+from seqcompare.ui import locale
 from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, notice
 from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
@@ -17,12 +18,6 @@ from seqcompare.ui.train_tab import train_tab
 __all__ = ["build", "api_classify_review", "api_endpoints", "api_predict_digit", "as_json", "comparison",
            "model_table", "notice", "digit_view", "digits_tab", "example_paths", "review_view", "reviews_tab",
            "next_view", "text_views", "textgen_tab", "train_tab", "CHECKPOINTS"]
-
-INTRO = """# seqcompare
-RNN, LSTM and GRU side by side — the same recipe for every cell, the same data, metrics recomputed from the
-shipped checkpoints — with LeNet-5 for digits and a small causal Transformer, the next step after recurrent
-models, for text. Draw a digit, type a movie review, or let the models write a hotel review."""
-
 
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush
 # for the user as soon as the canvas is on screen, so that drawing works at once.
@@ -35,6 +30,33 @@ ARM_BRUSH = """() => {
 }"""
 
 
+# Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…"; Plotly's toolbar
+# stays off the titles on touch screens; wide tables scroll inside their box.
+CSS = """
+#lang-switch { flex-grow: 0; margin-left: auto; }
+#lang-switch .wrap { gap: 4px; }
+.tab-container, .tab-wrapper .tab-container { flex-wrap: wrap !important; height: auto !important; }
+.tab-wrapper { height: auto !important; }
+.tab-wrapper .overflow-menu { display: none !important; }
+.tab-container button[role="tab"] { visibility: visible !important; position: static !important; }
+.table-wrap, .table-container { overflow-x: auto; max-width: 100%; }
+@media (max-width: 768px), (hover: none) {
+  .js-plotly-plot .modebar-container { display: none !important; }
+}
+@media (max-width: 640px) {
+  #digit-canvas canvas { touch-action: none; }
+}
+"""
+
+
+class Dashboard(gr.Blocks):
+    """gr.Blocks whose launch() brings the dashboard's words (gr.I18n) and its phone-friendly CSS, for
+    `python app.py` and for tests that launch the demo alike."""
+
+    def launch(self, *args, i18n=None, css=None, **kwargs):
+        return super().launch(*args, i18n=i18n or locale.WORDS, css=css or CSS, **kwargs)
+
+
 # Uploads land in Gradio's cache: every hour, files older than an hour are deleted (and all at restart).
 DELETE_CACHE = (3600, 3600)
 
@@ -44,17 +66,22 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu") -> gr.Blocks:
     digit_bank = digits.DigitModels(checkpoints / "mnist", device=device)
     review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device)
     text_bank = textgen.TextModels(checkpoints / "hotel", device=device)
-    with gr.Blocks(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(INTRO)
+    with Dashboard(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo, \
+            locale.collecting() as views:
+        with gr.Row(equal_height=True):
+            gr.Markdown(locale.L("app.intro"), elem_id="intro")
+            chooser = locale.switch()
         with gr.Tabs(selected="digits"):
-            with gr.Tab("Text generation", id="textgen"):
+            with gr.Tab(locale.L("app.tabs.textgen"), id="textgen"):
                 textgen_tab(text_bank)
-            with gr.Tab("Digits", id="digits"):
+            with gr.Tab(locale.L("app.tabs.digits"), id="digits"):
                 digits_tab(digit_bank)
-            with gr.Tab("Reviews", id="reviews"):
+            with gr.Tab(locale.L("app.tabs.reviews"), id="reviews"):
                 reviews_tab(review_bank)
-            with gr.Tab("Train", id="train"):
+            with gr.Tab(locale.L("app.tabs.train"), id="train"):
                 train_tab(digit_bank, text_bank)
         api_endpoints(digit_bank, review_bank, text_bank)
+        locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)
+    demo.i18n_instance = locale.WORDS          # also for a demo mounted without launch()
     return demo
