@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from seqcompare import digits, reviews, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_digit
@@ -33,8 +34,8 @@ ARM_BRUSH = """() => {
 # Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…"; Plotly's toolbar
 # stays off the titles on touch screens; wide tables scroll inside their box.
 CSS = """
-#lang-switch { flex-grow: 0; margin-left: auto; }
-#lang-switch .wrap { gap: 4px; }
+#lang-switch { flex-grow: 0 !important; margin-left: auto; }
+#lang-switch .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }
 .tab-container, .tab-wrapper .tab-container { flex-wrap: wrap !important; height: auto !important; }
 .tab-wrapper { height: auto !important; }
 .tab-wrapper .overflow-menu { display: none !important; }
@@ -53,8 +54,10 @@ class Dashboard(gr.Blocks):
     """gr.Blocks whose launch() brings the dashboard's words (gr.I18n) and its phone-friendly CSS, for
     `python app.py` and for tests that launch the demo alike."""
 
-    def launch(self, *args, i18n=None, css=None, **kwargs):
-        return super().launch(*args, i18n=i18n or locale.WORDS, css=css or CSS, **kwargs)
+    def launch(self, *args, i18n=None, css=None, app_kwargs=None, **kwargs):
+        app_kwargs = dict(app_kwargs or {})
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(locale.EarlyLanguage)]
+        return super().launch(*args, i18n=i18n or locale.WORDS, css=css or CSS, app_kwargs=app_kwargs, **kwargs)
 
 
 # Uploads land in Gradio's cache: every hour, files older than an hour are deleted (and all at restart).

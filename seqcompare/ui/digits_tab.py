@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -78,7 +77,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
     beliefs = gr.Plot(label=locale.L("digits.beliefs"))
     probs = gr.Plot(label=locale.L("digits.probabilities"))
 
-    classify = partial(digit_view, bank)
+    classify = locale.bound(digit_view, bank)
     outputs = [seen, message, *answers, beliefs, probs]
     draw_btn.click(classify, canvas, outputs, api_visibility="private")
     canvas.change(classify, canvas, outputs, api_visibility="private", trigger_mode="always_last",

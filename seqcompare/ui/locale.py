@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
+import inspect
+import typing
 from collections.abc import Callable
 
 import gradio as gr
@@ -38,6 +41,21 @@ def of(request: gr.Request | None) -> str:
         return chosen
     headers = getattr(request, "headers", None) or {}
     return i18n.language(headers.get("accept-language"))
+
+
+def bound(fn: Callable, *first) -> Callable:
+    """`fn` with its first arguments given, as a function whose signature and annotations Gradio can read
+    (it passes gr.Request to the parameter annotated so, which functools.partial would hide)."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        return fn(*first, *args, **kwargs)
+
+    signature = inspect.signature(fn)
+    rest = list(signature.parameters.values())[len(first):]
+    call.__signature__ = signature.replace(parameters=rest)
+    call.__annotations__ = {k: v for k, v in typing.get_type_hints(fn).items() if k in {p.name for p in rest}}
+    del call.__wrapped__                       # Gradio reads this signature, not fn's
+    return call
 
 
 def say(text, lang: str) -> str:
@@ -101,33 +119,63 @@ def per_language(component, build: Callable[[str], object]):
     return component
 
 
-# The page's language: the reader's choice (cookie, kept a year, and localStorage), else the browser's
-# (Chinese for zh*). Gradio's own frontend switches with its exported changeLocale, the same function its
-# settings panel uses; its module is found among the scripts the page loaded.
-SET_LOCALE = """
-window.seqcompareLocale = async (lang) => {
-  document.documentElement.lang = lang;
-  const core = performance.getEntriesByType('resource').map((e) => e.name)
-    .find((name) => /\\/assets\\/core-[^/]*\\.js$/.test(name));
-  if (core) { try { (await import(core)).changeLocale(lang); } catch (e) { console.warn(e); } }
-};
-"""
-START = """async () => {""" + SET_LOCALE + """
-  const cookie = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/);
-  let chosen = cookie ? decodeURIComponent(cookie[1]) : null;
-  try { chosen = chosen || localStorage.getItem('seqcompare-lang'); } catch (e) {}
-  const known = chosen === 'zh-CN' || chosen === 'en';
-  const lang = known ? chosen : ((navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en');
-  if (known) document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
-  await window.seqcompareLocale(lang);
-  return lang;
-}"""
-CHOOSE = """async (lang) => {
+# The page's language is settled before Gradio's frontend starts: a script at the top of the page makes
+# the browser's language the reader's choice (the cookie), or Simplified Chinese for any zh* browser, so
+# that Gradio's i18n translates every label in it from the first render. The switch stores the choice
+# (cookie, kept a year, and localStorage) and reloads the page.
+EARLY = """<script>(function () {
+  try {
+    var m = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/), lang = m ? decodeURIComponent(m[1]) : null;
+    if (!lang) { try { lang = localStorage.getItem('seqcompare-lang'); } catch (e) {} }
+    if (lang === 'zh-CN' || lang === 'en') {
+      document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
+    } else {
+      lang = (navigator.language || '').toLowerCase().indexOf('zh') === 0 ? 'zh-CN' : null;
+    }
+    if (lang) {
+      Object.defineProperty(navigator, 'language', { get: function () { return lang; }, configurable: true });
+      Object.defineProperty(navigator, 'languages', { get: function () { return [lang]; }, configurable: true });
+      document.documentElement.lang = lang;
+    }
+  } catch (e) {}
+})();</script>"""
+START = """() => ((navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"""
+CHOOSE = """(lang) => {
   document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
   try { localStorage.setItem('seqcompare-lang', lang); } catch (e) {}
-  if (window.seqcompareLocale) await window.seqcompareLocale(lang);
+  window.location.reload();
   return lang;
 }"""
+
+
+class EarlyLanguage:
+    """ASGI middleware: the page itself (GET of an HTML document) gets EARLY at the top of its <head>;
+    every other request passes through untouched (streams included)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].endswith("/"):
+            return await self.app(scope, receive, send)
+        start, chunks = {}, []
+
+        async def rewrite(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body, headers = b"".join(chunks), [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                body = body.replace(b"<head>", b"<head>" + EARLY.encode(), 1)
+            await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite)
 
 
 def switch() -> gr.Radio:
@@ -140,7 +188,7 @@ def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
     """Set the page's language as it loads and when the reader switches; rebuild what gr.I18n cannot reach."""
     components = [c for c, _ in views]
 
-    def rebuild(lang: str, at_start: bool = False) -> list:
+    def rebuild(lang: str, at_start: bool = False) -> list:     # (the switch reloads the page)
         lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
         if at_start and lang == i18n.DEFAULT:         # the page was built in English: nothing to redo
             return [lang, *(gr.skip() for _ in components)]
@@ -148,5 +196,4 @@ def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
 
     demo.load(lambda lang: rebuild(lang, at_start=True), chooser, [chooser, *components], js=START,
               api_visibility="private", show_progress="hidden")
-    chooser.input(rebuild, chooser, [chooser, *components], js=CHOOSE, api_visibility="private",
-                  show_progress="hidden")
+    chooser.input(None, chooser, None, js=CHOOSE, api_visibility="private")

@@ -4,7 +4,6 @@ influence by gradient norm, `seqcompare.influence`, computed live) and how far b
 
 from __future__ import annotations
 
-from functools import partial
 from html import escape
 
 import gradio as gr
@@ -116,9 +115,9 @@ def textgen_memory(bank: textgen.TextModels, seed: gr.Textbox, columns: list[gr.
                                     lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[2])
     gr.on([source.change, seed.change, *(c.change for c in columns)], take_text, [source, seed, *columns], text,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-    text.change(partial(text_memory_for, bank), text, [character, message, shading, attention],
+    text.change(locale.bound(text_memory_for, bank), text, [character, message, shading, attention],
                 api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-    character.release(partial(text_memory_at, bank), [text, character], [message, shading, attention],
+    character.release(locale.bound(text_memory_at, bank), [text, character], [message, shading, attention],
                       api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     distance_section("hotel")
 
@@ -147,7 +146,7 @@ def review_memory_view(bank: reviews.ReviewModels, review: str, request: gr.Requ
 def review_memory(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Button) -> None:
     """The words-by-influence view, placed where it is called and updated with the review."""
     shading = gr.HTML(elem_id="review-influence", max_height=420)
-    gr.on([submit.click, text.submit, text.change], partial(review_memory_view, bank), text, shading,
+    gr.on([submit.click, text.submit, text.change], locale.bound(review_memory_view, bank), text, shading,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
 
@@ -167,7 +166,7 @@ def digit_memory(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn)
     """The rows-by-influence figure, placed where it is called, updated with the drawing or the upload."""
     plot = gr.Plot(show_label=False, elem_id="digit-rows")
     gr.Markdown(locale.L("memory.rows_note"))
-    view = partial(digit_memory_view, bank)
+    view = locale.bound(digit_memory_view, bank)
     kwargs = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     gr.on([draw_btn.click, canvas.change], view, canvas, plot, **kwargs)
     gr.on([upload_btn.click, upload.change], view, upload, plot, **kwargs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 
 import gradio as gr
 
@@ -59,7 +58,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     memory_views.review_memory(bank, text, submit)
     gr.Examples(REVIEW_EXAMPLES, inputs=text, label=locale.L("reviews.examples"))
 
-    classify = partial(review_view, bank)
+    classify = locale.bound(review_view, bank)
 
     outputs = [message, *answers, trace]
     submit.click(classify, text, outputs, api_visibility="private")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 
 import gradio as gr
 
@@ -68,8 +67,8 @@ def textgen_tab(bank: textgen.TextModels) -> None:
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, elem_id=f"gen-{n}") for n in names]
     next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False),
                                     lambda lang: next_view(bank, "早餐", lang))
-    write_all = partial(write, bank)
-    seed.change(partial(next_for, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
+    write_all = locale.bound(write, bank)
+    seed.change(locale.bound(next_for, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
     settings = [seed, length, temperature, top_k, random_seed, top_p, beams]
     for event in (generate.click, seed.submit):

@@ -223,8 +223,8 @@ def try_section(session: gr.State, digit_bank: digits.DigitModels, text_bank: te
                 gen_seed = gr.Textbox(label=locale.L("train.start"), value="早餐")
                 generate = gr.Button(locale.L("train.write"))
                 text_answer = gr.Markdown()
-    classify.click(partial(_try_digit, digit_bank), [session, canvas], digit_answer, api_visibility="private")
-    generate.click(partial(_try_text, text_bank), [session, gen_seed], text_answer, api_visibility="private")
+    classify.click(locale.bound(_try_digit, digit_bank), [session, canvas], digit_answer, api_visibility="private")
+    generate.click(locale.bound(_try_text, text_bank), [session, gen_seed], text_answer, api_visibility="private")
 
 
 def _try_digit(bank: digits.DigitModels, session, image, request: gr.Request = None):
