@@ -31,22 +31,19 @@ ARM_BRUSH = """() => {
 }"""
 
 
-# Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…"; Plotly's toolbar
-# stays off the titles on touch screens; wide tables scroll inside their box.
+# Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
+# overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables scroll inside
+# their box; the canvas takes a finger's strokes instead of scrolling the page.
 CSS = """
-#lang-switch { flex-grow: 0 !important; margin-left: auto; }
+#lang-row { justify-content: flex-end; margin-bottom: -12px; }
+#lang-switch { flex-grow: 0 !important; width: auto !important; }
 #lang-switch .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }
-.tab-container, .tab-wrapper .tab-container { flex-wrap: wrap !important; height: auto !important; }
-.tab-wrapper { height: auto !important; }
-.tab-wrapper .overflow-menu { display: none !important; }
-.tab-container button[role="tab"] { visibility: visible !important; position: static !important; }
+#lang-switch label { padding: 2px 10px; min-height: 0; white-space: nowrap; }
 .table-wrap, .table-container { overflow-x: auto; max-width: 100%; }
 @media (max-width: 768px), (hover: none) {
   .js-plotly-plot .modebar-container { display: none !important; }
 }
-@media (max-width: 640px) {
-  #digit-canvas canvas { touch-action: none; }
-}
+#digit-canvas canvas, #digit-canvas-train canvas { touch-action: none; }
 """
 
 
@@ -71,10 +68,10 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu") -> gr.Blocks:
     text_bank = textgen.TextModels(checkpoints / "hotel", device=device)
     with Dashboard(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo, \
             locale.collecting() as views:
-        with gr.Row(equal_height=True):
-            gr.Markdown(locale.L("app.intro"), elem_id="intro")
+        with gr.Row(elem_id="lang-row"):
             chooser = locale.switch()
-        with gr.Tabs(selected="digits"):
+        gr.Markdown(locale.L("app.intro"), elem_id="intro")
+        with gr.Tabs(selected="digits", overflow_behavior="wrap"):
             with gr.Tab(locale.L("app.tabs.textgen"), id="textgen"):
                 textgen_tab(text_bank)
             with gr.Tab(locale.L("app.tabs.digits"), id="digits"):

@@ -239,9 +239,15 @@ def study_caption(study: dict, task: str, lang: str) -> str:
     """What a study ran: trials, design, epochs, examples, test items and the baseline."""
     limit = i18n.t("train.study.limit", lang, limit=f"{study['limit']:,}") if study.get("limit") else ""
     return i18n.t("train.study.caption", lang, name=i18n.t(f"train.study.{task}", lang), trials=len(study["trials"]),
-                  design=study["design"], epochs=study["epochs"], limit=limit, items=f"{study['test_items']:,}",
+                  design=design(study["design"], lang), epochs=study["epochs"], limit=limit, items=f"{study['test_items']:,}",
                   baseline=", ".join(f"{i18n.t(f'plots.factors.{k}', lang) if i18n.has(f'plots.factors.{k}') else k} {v}"
                                      for k, v in study["baseline"].items()))
+
+
+def design(name: str, lang: str) -> str:
+    """A study's design (grid, one factor at a time) in `lang`."""
+    key = "train.study.designs." + name.replace(" ", "_")
+    return i18n.t(key, lang) if i18n.has(key) else name
 
 
 def study_section() -> None:
