@@ -6,6 +6,7 @@ language its reader chose, or the one their browser asks for."""
 from __future__ import annotations
 
 import functools
+import re
 import string
 from pathlib import Path
 
@@ -68,7 +69,7 @@ class Said(str):
         return self
 
     def render(self, lang: str = DEFAULT) -> str:
-        return t(self.key, lang, **self.values)
+        return t(self.key, lang, **said_values(self.values, lang))
 
     def __reduce__(self):                      # copied or pickled, it is the plain English sentence
         return str, (str(self),)
@@ -82,3 +83,14 @@ def said(key: str, **values) -> Said:
 def render(text, lang: str = DEFAULT) -> str:
     """A Said sentence or a UserError in `lang`; any other text as it is."""
     return text.render(lang) if hasattr(text, "render") else str(text)
+
+
+def said_values(values: dict, lang: str) -> dict:
+    """A message's values for `lang`: a setting's name ("learning rate", "top-k") in that language (the
+    `names:` section), a Said in that language, anything else as it is."""
+    def one(value):
+        if hasattr(value, "render"):
+            return value.render(lang)
+        key = "names." + re.sub(r"\W+", "_", value).strip("_") if isinstance(value, str) else None
+        return t(key, lang) if key and has(key) else value
+    return {k: one(v) for k, v in values.items()}
