@@ -74,8 +74,8 @@ def row_beliefs(rows: dict[str, list[list[float]]], lang: str = "en") -> go.Figu
                         hovertemplate=i18n.t("plots.belief_hover", lang) + "<extra></extra>", row=1, col=col)
         fig.update_xaxes(title_text=i18n.t("plots.rows_read", lang), row=1, col=col)
     fig.update_yaxes(title_text=i18n.t("plots.digit", lang), type="category", row=1, col=1)
-    fig.update_layout(title=i18n.t("plots.belief_title", lang),
-                      height=320, **LAYOUT)
+    fig.update_layout(title=i18n.t("plots.belief_title", lang), height=340,
+                      **{**LAYOUT, "margin": dict(l=50, r=20, t=80, b=40)})
     return fig
 
 
@@ -106,7 +106,8 @@ def top_next(candidates: dict[str, list[tuple[str, float]]], lang: str = "en") -
                     marker_color=COLORS.get(name), showlegend=False,
                     hovertemplate="%{y}: %{x:.3f}<extra></extra>")
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
-    fig.update_layout(title=i18n.t("plots.next_character", lang), height=360, **LAYOUT)
+    fig.update_layout(title=i18n.t("plots.next_character", lang), height=380,
+                      **{**LAYOUT, "margin": dict(l=50, r=20, t=80, b=40)})      # the title above the subplots' own
     return fig
 
 
