@@ -17,6 +17,8 @@ import contextvars
 import functools
 import hashlib
 import inspect
+import json
+import re
 import typing
 from collections.abc import Callable
 
@@ -96,6 +98,13 @@ class Words(gr.I18n):
 
 
 WORDS = Words()
+MARKER = re.compile(r"__i18n__(\{[^}]*\})")
+
+
+def shown(value, lang: str = i18n.DEFAULT) -> str:
+    """What the browser shows for a component's label or value in `lang`, its gr.I18n keys resolved."""
+    words = WORDS.translations_dict[lang]
+    return MARKER.sub(lambda m: words.get(json.loads(m.group(1))["key"], m.group(0)), str(value))
 
 
 # --- what gr.I18n does not reach: rebuilt in the page's language ----------------------------------
