@@ -48,10 +48,12 @@ CSS = """
 
 
 class Dashboard(gr.Blocks):
-    """gr.Blocks whose launch() brings the dashboard's words (gr.I18n) and its phone-friendly CSS, for
-    `python app.py` and for tests that launch the demo alike."""
+    """gr.Blocks whose launch() brings the dashboard's words (gr.I18n), the script that sets the page's
+    language before Gradio starts (locale.EarlyLanguage) and the phone-friendly CSS, for `python app.py`
+    and for tests that launch the demo alike."""
 
     def launch(self, *args, i18n=None, css=None, app_kwargs=None, **kwargs):
+        kwargs.setdefault("ssr_mode", False)      # a page rendered by Node would skip EarlyLanguage's script
         app_kwargs = dict(app_kwargs or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(locale.EarlyLanguage)]
         return super().launch(*args, i18n=i18n or locale.WORDS, css=css or CSS, app_kwargs=app_kwargs, **kwargs)

@@ -148,7 +148,11 @@ EARLY = """<script>(function () {
     }
   } catch (e) {}
 })();</script>"""
-START = """() => ((navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"""
+START = """() => {
+  const m = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/), chosen = m ? decodeURIComponent(m[1]) : '';
+  if (chosen === 'zh-CN' || chosen === 'en') return chosen;
+  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+}"""
 CHOOSE = """(lang) => {
   document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
   try { localStorage.setItem('seqcompare-lang', lang); } catch (e) {}

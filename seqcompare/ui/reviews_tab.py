@@ -54,7 +54,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     message = gr.Markdown(elem_id="review-notice")
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
-    trace = gr.Plot(label="Word by word", show_label=False)
+    trace = gr.Plot(label=locale.L("reviews.trace"), show_label=False)
     memory_views.review_memory(bank, text, submit)
     gr.Examples(REVIEW_EXAMPLES, inputs=text, label=locale.L("reviews.examples"))
 
