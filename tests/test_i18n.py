@@ -164,3 +164,15 @@ def test_the_page_starts_in_the_chosen_language_before_gradio_does():
     assert html.text.startswith("<html><head><script>") and "seqcompare-lang" in html.text
     assert int(html.headers["content-length"]) == len(html.content)
     assert client.get("/config").json() == {"head": "<head>"}                  # anything else untouched
+
+
+def test_the_train_tab_answers_in_chinese(digit_bank):
+    import importlib
+    import numpy as np
+    train_tab = importlib.import_module("seqcompare.ui.train_tab")
+    message, *_ = list(train_tab.run("digits", ["rnn"], 0, 1, 0, 0.005, 1, 30, "", 600, 0, None, Browser("zh-CN")))[-1]
+    assert "隐藏层大小 至少为 1" in message
+    drawing = np.zeros((28, 28), np.uint8)
+    assert "请先训练数字模型" in train_tab.try_digit(None, drawing, digit_bank, "zh-CN")
+    assert "train digit models first" in train_tab.try_digit(None, drawing, digit_bank)
+    assert "已停止" in train_tab.stopped(Browser(accept="zh-CN"))
