@@ -19,7 +19,7 @@ class UserError(Exception):
 
     def render(self, lang: str = "en") -> str:
         from seqcompare import i18n
-        return i18n.t(self.key, lang, **self.values) if i18n.has(self.key) else self.key
+        return i18n.t(self.key, lang, **i18n.said_values(self.values, lang)) if i18n.has(self.key) else self.key
 
     def __str__(self) -> str:
         return self.render("en")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics, precision as precisions
+from seqcompare.i18n import said
 from seqcompare.models import LeNet5, LeNetConfig, RowClassifier, RowClassifierConfig, count_parameters
 from seqcompare.training import TrainConfig, classification_batch, fit, settings, tensor_batches
 
@@ -154,37 +155,36 @@ def _as_image(image) -> Image.Image:
     if isinstance(image, dict):                      # gr.ImageEditor / gr.Sketchpad value
         image = image.get("composite")
     if image is None:
-        raise UserError("draw a digit first")
+        raise UserError("errors.draw_first")
     if isinstance(image, (str, Path)):
         path = Path(image)
         if path.is_dir():
-            raise UserError(f"{path} is a folder, not an image file")
+            raise UserError("errors.image_folder", path=str(path))
         if not path.is_file():
-            raise UserError(f"{path}: no such file")
+            raise UserError("errors.no_file", path=str(path))
         try:
             with Image.open(path) as img:
                 img.draft("RGB", (WORK_SIDE, WORK_SIDE))     # JPEGs decode small
                 img.load()
                 image = img.copy()
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-            raise UserError(f"{path.name}: not a readable image") from None
+            raise UserError("errors.unreadable_image", name=path.name) from None
     if isinstance(image, np.ndarray):
         arr = image
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[..., 0]
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)) or arr.size == 0:
-            raise UserError("not an image: expected a height × width (× channels) picture")
+            raise UserError("errors.not_picture")
         if arr.dtype != np.uint8:
             arr = np.nan_to_num(np.asarray(arr, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
             arr = (arr * 255 if arr.max() <= 1.0 else arr).clip(0, 255).astype(np.uint8)
         image = Image.fromarray(arr)
     if not isinstance(image, Image.Image):
-        raise UserError("not an image")
+        raise UserError("errors.not_image")
     if image.mode not in ("L", "LA", "RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
     if min(image.size) < MIN_SIDE:
-        raise UserError(f"image is too small ({image.width}×{image.height} pixels); "
-                        f"it needs at least {MIN_SIDE}×{MIN_SIDE}")
+        raise UserError("errors.too_small", width=image.width, height=image.height, side=MIN_SIDE)
     factor = max(image.size) // WORK_SIDE
     return image.reduce(factor) if factor > 1 else image
 
@@ -218,7 +218,7 @@ def to_mnist(image) -> torch.Tensor:
     strength = ink(image)
     peak = float(strength.max())
     if peak < BLANK:
-        raise UserError("draw a digit first: the canvas is blank")
+        raise UserError("errors.blank")
     mask = strength >= INK_FRACTION * peak
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     crop = torch.from_numpy(np.ascontiguousarray(strength[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
@@ -270,5 +270,5 @@ class DigitModels:
             if row_probs is not None:
                 answers[name]["rows"] = row_probs.tolist()
         for name, reason in self.errors.items():
-            answers[name] = {"error": f"unavailable: {reason}"}
+            answers[name] = {"error": said("errors.unavailable", reason=reason)}
         return {"digit": digit, "models": answers}

@@ -6,6 +6,7 @@ language its reader chose, or the one their browser asks for."""
 from __future__ import annotations
 
 import functools
+import re
 import string
 from pathlib import Path
 
@@ -56,3 +57,40 @@ def t(key: str, lang: str = DEFAULT, **values) -> str:
 def fields(text: str) -> set[str]:
     """The formatting fields of a template: {"n", "ms"} for "{n} characters in {ms:.0f} ms"."""
     return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+class Said(str):
+    """A sentence for the reader, made from a key and its values: as a str it is the English (what the CLI,
+    the logs and the API's JSON show); the UI says it in its reader's language with `render(lang)`."""
+
+    def __new__(cls, key: str, **values):
+        self = super().__new__(cls, t(key, DEFAULT, **values))
+        self.key, self.values = key, values
+        return self
+
+    def render(self, lang: str = DEFAULT) -> str:
+        return t(self.key, lang, **said_values(self.values, lang))
+
+    def __reduce__(self):                      # copied or pickled, it is the plain English sentence
+        return str, (str(self),)
+
+
+def said(key: str, **values) -> Said:
+    """The sentence of `key` with its values, English as a str, any language through render()."""
+    return Said(key, **values)
+
+
+def render(text, lang: str = DEFAULT) -> str:
+    """A Said sentence or a UserError in `lang`; any other text as it is."""
+    return text.render(lang) if hasattr(text, "render") else str(text)
+
+
+def said_values(values: dict, lang: str) -> dict:
+    """A message's values for `lang`: a setting's name ("learning rate", "top-k") in that language (the
+    `names:` section), a Said in that language, anything else as it is."""
+    def one(value):
+        if hasattr(value, "render"):
+            return value.render(lang)
+        key = "names." + re.sub(r"\W+", "_", value).strip("_") if isinstance(value, str) else None
+        return t(key, lang) if key and has(key) else value
+    return {k: one(v) for k, v in values.items()}

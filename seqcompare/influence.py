@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from seqcompare import UserError, checkpoints, data, digits, reviews, tasks, textgen
+from seqcompare.i18n import said
 
 DISTANCES = 100                  # distances measured, 1 … 100 (digits: their 28 rows)
 THRESHOLD = 0.01                 # memory length: the first distance whose relative influence is below this
@@ -104,23 +105,22 @@ def clean_text(text, vocab: textgen.Vocab | None) -> tuple[str, list[str]]:
     """The text as the models read it (one line, at most MAX_TEXT characters), with notices; UserError
     for a text with nothing to predict from."""
     if not isinstance(text, str):
-        raise UserError("give a text to explain")
+        raise UserError("errors.give_text")
     text = text.replace("\r", "").replace(textgen.END, " ").strip()
     if not text:
-        raise UserError("type a text first: it is empty")
+        raise UserError("errors.empty_text")
     if len(text) < 2:
-        raise UserError("the text needs at least two characters: its last one is predicted from those before it")
+        raise UserError("errors.two_characters")
     notices = []
     if len(text) > MAX_TEXT:
-        notices.append(f"only the last {MAX_TEXT} of its {len(text):,} characters are read")
+        notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
         text = text[-MAX_TEXT:]
     if vocab is not None:
         unknown = sorted({c for c in text if c not in vocab.index and not c.isspace()})
         if unknown and all(c in unknown or c.isspace() for c in text):
-            raise UserError("the models cannot read this text: none of its characters occur in the hotel reviews "
-                            "they were trained on (write Chinese)")
+            raise UserError("errors.unreadable_text")
         if unknown:
-            notices.append("characters the models never saw in training are read as unknown: " + "".join(unknown[:20]))
+            notices.append(said("notices.unknown_characters", characters="".join(unknown[:20])))
     return text, notices
 
 
@@ -130,9 +130,9 @@ def explain_text(bank: textgen.TextModels, text: str, position: int | None = Non
     text, notices = clean_text(text, bank.vocab)
     position = len(text) - 1 if position is None else int(position)
     if not 1 <= position < len(text):
-        raise UserError(f"choose a character from the 2nd to the {len(text)}th of the text")
+        raise UserError("errors.character", n=len(text))
     inputs = textgen.END + text[:position]
-    answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items()}
+    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items()}
     if bank.vocab is not None:
         ids, target = bank.vocab.encode(inputs), bank.vocab.index.get(text[position], 0)
         for name, model in bank.models.items():
@@ -150,10 +150,10 @@ def explain_review(bank: reviews.ReviewModels, text: str) -> dict:
     """Each review model's influence of every token on its own answer after the last token."""
     if bank.tokenizer is None:
         return {"text": text, "tokens": [], "notices": [],
-                "models": {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items()}}
+                "models": {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items()}}
     ids, tokens, notices = bank.tokenize(text)
     x_ids, lengths = reviews.pad([ids])
-    answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items()}
+    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items()}
     for name, model in bank.models.items():
         t0 = time.perf_counter()
         norms, target = gradient_norms(model, lambda v: model.forward_embedded(v, lengths), embedded(model, x_ids))
@@ -168,7 +168,7 @@ def explain_digit(bank: digits.DigitModels, image) -> dict:
     reads the whole image at once, has no rows and is left out). `digit` is the 28×28 image read."""
     digit = digits.to_mnist(image)
     x = digits.normalize(digit)[None]
-    answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items() if n in recurrent(digits.MODELS)}
+    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items() if n in recurrent(digits.MODELS)}
     for name, model in bank.models.items():
         if model.reads_rows:
             t0 = time.perf_counter()

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 
 from seqcompare import CELLS, UserError, data, devices, digits, textgen
+from seqcompare.i18n import said
 from seqcompare.models import count_parameters
 from seqcompare.training import TrainConfig
 from seqcompare.validate import finite, whole
@@ -55,9 +56,9 @@ def _capped(value, name: str, label: str, notices: list[str], is_whole: bool = T
     """A number at least `low`, lowered to its cap (with a notice) when it asks for more."""
     number = whole(value, label) if is_whole else finite(value, label)
     if number < low:
-        raise UserError(f"{label} must be at least {low}")
+        raise UserError("errors.at_least", what=label, low=low)
     if name in CAPS and number > CAPS[name]:
-        notices.append(f"{label} lowered from {number:g} to the cap of {CAPS[name]:g}")
+        notices.append(said("notices.capped", what=label, number=f"{number:g}", cap=f"{CAPS[name]:g}"))
         number = CAPS[name]
     return number
 
@@ -72,12 +73,12 @@ def _digit_data(images, text: str, notices: list[str]) -> tuple[int, str]:
 def _text_data(images, text: str, notices: list[str]) -> tuple[int, str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise UserError("paste or upload a text to train on (or use the hotel reviews)")
+        raise UserError("errors.no_text")
     if len(text) > CAPS["characters"]:
-        notices.append(f"the text has {len(text):,} characters; the first {CAPS['characters']:,} are used")
+        notices.append(said("notices.text_cut", n=f"{len(text):,}", limit=f"{CAPS['characters']:,}"))
         text = text[:CAPS["characters"]]
     if len(text.strip()) < MIN_CHARACTERS:
-        raise UserError(f"the text is too short to learn from: at least {MIN_CHARACTERS} characters, please")
+        raise UserError("errors.text_short", n=MIN_CHARACTERS)
     return 0, text
 
 
@@ -136,24 +137,24 @@ def check(task, models, hidden, layers, dropout, lr, epochs, seconds, text="", i
     notices = []
     kind = KINDS.get(str(task or "").strip().lower())
     if kind is None:
-        raise UserError(f"task must be one of {', '.join(KINDS)}")
+        raise UserError("errors.task", tasks=", ".join(KINDS))
     names = tuple(dict.fromkeys(n.strip().lower() for n in str(models or "").split(",") if n.strip()))
     unknown = [n for n in names if n not in kind.models]
     if not names or unknown:
-        raise UserError(f"choose models among {', '.join(kind.models)}" + (f" (not {', '.join(unknown)})" if unknown else ""))
+        raise UserError("errors.models_not" if unknown else "errors.models", models=", ".join(kind.models), unknown=", ".join(unknown))
     hidden = _capped(hidden, "hidden", "hidden size", notices)
     layers = _capped(layers, "layers", "layers", notices)
     epochs = _capped(epochs, "epochs", "epochs", notices)
     seconds = _capped(seconds, "seconds", "time budget (seconds)", notices, is_whole=False, low=1)
     dropout = finite(dropout, "dropout")
     if not 0 <= dropout < 1:
-        raise UserError("dropout must be from 0 up to (not including) 1")
+        raise UserError("errors.dropout")
     lr = finite(lr, "learning rate")
     if lr <= 0:
-        raise UserError("the learning rate must be above 0")
+        raise UserError("errors.lr")
     if lr > CAPS["lr"] or lr < MIN_LR:
         bound = min(max(lr, MIN_LR), CAPS["lr"])
-        notices.append(f"learning rate {lr:g} is outside {MIN_LR:g}–{CAPS['lr']:g}: {bound:g} is used")
+        notices.append(said("notices.lr", lr=f"{lr:g}", low=f"{MIN_LR:g}", high=f"{CAPS['lr']:g}", used=f"{bound:g}"))
         lr = bound
     seed = whole(seed if seed not in (None, "") else 0, "random seed") % 2**31
     images, text = kind.inputs(images, text if isinstance(text, str) else "", notices)
@@ -171,22 +172,22 @@ def read_upload(path, limit_bytes: int = 4 * CAPS["characters"]) -> str:
     from pathlib import Path
 
     if not path:
-        raise UserError("no file was uploaded")
+        raise UserError("errors.no_upload")
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path.name}: no such file")
+        raise UserError("errors.no_file", path=path.name)
     size = path.stat().st_size
     if size == 0:
-        raise UserError(f"{path.name} is empty")
+        raise UserError("errors.empty_file", name=path.name)
     with open(path, "rb") as f:
         raw = f.read(limit_bytes + 4)
     if b"\0" in raw[:4096]:
-        raise UserError(f"{path.name} is not a text file")
+        raise UserError("errors.not_text", name=path.name)
     try:
         text = raw[:limit_bytes].decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < limit_bytes - 4:                       # not just a character cut at the limit
-            raise UserError(f"{path.name} is not UTF-8 text") from None
+            raise UserError("errors.not_utf8", name=path.name) from None
         text = raw[:exc.start].decode("utf-8")
     return text
 

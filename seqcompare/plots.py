@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from seqcompare import i18n
+
 COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279a2", "transformer": "#f58518"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5", "transformer": "Transformer"}
 MAX_WORD_TICKS = 40       # traces of reviews up to this many tokens show the words on the x axis
@@ -15,42 +17,52 @@ def label(name: str) -> str:
     return NAMES.get(name, name)
 
 
-def confusion_matrix(cm: list[list[int]], classes: list[str], title: str) -> go.Figure:
+def confusion_matrix(cm: list[list[int]], classes: list[str], title: str, lang: str = "en") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=cm, x=classes, y=classes, colorscale="Blues", showscale=False,
                                text=cm, texttemplate="%{text}",
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", height=360, **LAYOUT)
+                               hovertemplate=i18n.t("plots.confusion_hover", lang) + "<extra></extra>"))
+    fig.update_layout(title=i18n.t("plots.confusion_title", lang, model=title), xaxis_title=i18n.t("plots.predicted", lang),
+                      yaxis_title=i18n.t("plots.true", lang), height=360, **LAYOUT)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category", side="bottom")
     return fig
 
 
-def curves(histories: dict[str, list[dict]], metrics: list[str], title: str = "Training curves") -> go.Figure:
+def metric(name: str, lang: str = "en") -> str:
+    """A metric's name as the tutorials say it (accuracy: 准确率, bpc: 每字符比特数 …)."""
+    return i18n.t(f"plots.metrics.{name}", lang) if f"{name}" in METRICS else name
+
+
+METRICS = ("loss", "accuracy", "precision", "recall", "f1", "bpc", "perplexity")
+
+
+def curves(histories: dict[str, list[dict]], metrics: list[str], lang: str = "en") -> go.Figure:
     """One panel per metric; a line per model, solid for training and dashed for validation."""
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, horizontal_spacing=0.06)
-    for col, metric in enumerate(metrics, 1):
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[metric(m, lang) for m in metrics],
+                        horizontal_spacing=0.06)
+    for col, name_ in enumerate(metrics, 1):
         for name, history in histories.items():
             epochs = [row["epoch"] for row in history]
             for split, dash in (("train", "solid"), ("val", "dash")):
-                key = f"{split}_{metric}"
+                key = f"{split}_{name_}"
                 if history and key in history[0]:
                     fig.add_scatter(x=epochs, y=[row[key] for row in history], row=1, col=col,
-                                    name=f"{label(name)} {split}", legendgroup=name,
+                                    name=f"{label(name)} {i18n.t('plots.' + split, lang)}", legendgroup=name,
                                     showlegend=col == 1, line=dict(color=COLORS.get(name), dash=dash))
-        fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_layout(title=title, height=360, **{**LAYOUT, "margin": dict(l=50, r=20, t=90, b=40)})
+        fig.update_xaxes(title_text=i18n.t("plots.epoch", lang), row=1, col=col)
+    fig.update_layout(title=i18n.t("plots.curves_title", lang), height=360, **{**LAYOUT, "margin": dict(l=50, r=20, t=90, b=40)})
     return fig
 
 
-def class_probabilities(probs: dict[str, list[float]], classes: list[str]) -> go.Figure:
+def class_probabilities(probs: dict[str, list[float]], classes: list[str], lang: str = "en") -> go.Figure:
     """Grouped bars: each model's probability for every class."""
     fig = go.Figure([go.Bar(x=classes, y=p, name=label(n), marker_color=COLORS.get(n)) for n, p in probs.items()])
-    fig.update_layout(title="Class probabilities", barmode="group", yaxis_range=[0, 1], height=300,
+    fig.update_layout(title=i18n.t("plots.class_probabilities", lang), barmode="group", yaxis_range=[0, 1], height=300,
                       xaxis=dict(type="category"), **LAYOUT)
     return fig
 
 
-def row_beliefs(rows: dict[str, list[list[float]]]) -> go.Figure:
+def row_beliefs(rows: dict[str, list[list[float]]], lang: str = "en") -> go.Figure:
     """For each recurrent model, P(digit) after each row it has read (a heatmap: rows × digits)."""
     names = list(rows)
     fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[label(n) for n in names],
@@ -59,30 +71,31 @@ def row_beliefs(rows: dict[str, list[list[float]]]) -> go.Figure:
         z = [list(step) for step in zip(*rows[name])]        # digits × rows
         fig.add_heatmap(z=z, x=list(range(1, len(rows[name]) + 1)), y=[str(d) for d in range(10)],
                         zmin=0, zmax=1, colorscale="Viridis", showscale=col == len(names),
-                        hovertemplate="after row %{x}: P(%{y}) = %{z:.2f}<extra></extra>", row=1, col=col)
-        fig.update_xaxes(title_text="rows read", row=1, col=col)
-    fig.update_yaxes(title_text="digit", type="category", row=1, col=1)
-    fig.update_layout(title="How belief evolves as each recurrent model reads the image top to bottom",
-                      height=320, **LAYOUT)
+                        hovertemplate=i18n.t("plots.belief_hover", lang) + "<extra></extra>", row=1, col=col)
+        fig.update_xaxes(title_text=i18n.t("plots.rows_read", lang), row=1, col=col)
+    fig.update_yaxes(title_text=i18n.t("plots.digit", lang), type="category", row=1, col=1)
+    fig.update_layout(title=i18n.t("plots.belief_title", lang), height=340,
+                      **{**LAYOUT, "margin": dict(l=50, r=20, t=80, b=40)})
     return fig
 
 
-def prefix_trace(traces: dict[str, list[float]], words: list[str], title: str) -> go.Figure:
+def prefix_trace(traces: dict[str, list[float]], words: list[str], lang: str = "en") -> go.Figure:
     """P(positive) after each word, one line per model."""
     fig = go.Figure()
     x = list(range(1, len(words) + 1))
     for name, values in traces.items():
         fig.add_scatter(x=x, y=values, name=label(name), mode="lines", line=dict(color=COLORS.get(name)),
-                        customdata=words, hovertemplate="word %{x} (%{customdata}): %{y:.2f}<extra>" + label(name) + "</extra>")
+                        customdata=words, hovertemplate=i18n.t("plots.word_hover", lang) + "<extra>" + label(name) + "</extra>")
     fig.add_hline(y=0.5, line=dict(color="gray", dash="dot"))
-    fig.update_layout(title=title, xaxis_title="words read", yaxis_title="P(positive)", yaxis_range=[0, 1],
+    fig.update_layout(title=i18n.t("plots.trace_title", lang), xaxis_title=i18n.t("plots.words_read", lang),
+                      yaxis_title=i18n.t("plots.p_positive", lang), yaxis_range=[0, 1],
                       height=340, **LAYOUT)
     if len(words) <= MAX_WORD_TICKS:                       # short reviews: the words themselves on the axis
         fig.update_xaxes(tickvals=x, ticktext=words, tickangle=-45 if len(words) > 12 else 0, title_text=None)
     return fig
 
 
-def top_next(candidates: dict[str, list[tuple[str, float]]]) -> go.Figure:
+def top_next(candidates: dict[str, list[tuple[str, float]]], lang: str = "en") -> go.Figure:
     """Each model's most likely next characters, side by side."""
     names = list(candidates)
     fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[label(n) for n in names],
@@ -93,47 +106,50 @@ def top_next(candidates: dict[str, list[tuple[str, float]]]) -> go.Figure:
                     marker_color=COLORS.get(name), showlegend=False,
                     hovertemplate="%{y}: %{x:.3f}<extra></extra>")
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
-    fig.update_layout(title="Next character", height=360, **LAYOUT)
+    fig.update_layout(title=i18n.t("plots.next_character", lang), height=380,
+                      **{**LAYOUT, "margin": dict(l=50, r=20, t=80, b=40)})      # the title above the subplots' own
     return fig
 
 
-def distance_curves(memory: dict, title: str = "How far back each model looks") -> go.Figure:
+def distance_curves(memory: dict, title: str | None = None, lang: str = "en") -> go.Figure:
     """Relative influence against distance (both axes log): a solid line per trained model, a dotted one
     for the same architecture at initialisation; the grey line is the 1% that defines the memory length."""
-    unit = memory.get("unit", "steps")
+    unit = i18n.t(f"plots.units.{memory.get('unit', 'steps')}", lang)
     fig = go.Figure()
     parts = (("trained", memory.get("models", {}), "solid"),
              ("untrained", memory.get("untrained", {}).get("models", {}), "dot"))
     for state, part, dash in parts:
+        state = i18n.t(f"plots.{state}", lang)
         for name, m in part.items():
             length = m["memory_length"]
             shown = f"> {len(m['distance'])}" if length is None else str(length)
             fig.add_scatter(x=m["distance"], y=m["relative_influence"], mode="lines", legendgroup=name,
-                            name=f"{label(name)} {state} · memory {shown}", line=dict(color=COLORS.get(name), dash=dash),
-                            hovertemplate=f"{label(name)} {state}, " + "%{x} " + unit + " back: %{y:.3g}<extra></extra>")
+                            name=i18n.t("plots.memory_legend", lang, model=label(name), state=state, shown=shown), line=dict(color=COLORS.get(name), dash=dash),
+                            hovertemplate=i18n.t("plots.distance_hover", lang, model=label(name), state=state, unit=unit)
+                            + "<extra></extra>")
     fig.add_hline(y=memory.get("threshold", 0.01), line=dict(color="gray", dash="dash"))
-    fig.update_xaxes(type="log", title_text=f"distance back from the prediction ({unit}, log scale)")
-    fig.update_yaxes(type="log", title_text="influence ÷ influence at distance 1", exponentformat="power")
-    fig.update_layout(title=title, height=420, **LAYOUT)
+    fig.update_xaxes(type="log", title_text=i18n.t("plots.distance_axis", lang, unit=unit))
+    fig.update_yaxes(type="log", title_text=i18n.t("plots.influence_axis", lang), exponentformat="power")
+    fig.update_layout(title=title or i18n.t("plots.distance_title", lang), height=420, **LAYOUT)
     return fig
 
 
-def attention_layers(weights: list[list[float]], inputs: list[str]) -> go.Figure:
+def attention_layers(weights: list[list[float]], inputs: list[str], lang: str = "en") -> go.Figure:
     """The Transformer's attention for one prediction: one row per layer (averaged over heads), one column
     per input it can see."""
     x = list(range(1, len(inputs) + 1))
-    fig = go.Figure(go.Heatmap(z=weights, x=x, y=[f"layer {i}" for i in range(1, len(weights) + 1)], zmin=0,
+    fig = go.Figure(go.Heatmap(z=weights, x=x, y=[i18n.t("plots.layer", lang, i=i) for i in range(1, len(weights) + 1)], zmin=0,
                                colorscale="Oranges", customdata=[inputs] * len(weights),
-                               hovertemplate="%{y}, input %{x} (%{customdata}): %{z:.3f}<extra></extra>"))
+                               hovertemplate=i18n.t("plots.attention_hover", lang) + "<extra></extra>"))
     if len(inputs) <= 60:                                   # short windows: the characters on the axis
         fig.update_xaxes(tickvals=x, ticktext=inputs, tickangle=0, tickfont=dict(size=10))
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title="Transformer: attention of the predicting position, per layer (mean over heads)",
+    fig.update_layout(title=i18n.t("plots.attention_title", lang),
                       height=120 + 40 * len(weights), **LAYOUT)
     return fig
 
 
-def row_influence(influence: dict[str, list[float]]) -> go.Figure:
+def row_influence(influence: dict[str, list[float]], lang: str = "en") -> go.Figure:
     """For each recurrent model, the influence of every pixel row on its answer (normalised per model):
     rows top to bottom, as in the image."""
     names = list(influence)
@@ -142,30 +158,32 @@ def row_influence(influence: dict[str, list[float]]) -> go.Figure:
     raw = [[influence[n][r] for n in names] for r in range(rows)]
     fig = go.Figure(go.Heatmap(z=z, x=[label(n) for n in names], y=list(range(1, rows + 1)), zmin=0, zmax=1,
                                colorscale="Greys", customdata=raw, showscale=False,
-                               hovertemplate="%{x}, row %{y}: %{z:.2f} of its largest (%{customdata:.2e})<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title_text="row")
-    fig.update_layout(title="Which rows decided the answer", height=320,
+                               hovertemplate=i18n.t("plots.row_hover", lang) + "<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text=i18n.t("plots.row", lang))
+    fig.update_layout(title=i18n.t("plots.rows_title", lang), height=320,
                       **{**LAYOUT, "margin": dict(l=40, r=10, t=40, b=30)})
     return fig
 
 
-def live_curves(steps: dict[str, list[tuple[int, float]]], histories: dict[str, list[dict]], metric: str) -> go.Figure:
+def live_curves(steps: dict[str, list[tuple[int, float]]], histories: dict[str, list[dict]], metric_name: str,
+                lang: str = "en") -> go.Figure:
     """Live training: the training loss after each update (left) and the validation metric after each
     epoch (right), one colour per model, on shared axes."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss (each update)", f"validation {metric} (each epoch)"],
-                        horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=[i18n.t("plots.live_loss", lang),
+                                        i18n.t("plots.live_metric", lang, metric=metric(metric_name, lang))])
     for name, points in steps.items():
         if points:
             fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=label(name),
                             legendgroup=name, line=dict(color=COLORS.get(name)), row=1, col=1)
     for name, history in histories.items():
-        rows = [r for r in history if f"val_{metric}" in r]
+        rows = [r for r in history if f"val_{metric_name}" in r]
         if rows:
-            fig.add_scatter(x=[r["epoch"] for r in rows], y=[r[f"val_{metric}"] for r in rows], mode="lines+markers",
+            fig.add_scatter(x=[r["epoch"] for r in rows], y=[r[f"val_{metric_name}"] for r in rows], mode="lines+markers",
                             name=label(name), legendgroup=name, showlegend=not steps.get(name),
                             line=dict(color=COLORS.get(name)), row=1, col=2)
-    fig.update_xaxes(title_text="updates", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=2, dtick=1)
+    fig.update_xaxes(title_text=i18n.t("plots.updates", lang), row=1, col=1)
+    fig.update_xaxes(title_text=i18n.t("plots.epoch", lang), row=1, col=2, dtick=1)
     fig.update_layout(height=340, **{**LAYOUT, "margin": dict(l=50, r=20, t=60, b=40)})
     return fig
 
@@ -182,29 +200,29 @@ def study_rows(study: dict) -> list[list]:
              round(t["seconds"])] for t in study["trials"]]
 
 
-def study_parallel(study: dict) -> go.Figure:
+def study_parallel(study: dict, lang: str = "en") -> go.Figure:
     """Parallel coordinates: each trial a line from its model and setting to its accuracies."""
     trials = study["trials"]
     models = sorted({t["model"] for t in trials}, key=list(NAMES).index)
-    dims = [dict(label="model", values=[models.index(t["model"]) for t in trials],
+    dims = [dict(label=i18n.t("plots.model", lang), values=[models.index(t["model"]) for t in trials],
                  tickvals=list(range(len(models))), ticktext=[label(m) for m in models])]
-    dims += [dict(label=f, values=[t["params"][f] for t in trials]) for f in STUDY_FACTORS]
-    dims += [dict(label="validation accuracy", values=[t["metrics"]["val_accuracy"] for t in trials]),
-             dict(label="test accuracy", values=[t["metrics"]["test_accuracy"] for t in trials])]
+    dims += [dict(label=i18n.t(f"plots.factors.{f}", lang), values=[x["params"][f] for x in trials]) for f in STUDY_FACTORS]
+    dims += [dict(label=i18n.t("plots.val_accuracy", lang), values=[x["metrics"]["val_accuracy"] for x in trials]),
+             dict(label=i18n.t("plots.test_accuracy", lang), values=[x["metrics"]["test_accuracy"] for x in trials])]
     fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=[t["metrics"]["val_accuracy"] for t in trials],
                                                             colorscale="Viridis", showscale=True)))
-    fig.update_layout(title="Every trial, from its setting to its accuracy", height=380,
+    fig.update_layout(title=i18n.t("plots.parallel_title", lang), height=380,
                       **{**LAYOUT, "margin": dict(l=60, r=40, t=80, b=30)})
     return fig
 
 
-def study_effects(study: dict) -> go.Figure:
+def study_effects(study: dict, lang: str = "en") -> go.Figure:
     """Each factor's effect per cell: training (solid) and validation (dashed) loss per epoch of the
     baseline and of the trials that change only that factor."""
     base = study["baseline"]
     cells = [m for m in NAMES if any(t["model"] == m for t in study["trials"])]
     fig = make_subplots(rows=len(STUDY_FACTORS), cols=max(len(cells), 1), shared_yaxes=True,
-                        subplot_titles=[f"{label(c)}: {f}" for f in STUDY_FACTORS for c in cells],
+                        subplot_titles=[f"{label(c)}: {i18n.t('plots.factors.' + f, lang)}" for f in STUDY_FACTORS for c in cells],
                         vertical_spacing=0.09, horizontal_spacing=0.04)
     palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2"]
     for row, factor in enumerate(STUDY_FACTORS, 1):
@@ -219,7 +237,6 @@ def study_effects(study: dict) -> go.Figure:
                                     mode="lines+markers", line=dict(color=palette[i % len(palette)], dash=dash),
                                     name=f"{factor} {value} {split}", showlegend=False,
                                     hovertemplate=f"{factor} {value}, {split} loss %{{y:.3f}}<extra></extra>")
-    fig.update_layout(title="Each factor's effect: training (solid) and validation (dashed) loss per epoch; "
-                            "colours by the factor's value, smallest first (blue, orange)", height=260 * len(STUDY_FACTORS),
+    fig.update_layout(title=i18n.t("plots.effects_title", lang), height=260 * len(STUDY_FACTORS),
                       **{**LAYOUT, "margin": dict(l=50, r=20, t=90, b=30)})
     return fig

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from seqcompare import CELLS, UserError, checkpoints, data, devices, metrics, precision as precisions
+from seqcompare.i18n import said
 from seqcompare.models import ReviewClassifier, ReviewClassifierConfig, count_parameters
 from seqcompare.training import TrainConfig, classification_batch, fit, settings
 
@@ -314,27 +315,25 @@ class ReviewModels:
     def tokenize(self, text: str) -> tuple[list[int], list[str], list[str]]:
         """ids, tokens and notices for a typed review; raises UserError when there is nothing to read."""
         if not isinstance(text, str) or not text.strip():
-            raise UserError("type or paste a review first")
+            raise UserError("errors.empty_review")
         notices = []
         if len(text) > MAX_CHARS:
-            notices.append(f"the review is {len(text):,} characters long; only the first {MAX_CHARS:,} are read")
+            notices.append(said("notices.review_cut", n=f"{len(text):,}", limit=f"{MAX_CHARS:,}"))
             text = text[:MAX_CHARS]
         enc = self.tokenizer.encode(text)
         ids = enc.ids
         tokens = [text[a:b] for a, b in enc.offsets]        # the words as typed (unknown ones too)
         if len(ids) > MAX_TOKENS:
-            notices.append(f"only the first {MAX_TOKENS:,} of its {len(ids):,} tokens are read")
+            notices.append(said("notices.tokens_cut", limit=f"{MAX_TOKENS:,}", n=f"{len(ids):,}"))
             ids, tokens = ids[:MAX_TOKENS], tokens[:MAX_TOKENS]
         words = [i for i, t in zip(ids, tokens) if any(ch.isalnum() for ch in t)]
         if not words:
-            raise UserError("there are no words to read: write a sentence or two about a film")
+            raise UserError("errors.no_words")
         unknown = sum(1 for i in words if i == self.tokenizer.token_to_id("<unk>"))
         if unknown == len(words):
-            raise UserError("none of these words are known to the models: they were trained on English "
-                            "IMDb reviews")
+            raise UserError("errors.unknown_words")
         if unknown / len(words) > 0.5:
-            notices.append(f"{unknown} of {len(words)} words are unknown to the models (trained on English "
-                           "IMDb reviews): treat the answer as a guess")
+            notices.append(said("notices.unknown_words", unknown=unknown, n=len(words)))
         return ids, tokens, notices
 
     def short_accuracy(self) -> dict[str, float]:
@@ -347,7 +346,7 @@ class ReviewModels:
     def predict(self, text: str, trace: bool = True) -> dict:
         """Every model's label, P(positive) and ms; with `trace`, P(positive) after each token."""
         if self.tokenizer is None:
-            return {"tokens": [], "notices": [], "models": {n: {"error": f"unavailable: {e}"}
+            return {"tokens": [], "notices": [], "models": {n: {"error": said("errors.unavailable", reason=e)}
                                                              for n, e in self.errors.items()}}
         ids, tokens, notices = self.tokenize(text)
         x, lengths = pad([ids])
@@ -361,5 +360,5 @@ class ReviewModels:
             if trace:
                 answers[name]["trace"] = model.prefix_logits(x).softmax(-1)[0, :, 1].tolist()
         for name, reason in self.errors.items():
-            answers[name] = {"error": f"unavailable: {reason}"}
+            answers[name] = {"error": said("errors.unavailable", reason=reason)}
         return {"tokens": tokens, "notices": notices, "models": {n: answers[n] for n in self.names if n in answers}}

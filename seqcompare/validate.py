@@ -14,7 +14,7 @@ def whole(value, what: str) -> int:
     except (TypeError, ValueError, OverflowError):
         number = math.nan
     if isinstance(value, bool) or not number.is_integer():
-        raise UserError(f"{what} must be a whole number, not {value!r}")
+        raise UserError("errors.whole", what=what, value=repr(value))
     return int(number)
 
 
@@ -23,9 +23,9 @@ def finite(value, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise UserError(f"{what} must be a number") from None
+        raise UserError("errors.number", what=what) from None
     if isinstance(value, bool):
-        raise UserError(f"{what} must be a number, not {value!r}")
+        raise UserError("errors.number_not", what=what, value=repr(value))
     if not math.isfinite(number):
-        raise UserError(f"{what} must be a finite number")
+        raise UserError("errors.finite", what=what)
     return number

@@ -21,7 +21,7 @@ def test_app_builds_with_named_endpoints():
     assert {"predict_digit", "classify_review", "generate_text", "train_models"} <= set(endpoints)
     for name in ("predict_digit", "classify_review", "generate_text", "train_models"):   # API-only: no component
         assert all(isinstance(block, Api) for block in endpoints[name].inputs + endpoints[name].outputs)
-    assert not [b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.value.startswith("api ")]
+    assert not [b for b in demo.blocks.values() if isinstance(b, gr.Button) and str(b.value).startswith("api ")]
     assert endpoints["generate_text"].batch and endpoints["generate_text"].max_batch_size == 32
     from seqcompare.ui.train_tab import CONCURRENCY_ID     # one training at a time, the Train tab's included
     assert (endpoints["train_models"].concurrency_id, endpoints["train_models"].concurrency_limit) == (CONCURRENCY_ID, 1)

@@ -1,6 +1,7 @@
 """End-to-end: the real app in headless Chromium — draw a digit, type a review, generate text."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -131,3 +132,116 @@ def test_train_in_the_browser(page):
     hrefs = page.evaluate(links)
     assert "rnn.safetensors" in hrefs and "gru.safetensors" in hrefs and "lstm.safetensors" not in hrefs
     assert "error" not in page.locator("#train-notice").inner_text().lower()
+
+
+# --- 中文 and English; phones -------------------------------------------------------------------------
+
+# Words a Chinese page may still show in Latin letters: model and data-set names, units, file formats,
+# tool names and Gradio's own footer.
+LATIN_OK = {"RNN", "LSTM", "GRU", "LeNet", "Transformer", "IMDb", "MNIST", "ChnSentiCorp", "PyTorch", "cuDNN",
+            "bias_ih", "bias_hh", "Top", "top", "Dropout", "dropout", "Gradio", "API", "UTF", "JSON", "CSV",
+            "safetensors", "txt", "CPU", "seqcompare", "English", "PNG", "JPEG", "MB", "ms", "F", "P", "h", "x", "k",
+            "p", "d", "e", "g", "The", "acting", "was", "wonderful", "but", "plot", "dragged"}
+TABS = {"zh-CN": ("文本生成", "手写数字", "影评情感", "训练"), "en": ("Text generation", "Digits", "Reviews", "Train")}
+
+
+@pytest.fixture()
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS + ["--lang=zh-CN"])
+        yield browser
+        browser.close()
+
+
+def open_app(browser, app_url, **context):
+    """A fresh browser context (its own cookies) on the app."""
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.wait_for_selector("text=seqcompare")
+    return page
+
+
+def latin_words(page) -> set[str]:
+    """The words in Latin letters on screen, once the English example reviews are set aside."""
+    from seqcompare.ui.reviews_tab import REVIEW_EXAMPLES
+
+    lines = [line for line in page.locator("body").inner_text().splitlines()
+             if not any(line.strip()[:20] and example.startswith(line.strip()[:20]) for example in REVIEW_EXAMPLES)]
+    return set(re.findall(r"[A-Za-z_]+", "\n".join(lines))) - LATIN_OK
+
+
+def set_language(page, lang):
+    """The switch at the top; the page reloads in that language."""
+    with page.expect_navigation():
+        page.locator("#lang-switch").get_by_text("中文" if lang == "zh-CN" else "English", exact=True).click()
+    page.wait_for_selector("text=seqcompare")
+    page.get_by_role("tab", name=TABS[lang][0], exact=True).wait_for()
+
+
+def test_a_chinese_browser_sees_every_tab_in_chinese(browser, app_url):
+    page = open_app(browser, app_url, locale="zh-CN", viewport={"width": 1366, "height": 900})
+    for tab in TABS["zh-CN"]:
+        page.get_by_role("tab", name=tab, exact=True).click()
+        page.wait_for_timeout(1500)                      # the tables and figures are redrawn in Chinese
+        assert latin_words(page) == set(), tab
+    page.get_by_role("tab", name="影评情感", exact=True).click()
+    page.get_by_role("button", name="判断情感").click()                  # an empty review
+    page.locator("#review-notice").get_by_text("请先输入或粘贴一段影评").wait_for()
+    page.locator("#review-text textarea").fill("A wonderful film: moving, funny and beautifully acted.")
+    page.locator("#review-lstm").locator("text=/ms/").wait_for()
+    assert page.locator("#review-lstm h2, #review-lstm .output-class").first.inner_text().strip() == "正面"
+    page.get_by_text("每个词之后的 P(正面)").first.wait_for()            # the trace's title and axis
+    page.get_by_text("P(正面)", exact=True).first.wait_for(state="attached")
+
+
+def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
+    page = open_app(browser, app_url, locale="en-US", viewport={"width": 1366, "height": 900})
+    assert page.get_by_role("tab").first.inner_text() == "Text generation"
+    set_language(page, "zh-CN")                           # an explicit choice wins over the browser's English
+    page.reload()
+    page.get_by_role("tab", name="影评情感", exact=True).click()
+    page.get_by_role("button", name="判断情感").click()                  # callbacks speak the chosen language
+    page.locator("#review-notice").get_by_text("请先输入或粘贴一段影评").wait_for()
+    page.get_by_text("RNN 混淆矩阵").first.wait_for(state="attached")     # figures drawn at start, redrawn
+    set_language(page, "en")
+    page.reload()
+    page.get_by_role("tab", name="Reviews", exact=True).click()
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.locator("#review-notice").get_by_text("type or paste a review first").wait_for()
+
+
+def touch_stroke(page, points):
+    """A finger's stroke through `points` (page coordinates), as touch events."""
+    cdp = page.context.new_cdp_session(page)
+    kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+    for kind, (x, y) in zip(kinds, points):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en-US"])
+def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
+    page = open_app(browser, app_url, locale=lang, viewport={"width": 390, "height": 844},
+                    is_mobile=True, has_touch=True, device_scale_factor=2)
+    tabs = TABS["zh-CN" if lang == "zh-CN" else "en"]
+    for tab in [*tabs[1:], tabs[0]]:                      # each tab is on screen and opens with one tap
+        button = page.get_by_role("tab", name=tab, exact=True)
+        assert button.is_visible()
+        button.tap()
+        assert button.get_attribute("aria-selected") == "true"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390      # nothing widens the page
+    page.get_by_role("tab", name=tabs[1], exact=True).tap()
+    canvas = page.locator("#digit-canvas canvas").first
+    page.wait_for_function("document.querySelector('#digit-canvas')?.dataset.armed === '1'")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, top, h = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["height"] * 0.7
+    touch_stroke(page, [(cx, top + h * i / 24) for i in range(25)])          # a 1: one vertical stroke
+    page.locator("#digit-lenet").locator("text=/ms/").wait_for()
+    assert page.locator("#digit-lenet h2, #digit-lenet .output-class").first.inner_text().strip() == "1"
+    page.get_by_role("tab", name=tabs[2], exact=True).tap()
+    page.locator("#review-text textarea").tap()
+    page.keyboard.type("A wonderful film, moving and funny.")
+    page.locator("#review-gru").locator("text=/ms/").wait_for()

@@ -46,3 +46,133 @@ def test_a_user_error_is_said_in_either_language():
 def test_an_unknown_key_names_itself():
     with pytest.raises(KeyError, match="no.such.key"):
         i18n.t("no.such.key", "en")
+
+
+# --- the dashboard in either language ----------------------------------------------------------------
+
+class Browser:
+    """What a callback sees of a request: the switch's cookie and the browser's Accept-Language."""
+
+    def __init__(self, chosen=None, accept="en-US,en;q=0.9"):
+        from seqcompare.ui import locale
+        self.cookies = {locale.COOKIE: chosen} if chosen else {}
+        self.headers = {"accept-language": accept}
+
+
+def test_the_tutorials_terms_are_used():
+    zh = "\n".join(i18n.words("zh-CN").values())
+    for term in ("循环神经网络 (RNN)", "长短期记忆网络 (LSTM)", "门控循环单元 (GRU)", "困惑度", "每字符比特数", "混淆矩阵",
+                 "准确率", "精确率", "召回率", "F1"):
+        assert term in zh, term
+
+
+@pytest.mark.parametrize("chosen, accept, lang", [(None, "zh-CN,zh;q=0.9", "zh-CN"), (None, "zh-TW", "zh-CN"),
+                                                  (None, "en-US", "en"), ("zh-CN", "en-US", "zh-CN"),
+                                                  ("en", "zh-CN", "en"), ("xx", "zh-CN", "zh-CN")])
+def test_a_chosen_language_wins_over_the_browser(chosen, accept, lang):
+    from seqcompare.ui import locale
+    assert locale.of(Browser(chosen, accept)) == lang
+    assert locale.of(None) == "en"
+
+
+def test_an_empty_review_gets_a_chinese_notice_from_the_real_callback(review_bank):
+    from seqcompare import ui
+    message, *labels, trace = ui.review_view(review_bank, "   ", Browser(accept="zh-CN,zh;q=0.9"))
+    assert "请先输入或粘贴一段影评" in message and trace is None
+    message, *_ = ui.review_view(review_bank, "   ", Browser("en", accept="zh-CN"))
+    assert "type or paste a review first" in message
+
+
+def test_a_review_is_answered_with_chinese_labels_and_a_chinese_figure(review_bank):
+    from seqcompare import ui
+    message, *labels, trace = ui.review_view(review_bank, "A wonderful, moving film.", Browser("zh-CN"))
+    assert {c["label"] for c in labels[0].value["confidences"]} == {"正面", "负面"}
+    assert trace.layout.title.text == "每个词之后的 P(正面)" and trace.layout.yaxis.title.text == "P(正面)"
+    _, *labels, trace = ui.review_view(review_bank, "A wonderful, moving film.")        # no request: English
+    assert labels[0].value["label"] == "positive" and trace.layout.title.text == "P(positive) after each word"
+
+
+def test_digit_figures_have_chinese_titles_and_axes(digit_bank):
+    import numpy as np
+    from seqcompare import sketches, ui
+    sketch = {"background": None, "layers": [], "composite": np.asarray(sketches.render(3, size=400))}
+    *_, beliefs, probs = ui.digit_view(digit_bank, sketch, Browser("zh-CN"))
+    assert beliefs.layout.title.text == "各循环模型自上而下读图时判断如何变化"
+    assert beliefs.layout.xaxis.title.text == "已读行数" and beliefs.layout.yaxis.title.text == "数字"
+    assert probs.layout.title.text == "各类别概率"
+    blank = {"background": None, "layers": [], "composite": np.full((400, 400, 4), 255, np.uint8)}
+    assert "请先写一个数字" in ui.digit_view(digit_bank, blank, Browser(accept="zh"))[1]
+
+
+def test_the_shipped_figures_are_redrawn_in_chinese():
+    from seqcompare import plots
+    history = {"rnn": [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "train_accuracy": 0.5, "val_accuracy": 0.4}]}
+    fig = plots.curves(history, ["loss", "accuracy"], "zh-CN")
+    assert fig.layout.title.text == "训练曲线" and [a.text for a in fig.layout.annotations] == ["损失", "准确率"]
+    assert {trace.name for trace in fig.data} == {"RNN 训练", "RNN 验证"}
+    cm = plots.confusion_matrix([[5, 1], [2, 7]], ["负面", "正面"], "GRU", lang="zh-CN")
+    assert cm.layout.title.text == "GRU 混淆矩阵" and cm.layout.xaxis.title.text == "预测"
+    assert plots.confusion_matrix([[5, 1], [2, 7]], ["a", "b"], "GRU").layout.title.text == "GRU"
+
+
+def test_generation_notices_follow_each_request_in_a_batch(text_bank):
+    from seqcompare.ui.textgen_tab import text_views
+    settings = [["早餐", "早餐"], [1000, 1000], [0.8, 0.8], [20, 20], [0, 0], [1.0, 1.0], [1, 1]]
+    (zh, en), *_ = text_views(text_bank, *settings, request=[Browser("zh-CN"), Browser("en")])
+    assert "长度限制为" in zh and "length capped at" in en
+
+
+def test_errors_and_notices_stay_english_for_the_cli_and_the_api(review_bank):
+    import json
+    from seqcompare import ui
+    from seqcompare.ui.common import as_json
+    assert as_json(ui.api_classify_review)(review_bank, "") == {"error": "type or paste a review first"}
+    answer = ui.api_classify_review(review_bank, "zzqx blorf wibble frobnicate film")
+    assert "unknown to the models" in json.loads(json.dumps(answer))["notices"][0]
+    error = UserError("errors.at_least", what="hidden size", low=1)
+    assert str(error) == "hidden size must be at least 1" and error.render("zh-CN") == "隐藏层大小 至少为 1"
+    notice = i18n.said("notices.seed_cut", max=200)
+    assert notice == "only the last 200 characters of the seed are read" and "200" in notice.render("zh-CN")
+
+
+def test_every_word_the_page_asks_for_exists_in_both_languages():
+    from seqcompare import ui
+    from seqcompare.ui import locale
+    demo = ui.build()
+    asked = set(re.findall(r'"key":\s*"(seqcompare\.[^"]+)"', json_of(demo.config)))
+    words = locale.WORDS.translations_dict
+    assert len(asked) > 50 and asked <= set(words["en"]) and asked <= set(words["zh-CN"])
+    assert words["zh-CN"]["seqcompare.app.tabs.train"] == "训练" and demo.i18n_instance is locale.WORDS
+
+
+def json_of(config) -> str:
+    import json
+    return json.dumps(config, default=str).replace('\\"', '"')
+
+
+def test_the_page_starts_in_the_chosen_language_before_gradio_does():
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+    from seqcompare.ui import locale
+
+    page = Starlette(routes=[Route("/", lambda r: HTMLResponse("<html><head><title>x</title></head></html>")),
+                             Route("/config", lambda r: JSONResponse({"head": "<head>"}))])
+    client = TestClient(locale.EarlyLanguage(page))
+    html = client.get("/")
+    assert html.text.startswith("<html><head><script>") and "seqcompare-lang" in html.text
+    assert int(html.headers["content-length"]) == len(html.content)
+    assert client.get("/config").json() == {"head": "<head>"}                  # anything else untouched
+
+
+def test_the_train_tab_answers_in_chinese(digit_bank):
+    import importlib
+    import numpy as np
+    train_tab = importlib.import_module("seqcompare.ui.train_tab")
+    message, *_ = list(train_tab.run("digits", ["rnn"], 0, 1, 0, 0.005, 1, 30, "", 600, 0, None, Browser("zh-CN")))[-1]
+    assert "隐藏层大小 至少为 1" in message
+    drawing = np.zeros((28, 28), np.uint8)
+    assert "请先训练数字模型" in train_tab.try_digit(None, drawing, digit_bank, "zh-CN")
+    assert "train digit models first" in train_tab.try_digit(None, drawing, digit_bank)
+    assert "已停止" in train_tab.stopped(Browser(accept="zh-CN"))

@@ -261,5 +261,8 @@ def test_the_study_section_survives_a_missing_or_broken_file(tmp_path, monkeypat
     (tmp_path / "imdb" / "study.json").write_text('{"trials": [{"model": "lstm"}]}', encoding="utf-8")
     with gr.Blocks() as demo:
         train_tab.study_section()
-    shown = " ".join(str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    from seqcompare.ui import locale
+    shown = " ".join(locale.shown(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown))
     assert "imdb/study.json cannot be shown" in shown and "No study shipped yet for mnist" in shown
+    chinese = " ".join(locale.shown(b.value, "zh-CN") for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    assert "无法显示 checkpoints/imdb/study.json" in chinese

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from seqcompare import UserError, devices
+from seqcompare.i18n import said
 from seqcompare.validate import whole
 from seqcompare.textgen.corpus import END, Vocab
 
@@ -27,23 +28,22 @@ def check_settings(length, temperature, top_k, top_p=1.0, beams=1) -> tuple[int,
             raise TypeError
         temperature, top_p = float(temperature), float(1.0 if top_p is None else top_p)
     except (TypeError, ValueError, OverflowError):
-        raise UserError("temperature and top-p must be numbers") from None
+        raise UserError("errors.temperature_numbers") from None
     if not math.isfinite(temperature) or temperature < 0:
-        raise UserError("temperature must be 0 (greedy) or a positive number")
+        raise UserError("errors.temperature")
     if length < 1:
-        raise UserError("length must be at least 1 character")
+        raise UserError("errors.length")
     if top_k < 0:
-        raise UserError("top-k must be 0 (no limit) or a positive number")
+        raise UserError("errors.top_k")
     if not 0 < top_p <= 1:                                 # NaN fails this too
-        raise UserError("top-p must be above 0 and at most 1 (1 keeps every character)")
+        raise UserError("errors.top_p")
     if not 1 <= beams <= MAX_BEAMS:
-        raise UserError(f"beams must be a whole number from 1 to {MAX_BEAMS} (1: no beam search)")
+        raise UserError("errors.beams", max=MAX_BEAMS)
     if length > MAX_LENGTH:
-        notices.append(f"length capped at {MAX_LENGTH} characters (asked for {length})")
+        notices.append(said("notices.length_capped", max=MAX_LENGTH, asked=length))
         length = MAX_LENGTH
     if beams > 1:
-        notices.append(f"beam search with {beams} beams is deterministic: temperature, top-k, top-p and the "
-                       "random seed are not used")
+        notices.append(said("notices.beams", beams=beams))
     return length, temperature, top_k, top_p, beams, notices
 
 
@@ -51,7 +51,7 @@ def clean_seed(seed: str | None) -> tuple[str, list[str]]:
     seed = (seed or "").replace("\r", "").replace(END, " ").strip()
     notices = []
     if len(seed) > MAX_SEED:
-        notices.append(f"only the last {MAX_SEED} characters of the seed are read")
+        notices.append(said("notices.seed_cut", max=MAX_SEED))
         seed = seed[-MAX_SEED:]
     return seed, notices
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from seqcompare import UserError, checkpoints, data, devices, precision as precisions
+from seqcompare.i18n import said
 from seqcompare.textgen.corpus import END, VOCAB_FILE, shown, corpus, load_vocab, split_reviews
 from seqcompare.textgen.decode import Draw, check_settings, clean_seed, write_many
 from seqcompare.textgen.train import MODELS, build, score_text
@@ -59,7 +60,7 @@ class TextModels:
         self.names = tuple(names)
 
     def _unavailable(self) -> dict:
-        return {n: {"error": f"unavailable: {e}"} for n, e in self.errors.items()}
+        return {n: {"error": said("errors.unavailable", reason=e)} for n, e in self.errors.items()}
 
     def generate(self, seed: str = "早餐", length: int = 100, temperature: float = 0.8, top_k: int = 20,
                  random_seed: int = 0, top_p: float = 1.0, beams: int = 1, stop_at_end: bool = True) -> dict:
@@ -118,10 +119,10 @@ class TextModels:
         try:
             random_seed = int(random_seed) % 2**63          # any whole number names a generator
         except (TypeError, ValueError, OverflowError):
-            raise UserError("the random seed must be a whole number") from None
+            raise UserError("errors.random_seed") from None
         unknown = sorted({c for c in seed if c not in self.vocab.index}) if self.vocab else []
         if unknown:
-            seed_notices.append(f"characters the models never saw in training are read as unknown: {''.join(unknown[:20])}")
+            seed_notices.append(said("notices.unknown_characters", characters="".join(unknown[:20])))
         return {"seed": seed, "length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
                 "beams": beams, "random_seed": random_seed, "notices": notices + seed_notices}
 

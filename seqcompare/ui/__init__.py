@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from seqcompare import digits, reviews, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_digit
+from seqcompare.ui import locale
 from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, notice
 from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
@@ -17,12 +19,6 @@ from seqcompare.ui.train_tab import train_tab
 __all__ = ["build", "api_classify_review", "api_endpoints", "api_predict_digit", "as_json", "comparison",
            "model_table", "notice", "digit_view", "digits_tab", "example_paths", "review_view", "reviews_tab",
            "next_view", "text_views", "textgen_tab", "train_tab", "CHECKPOINTS"]
-
-INTRO = """# seqcompare
-RNN, LSTM and GRU side by side — the same recipe for every cell, the same data, metrics recomputed from the
-shipped checkpoints — with LeNet-5 for digits and a small causal Transformer, the next step after recurrent
-models, for text. Draw a digit, type a movie review, or let the models write a hotel review."""
-
 
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush
 # for the user as soon as the canvas is on screen, so that drawing works at once.
@@ -35,6 +31,34 @@ ARM_BRUSH = """() => {
 }"""
 
 
+# Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
+# overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables scroll inside
+# their box; the canvas takes a finger's strokes instead of scrolling the page.
+CSS = """
+#lang-row { justify-content: flex-end; margin-bottom: -12px; }
+#lang-switch { flex-grow: 0 !important; width: auto !important; }
+#lang-switch .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }
+#lang-switch label { padding: 2px 10px; min-height: 0; white-space: nowrap; }
+.table-wrap, .table-container { overflow-x: auto; max-width: 100%; }
+@media (max-width: 768px), (hover: none) {
+  .js-plotly-plot .modebar-container { display: none !important; }
+}
+#digit-canvas canvas, #digit-canvas-train canvas { touch-action: none; }
+"""
+
+
+class Dashboard(gr.Blocks):
+    """gr.Blocks whose launch() brings the dashboard's words (gr.I18n), the script that sets the page's
+    language before Gradio starts (locale.EarlyLanguage) and the phone-friendly CSS, for `python app.py`
+    and for tests that launch the demo alike."""
+
+    def launch(self, *args, i18n=None, css=None, app_kwargs=None, **kwargs):
+        kwargs.setdefault("ssr_mode", False)      # a page rendered by Node would skip EarlyLanguage's script
+        app_kwargs = dict(app_kwargs or {})
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(locale.EarlyLanguage)]
+        return super().launch(*args, i18n=i18n or locale.WORDS, css=css or CSS, app_kwargs=app_kwargs, **kwargs)
+
+
 # Uploads land in Gradio's cache: every hour, files older than an hour are deleted (and all at restart).
 DELETE_CACHE = (3600, 3600)
 
@@ -45,17 +69,22 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
     digit_bank = digits.DigitModels(checkpoints / "mnist", device=device, precision=precision)
     review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device, precision=precision)
     text_bank = textgen.TextModels(checkpoints / "hotel", device=device, precision=precision)
-    with gr.Blocks(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(INTRO)
-        with gr.Tabs(selected="digits"):
-            with gr.Tab("Text generation", id="textgen"):
+    with Dashboard(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo, \
+            locale.collecting() as views:
+        with gr.Row(elem_id="lang-row"):
+            chooser = locale.switch()
+        gr.Markdown(locale.L("app.intro"), elem_id="intro")
+        with gr.Tabs(selected="digits", overflow_behavior="wrap"):
+            with gr.Tab(locale.L("app.tabs.textgen"), id="textgen"):
                 textgen_tab(text_bank)
-            with gr.Tab("Digits", id="digits"):
+            with gr.Tab(locale.L("app.tabs.digits"), id="digits"):
                 digits_tab(digit_bank)
-            with gr.Tab("Reviews", id="reviews"):
+            with gr.Tab(locale.L("app.tabs.reviews"), id="reviews"):
                 reviews_tab(review_bank)
-            with gr.Tab("Train", id="train"):
+            with gr.Tab(locale.L("app.tabs.train"), id="train"):
                 train_tab(digit_bank, text_bank)
         api_endpoints(digit_bank, review_bank, text_bank)
+        locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)
+    demo.i18n_instance = locale.WORDS          # also for a demo mounted without launch()
     return demo

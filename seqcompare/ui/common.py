@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import gradio as gr
 
-from seqcompare import UserError, metrics, plots
+import pandas as pd
+
+from seqcompare import UserError, i18n, metrics, plots
+from seqcompare.ui import locale
 from seqcompare.checkpoints import CHECKPOINTS  # noqa: F401  (the tabs read the shipped checkpoints here)
 
 UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
@@ -34,22 +39,43 @@ def model_table(meta: dict[str, dict], columns: list[str]) -> list[list]:
     return rows
 
 
+def headers(columns: list[str], lang: str) -> list[str]:
+    """The header of a comparison table: the model, its metrics, its parameters and training time."""
+    return [i18n.t("app.table.model", lang),
+            *(i18n.t("app.table.accuracy", lang) if c == "accuracy" else plots.metric(c, lang) for c in columns),
+            i18n.t("app.table.parameters", lang), i18n.t("app.table.train_seconds", lang)]
+
+
+def table(rows: list[list], header: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=header)
+
+
+def word(name: str, lang: str) -> str:
+    """A class name (positive, negative) in `lang`; digits and anything else as they are."""
+    return i18n.t(f"app.classes.{name}", lang) if i18n.has(f"app.classes.{name}") else name
+
+
 def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],
-               table: list[list] | None = None, headers: list[str] | None = None) -> None:
-    """The comparison block every tab ends with: a table, confusion matrices, training curves."""
+               rows: list[list] | None = None, header=None) -> None:
+    """The comparison block every tab ends with: a table, confusion matrices, training curves, in the page's
+    language (`header(lang)` names the columns of `rows`, by default those of model_table)."""
     if errors:
-        gr.Markdown(notice("Unavailable: " + "; ".join(f"{plots.label(n)} ({r})" for n, r in errors.items())))
-    gr.Dataframe(table if table is not None else model_table(meta, columns),
-                 headers=headers or ["model", *(c if c != "accuracy" else "accuracy (95% interval)" for c in columns),
-                                     "parameters", "train seconds"], interactive=False,
-                 show_label=False)
+        gr.Markdown(locale.composed(lambda lang: notice(i18n.t("app.unavailable", lang, models="; ".join(
+            f"{plots.label(n)} ({r})" for n, r in errors.items())))))
+    rows = rows if rows is not None else model_table(meta, columns)
+    header = header or (lambda lang: headers(columns, lang))
+    locale.per_language(gr.Dataframe(table(rows, header("en")), interactive=False, show_label=False),
+                        lambda lang: table(rows, header(lang)))
     if classes:
         with gr.Row():
             for name, m in meta.items():
-                gr.Plot(plots.confusion_matrix(m["test"]["confusion_matrix"], classes, plots.label(name)),
-                        show_label=False)
+                matrix = partial(plots.confusion_matrix, m["test"]["confusion_matrix"], title=plots.label(name))
+                locale.per_language(gr.Plot(matrix([word(c, "en") for c in classes]), show_label=False),
+                                    lambda lang, matrix=matrix: matrix([word(c, lang) for c in classes], lang=lang))
     if meta:
-        gr.Plot(plots.curves({n: m["history"] for n, m in meta.items()}, curves), show_label=False)
+        histories = {n: m["history"] for n, m in meta.items()}
+        locale.per_language(gr.Plot(plots.curves(histories, curves), show_label=False),
+                            lambda lang: plots.curves(histories, curves, lang))
 
 
 def as_json(fn):

@@ -2,15 +2,35 @@
 
 The reader's explicit choice (the 中文 | English switch, kept in the browser and sent as the cookie
 COOKIE) wins; without one, a callback answers in the language of the request's Accept-Language.
-A callback that builds text takes `request: gr.Request` (Gradio fills it in) and calls `of(request)`."""
+A callback that builds text takes `request: gr.Request` (Gradio fills it in) and calls `of(request)`.
+
+Static words reach the page through Gradio's own internationalisation: `L(key)` is a `gr.I18n` key that
+the browser translates (labels, buttons, Markdown, placeholders); `composed(fn)` is a text built from
+several keys and numbers, rendered here in both languages and sent as one more key. What gr.I18n does not
+reach (figures, table headers, radio choices) is registered with `per_language(component, fn)` and
+rebuilt by `wire()` when the page starts in Chinese or the reader switches."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import hashlib
+import inspect
+import json
+import re
+import typing
+from collections.abc import Callable
+
 import gradio as gr
+from gradio.i18n import I18nData
 
 from seqcompare import i18n
 
 COOKIE = "seqcompare-lang"
+PREFIX = "seqcompare."          # our keys in the browser, apart from Gradio's own ("errors.…", "common.…")
+_COMPOSED: dict[str, dict[str, str]] = {}
+_VIEWS: contextvars.ContextVar[list | None] = contextvars.ContextVar("seqcompare_views", default=None)
 
 
 def of(request: gr.Request | None) -> str:
@@ -23,3 +43,170 @@ def of(request: gr.Request | None) -> str:
         return chosen
     headers = getattr(request, "headers", None) or {}
     return i18n.language(headers.get("accept-language"))
+
+
+def bound(fn: Callable, *first) -> Callable:
+    """`fn` with its first arguments given, as a function whose signature and annotations Gradio can read
+    (it passes gr.Request to the parameter annotated so, which functools.partial would hide)."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        return fn(*first, *args, **kwargs)
+
+    signature = inspect.signature(fn)
+    rest = list(signature.parameters.values())[len(first):]
+    call.__signature__ = signature.replace(parameters=rest)
+    call.__annotations__ = {k: v for k, v in typing.get_type_hints(fn).items() if k in {p.name for p in rest}}
+    del call.__wrapped__                       # Gradio reads this signature, not fn's
+    return call
+
+
+def say(text, lang: str) -> str:
+    """A notice, an error or a plain string, in `lang` (see i18n.render)."""
+    return i18n.render(text, lang)
+
+
+# --- words the browser translates (gr.I18n) -------------------------------------------------------
+
+def L(key: str, **values) -> I18nData:
+    """A key's text for a component's label, value, placeholder or info, in the page's language."""
+    if values:
+        return composed(lambda lang: i18n.t(key, lang, **values))
+    if not i18n.has(key):
+        raise KeyError(f"no text for {key!r} in seqcompare/locales/en.yaml")
+    return I18nData(PREFIX + key)
+
+
+def composed(build: Callable[[str], str]) -> I18nData:
+    """A text made in Python for each language (several keys, numbers), sent to the browser as one key."""
+    texts = {lang: build(lang) for lang in i18n.LANGUAGES}
+    key = "said." + hashlib.sha1("\0".join(texts.values()).encode()).hexdigest()[:16]
+    _COMPOSED[key] = texts
+    return I18nData(PREFIX + key)
+
+
+class Words(gr.I18n):
+    """Every key of both locale files and every composed text so far, as Gradio's translations (read
+    when a page asks for the config, so texts composed while the app was built are included)."""
+
+    def __init__(self):
+        super().__init__()
+
+    @property
+    def translations_dict(self) -> dict[str, dict[str, str]]:
+        return {lang: {**{PREFIX + k: v for k, v in i18n.words(lang).items()},
+                       **{PREFIX + k: texts[lang] for k, texts in _COMPOSED.items()}} for lang in i18n.LANGUAGES}
+
+
+WORDS = Words()
+MARKER = re.compile(r"__i18n__(\{[^}]*\})")
+
+
+def shown(value, lang: str = i18n.DEFAULT) -> str:
+    """What the browser shows for a component's label or value in `lang`, its gr.I18n keys resolved."""
+    words = WORDS.translations_dict[lang]
+    return MARKER.sub(lambda m: words.get(json.loads(m.group(1))["key"], m.group(0)), str(value))
+
+
+# --- what gr.I18n does not reach: rebuilt in the page's language ----------------------------------
+
+@contextlib.contextmanager
+def collecting():
+    """Collect the per_language() registrations made inside (while the dashboard is built)."""
+    views: list = []
+    token = _VIEWS.set(views)
+    try:
+        yield views
+    finally:
+        _VIEWS.reset(token)
+
+
+def per_language(component, build: Callable[[str], object]):
+    """`component`, to be given build(lang) whenever the page's language is set; returns the component."""
+    views = _VIEWS.get()
+    if views is not None:
+        views.append((component, build))
+    return component
+
+
+# The page's language is settled before Gradio's frontend starts: a script at the top of the page makes
+# the browser's language the reader's choice (the cookie), or Simplified Chinese for any zh* browser, so
+# that Gradio's i18n translates every label in it from the first render. The switch stores the choice
+# (cookie, kept a year, and localStorage) and reloads the page.
+EARLY = """<script>(function () {
+  try {
+    var m = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/), lang = m ? decodeURIComponent(m[1]) : null;
+    if (!lang) { try { lang = localStorage.getItem('seqcompare-lang'); } catch (e) {} }
+    if (lang === 'zh-CN' || lang === 'en') {
+      document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
+    } else {
+      lang = (navigator.language || '').toLowerCase().indexOf('zh') === 0 ? 'zh-CN' : null;
+    }
+    if (lang) {
+      Object.defineProperty(navigator, 'language', { get: function () { return lang; }, configurable: true });
+      Object.defineProperty(navigator, 'languages', { get: function () { return [lang]; }, configurable: true });
+      document.documentElement.lang = lang;
+    }
+  } catch (e) {}
+})();</script>"""
+START = """() => {
+  const m = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/), chosen = m ? decodeURIComponent(m[1]) : '';
+  if (chosen === 'zh-CN' || chosen === 'en') return chosen;
+  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+}"""
+CHOOSE = """(lang) => {
+  document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
+  try { localStorage.setItem('seqcompare-lang', lang); } catch (e) {}
+  window.location.reload();
+  return lang;
+}"""
+
+
+class EarlyLanguage:
+    """ASGI middleware: the page itself (GET of an HTML document) gets EARLY at the top of its <head>;
+    every other request passes through untouched (streams included)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].endswith("/"):
+            return await self.app(scope, receive, send)
+        start, chunks = {}, []
+
+        async def rewrite(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body, headers = b"".join(chunks), [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                body = body.replace(b"<head>", b"<head>" + EARLY.encode(), 1)
+            await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite)
+
+
+def switch() -> gr.Radio:
+    """The 中文 | English switch at the top of the page."""
+    return gr.Radio([(name, code) for code, name in reversed(i18n.LANGUAGES.items())], value=i18n.DEFAULT,
+                    show_label=False, container=False, elem_id="lang-switch", min_width=160)
+
+
+def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
+    """Set the page's language as it loads and when the reader switches; rebuild what gr.I18n cannot reach."""
+    components = [c for c, _ in views]
+
+    def rebuild(lang: str, at_start: bool = False) -> list:     # (the switch reloads the page)
+        lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
+        if at_start and lang == i18n.DEFAULT:         # the page was built in English: nothing to redo
+            return [lang, *(gr.skip() for _ in components)]
+        return [lang, *(build(lang) for _, build in views)]
+
+    demo.load(lambda lang: rebuild(lang, at_start=True), chooser, [chooser, *components], js=START,
+              api_visibility="private", show_progress="hidden")
+    chooser.input(None, chooser, None, js=CHOOSE, api_visibility="private")

@@ -4,22 +4,15 @@ influence by gradient norm, `seqcompare.influence`, computed live) and how far b
 
 from __future__ import annotations
 
-from functools import partial
 from html import escape
 
 import gradio as gr
 
-from seqcompare import UserError, checkpoints, digits, influence, plots, reviews, tasks, textgen
+from seqcompare import UserError, checkpoints, digits, i18n, influence, plots, reviews, textgen
+from seqcompare.ui import locale
 from seqcompare.ui.common import CHECKPOINTS, notice
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
-HOW = {
-    "hotel": "For each of a fixed sample of validation reviews, the model reads the review up to a character "
-             "(as generation reads a seed) and predicts the next one",
-    "imdb": "For each of a fixed sample of IMDb test reviews (100 tokens or longer), the model gives its answer "
-            "after the last token",
-    "mnist": "For each MNIST test digit, the model gives its answer after the last of the 28 rows",
-}
 
 
 # --- HTML: inputs shaded by their influence --------------------------------------------------------
@@ -29,13 +22,14 @@ def _rgb(color: str) -> str:
     return ",".join(str(int(color[i:i + 2], 16)) for i in (0, 2, 4))
 
 
-def shade(tokens: list[str], values: list[float], color: str, sep: str = "") -> str:
+def shade(tokens: list[str], values: list[float], color: str, sep: str = "", lang: str = "en") -> str:
     """Each token on a background of the model's colour, as strong as its influence divided by the
     model's largest (the raw value and the distance back from the prediction on hover)."""
     top = max(values, default=0) or 1.0
     rgb, n = _rgb(color), len(tokens)
+    hover = i18n.t("memory.hover", lang)
     return sep.join(
-        f'<span title="{n - i} back · {v / top:.2f} of the largest · {v:.3g}" style="background:rgba({rgb},'
+        f'<span title="{hover.format(back=n - i, share=f"{v / top:.2f}", raw=f"{v:.3g}")}" style="background:rgba({rgb},'
         f'{0.85 * v / top:.3f});border-radius:3px;padding:0 1px">{escape(t)}</span>'
         for i, (t, v) in enumerate(zip(tokens, values)))
 
@@ -50,43 +44,45 @@ def columns_html(blocks: list[tuple[str, str]], caption: str = "") -> str:
 
 # --- Text generation ------------------------------------------------------------------------------
 
-def text_memory_view(bank: textgen.TextModels, text: str, character=None) -> list:
+def text_memory_view(bank: textgen.TextModels, text: str, character=None, lang: str = "en") -> list:
     """Outputs of the Memory view: a notice, the inputs shaded per model (HTML) and the Transformer's
     attention per layer (a figure, or None). `character` counts from 1 (default: the last)."""
     try:
         result = influence.explain_text(bank, text, None if character is None else int(character) - 1)
     except UserError as exc:
-        return [notice(str(exc)), "", None]
+        return [notice(exc.render(lang)), "", None]
     inputs = influence.shown(result["inputs"])
     target = escape(result["target"])
     blocks, attention = [], None
     for name, a in result["models"].items():
         if "error" in a:
-            blocks.append((plots.label(name), f"<i>{escape(a['error'])}</i>"))
+            blocks.append((plots.label(name), f"<i>{escape(locale.say(a['error'], lang))}</i>"))
             continue
         start = a.get("window_start", 0)
-        body = shade(inputs[start:], a["influence"][start:], plots.COLORS.get(name, "#888888"))
+        body = shade(inputs[start:], a["influence"][start:], plots.COLORS.get(name, "#888888"), lang=lang)
         if start:
-            body = f'<span style="color:#999" title="outside its window">…{start} earlier characters unseen… </span>' + body
+            body = f'<span style="color:#999">{i18n.t("memory.unseen", lang, n=start)} </span>' + body
         blocks.append((f"{plots.label(name)} · {a['ms']:.0f} ms",
                        body + f'<span style="outline:2px solid #333;border-radius:3px;padding:0 2px">{target}</span>'))
         if "attention" in a:
-            attention = plots.attention_layers([w[start:] for w in a["attention"]], inputs[start:])
-    caption = (f"Predicting <b>{target}</b> (character {result['position'] + 1} of {len(result['text'])}) from the "
-               f"{len(inputs)} characters read before it (⏎: the start of the review). The darker a character, the "
-               "more the model's log-probability of the framed one moves with it (the gradient norm, divided by "
-               "each model's largest); hover for the raw value.")
-    return [notice("; ".join(result["notices"])), columns_html(blocks, caption), attention]
+            attention = plots.attention_layers([w[start:] for w in a["attention"]], inputs[start:], lang)
+    caption = i18n.t("memory.text_caption", lang, target=f"<b>{target}</b>", position=result["position"] + 1,
+                     length=len(result["text"]), n=len(inputs))
+    return [notice("; ".join(locale.say(n, lang) for n in result["notices"])), columns_html(blocks, caption), attention]
 
 
-def text_memory_for(bank: textgen.TextModels, text: str) -> list:
+def text_memory_for(bank: textgen.TextModels, text: str, request: gr.Request = None) -> list:
     """A new text: the character slider spans it (the last character chosen) and the view explains that."""
     try:
         cleaned, _ = influence.clean_text(text, bank.vocab)
         slider = gr.Slider(minimum=2, maximum=len(cleaned), value=len(cleaned))
     except UserError:
         slider = gr.skip()
-    return [slider, *text_memory_view(bank, text)]
+    return [slider, *text_memory_view(bank, text, lang=locale.of(request))]
+
+
+def text_memory_at(bank: textgen.TextModels, text: str, character, request: gr.Request = None) -> list:
+    return text_memory_view(bank, text, character, locale.of(request))
 
 
 def take_text(source: str, seed: str, *texts: str):
@@ -96,34 +92,42 @@ def take_text(source: str, seed: str, *texts: str):
     return chosen if chosen and chosen.strip() else gr.skip()
 
 
+def sources(lang: str) -> list[tuple[str, str]]:
+    """The Memory view's choices: the seed or a model's text (values stay "Seed", "RNN", …)."""
+    return [(i18n.t("memory.seed", lang), "Seed"), *((plots.label(n),) * 2 for n in textgen.MODELS)]
+
+
 def textgen_memory(bank: textgen.TextModels, seed: gr.Textbox, columns: list[gr.Textbox]) -> None:
     """The Memory section of the Text generation tab, wired to the seed and the models' columns."""
-    gr.Markdown("## Memory: which earlier characters each model used\nPick a character; each model shows the "
-                "characters before it, shaded by how strongly they move its prediction of that character.")
+    gr.Markdown(locale.L("memory.text_intro"))
     first = text_memory_view(bank, EXAMPLE_TEXT)
     with gr.Row():
-        source = gr.Radio(["Seed", *(plots.label(n) for n in textgen.MODELS)], value=plots.label("lstm"),
-                          label="Take the text of (after generating)", scale=2)
+        source = locale.per_language(gr.Radio(sources("en"), value=plots.label("lstm"),
+                                              label=locale.L("memory.take"), scale=2),
+                                     lambda lang: gr.Radio(choices=sources(lang)))
         character = gr.Slider(2, len(EXAMPLE_TEXT), value=len(EXAMPLE_TEXT), step=1, scale=2,
-                              label="Character to explain (its position in the text)", elem_id="memory-character")
-    text = gr.Textbox(EXAMPLE_TEXT, label="Text (or type your own)", lines=2, max_lines=6, elem_id="memory-text")
+                              label=locale.L("memory.character"), elem_id="memory-character")
+    text = gr.Textbox(EXAMPLE_TEXT, label=locale.L("memory.text"), lines=2, max_lines=6, elem_id="memory-text")
     message = gr.Markdown(first[0], elem_id="memory-notice")
-    shading = gr.HTML(first[1], elem_id="memory-shading", max_height=520)
-    attention = gr.Plot(first[2], show_label=False)
+    shading = locale.per_language(gr.HTML(first[1], elem_id="memory-shading", max_height=520),
+                                  lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[1])
+    attention = locale.per_language(gr.Plot(first[2], show_label=False),
+                                    lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[2])
     gr.on([source.change, seed.change, *(c.change for c in columns)], take_text, [source, seed, *columns], text,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-    text.change(partial(text_memory_for, bank), text, [character, message, shading, attention],
+    text.change(locale.bound(text_memory_for, bank), text, [character, message, shading, attention],
                 api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-    character.release(partial(text_memory_view, bank), [text, character], [message, shading, attention],
+    character.release(locale.bound(text_memory_at, bank), [text, character], [message, shading, attention],
                       api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     distance_section("hotel")
 
 
 # --- Reviews --------------------------------------------------------------------------------------
 
-def review_memory_view(bank: reviews.ReviewModels, review: str) -> str:
+def review_memory_view(bank: reviews.ReviewModels, review: str, request: gr.Request = None) -> str:
     """Each model's words shaded by their influence on its final answer (HTML; empty for bad input, whose
     notice the tab already shows)."""
+    lang = locale.of(request)
     try:
         result = influence.explain_review(bank, review)
     except UserError:
@@ -131,39 +135,38 @@ def review_memory_view(bank: reviews.ReviewModels, review: str) -> str:
     blocks = []
     for name, a in result["models"].items():
         if "error" in a:
-            blocks.append((plots.label(name), f"<i>{escape(a['error'])}</i>"))
+            blocks.append((plots.label(name), f"<i>{escape(locale.say(a['error'], lang))}</i>"))
         else:
-            blocks.append((f"{plots.label(name)} → {a['target']} · {a['ms']:.0f} ms",
-                           shade(result["tokens"], a["influence"], plots.COLORS.get(name, "#888888"), " ")))
-    return columns_html(blocks, "<b>Which words decided each answer</b> — the darker a word, the more the model's "
-                                "log-probability of its own answer moves with it (gradient norm, ÷ each model's largest).")
+            target = i18n.t(f"app.classes.{a['target']}", lang) if i18n.has(f"app.classes.{a['target']}") else a["target"]
+            blocks.append((f"{plots.label(name)} → {target} · {a['ms']:.0f} ms",
+                           shade(result["tokens"], a["influence"], plots.COLORS.get(name, "#888888"), " ", lang)))
+    return columns_html(blocks, i18n.t("memory.review_caption", lang))
 
 
 def review_memory(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Button) -> None:
     """The words-by-influence view, placed where it is called and updated with the review."""
     shading = gr.HTML(elem_id="review-influence", max_height=420)
-    gr.on([submit.click, text.submit, text.change], partial(review_memory_view, bank), text, shading,
+    gr.on([submit.click, text.submit, text.change], locale.bound(review_memory_view, bank), text, shading,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
 
 # --- Digits ---------------------------------------------------------------------------------------
 
-def digit_memory_view(bank: digits.DigitModels, image):
+def digit_memory_view(bank: digits.DigitModels, image, request: gr.Request = None):
     """Each recurrent model's influence per pixel row on its answer (a figure), or None for bad input."""
     try:
         result = influence.explain_digit(bank, image)
     except UserError:
         return None
     rows = {n: a["influence"] for n, a in result["models"].items() if "influence" in a}
-    return plots.row_influence(rows) if rows else None
+    return plots.row_influence(rows, locale.of(request)) if rows else None
 
 
 def digit_memory(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn) -> gr.Plot:
     """The rows-by-influence figure, placed where it is called, updated with the drawing or the upload."""
     plot = gr.Plot(show_label=False, elem_id="digit-rows")
-    gr.Markdown("Rows shaded by their influence on each recurrent model's answer (÷ its largest). LeNet-5 "
-                "sees the whole image at once: it has no rows to rank.")
-    view = partial(digit_memory_view, bank)
+    gr.Markdown(locale.L("memory.rows_note"))
+    view = locale.bound(digit_memory_view, bank)
     kwargs = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     gr.on([draw_btn.click, canvas.change], view, canvas, plot, **kwargs)
     gr.on([upload_btn.click, upload.change], view, upload, plot, **kwargs)
@@ -172,36 +175,36 @@ def digit_memory(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn)
 
 # --- How far back each model looks: the stored distance curves -----------------------------------
 
-def memory_summary(memory: dict) -> str:
+def memory_summary(memory: dict, lang: str = "en") -> str:
     """Each model's memory length, trained and untrained, in one sentence (Markdown)."""
-    unit, parts = memory.get("unit", "steps"), []
+    unit, parts = i18n.t(f"plots.units.{memory.get('unit', 'steps')}", lang), []
     for name, m in memory["models"].items():
         u = memory.get("untrained", {}).get("models", {}).get(name)
         parts.append(f"{plots.label(name)} **{influence.length_text(m)}**" +
-                     (f" (untrained {influence.length_text(u)})" if u else ""))
-    return (f"**Memory length** — the first distance at which the curve falls below "
-            f"{memory.get('threshold', influence.THRESHOLD):.0%}, in {unit}: " + ", ".join(parts) + ".")
+                     (i18n.t("memory.untrained", lang, length=influence.length_text(u)) if u else ""))
+    return i18n.t("memory.summary", lang, threshold=f"{memory.get('threshold', influence.THRESHOLD):.0%}", unit=unit,
+                  lengths=", ".join(parts))
 
 
-def distance_view(task: str, folder=None) -> tuple[object, str]:
+def distance_view(task: str, folder=None, lang: str = "en") -> tuple[object, str]:
     """(figure or None, Markdown) for a task's stored distance curves."""
     try:
         memory = influence.load_memory(folder or CHECKPOINTS / task)
     except checkpoints.CheckpointError as exc:
         return None, notice(str(exc))
     if memory is None:
-        return None, (f"_Not measured yet: `python -m seqcompare memory {task} --save` writes "
-                      f"`checkpoints/{task}/{influence.MEMORY_FILE}`._")
-    text = (f"{HOW[task]}; the influence of the input d {memory['unit']} back is divided by that of the last "
-            f"input read, and the ratios are averaged over the {memory['targets']:,} targets. Solid: the shipped "
-            "models; dotted: the same architectures at initialisation, before any training. " + memory_summary(memory))
-    return plots.distance_curves(memory, f"How far back each model looks — {tasks.get(task).title}"), text
+        return None, i18n.t("memory.not_measured", lang, task=task, file=influence.MEMORY_FILE)
+    text = i18n.t("memory.distance_text", lang, how=i18n.t(f"memory.how.{task}", lang),
+                  unit=i18n.t(f"plots.units.{memory['unit']}", lang), targets=f"{memory['targets']:,}",
+                  summary=memory_summary(memory, lang))
+    title = i18n.t("memory.distance_title", lang, task=i18n.t(f"memory.tasks.{task}", lang))
+    return plots.distance_curves(memory, title, lang), text
 
 
 def distance_section(task: str) -> None:
     """A heading, the stored distance curves and the memory lengths of a task."""
-    fig, text = distance_view(task)
-    gr.Markdown("### How far back each model looks")
+    fig, _ = distance_view(task)
+    gr.Markdown(locale.L("memory.distance_heading"))
     if fig is not None:
-        gr.Plot(fig, show_label=False)
-    gr.Markdown(text)
+        locale.per_language(gr.Plot(fig, show_label=False), lambda lang: distance_view(task, lang=lang)[0])
+    gr.Markdown(locale.composed(lambda lang: distance_view(task, lang=lang)[1]))

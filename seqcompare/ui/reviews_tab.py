@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 
 import gradio as gr
 
-from seqcompare import UserError, plots, reviews
-from seqcompare.ui import memory_views
-from seqcompare.ui.common import comparison, notice
+from seqcompare import UserError, i18n, plots, reviews
+from seqcompare.ui import locale, memory_views
+from seqcompare.ui.common import comparison, notice, word
 
 
 REVIEW_EXAMPLES = [
@@ -24,41 +23,42 @@ REVIEW_EXAMPLES = [
 ]
 
 
-def review_view(bank: reviews.ReviewModels, review: str) -> list:
+def review_view(bank: reviews.ReviewModels, review: str, request: gr.Request = None) -> list:
     """Outputs of the Reviews tab: a notice, one Label per model, the word-by-word trace."""
-    names = list(reviews.MODELS)
+    names, lang = list(reviews.MODELS), locale.of(request)
     try:
         result = bank.predict(review)
     except UserError as exc:
-        return [notice(str(exc)), *([None] * len(names)), None]
-    out = [notice("; ".join(result["notices"]))]
+        return [notice(exc.render(lang)), *([None] * len(names)), None]
+    out = [notice("; ".join(locale.say(n, lang) for n in result["notices"]))]
     for n in names:
-        a = result["models"].get(n, {"error": "unavailable"})
+        a = result["models"].get(n, {"error": i18n.said("app.unavailable_model")})
         if "error" in a:
-            out.append(gr.Label(value=None, label=f"{plots.label(n)} — {a['error']}"))
+            out.append(gr.Label(value=None, label=f"{plots.label(n)} — {locale.say(a['error'], lang)}"))
         else:
-            out.append(gr.Label(value={"positive": a["positive"], "negative": 1 - a["positive"]},
+            out.append(gr.Label(value={word("positive", lang): a["positive"], word("negative", lang): 1 - a["positive"]},
                                 label=f"{plots.label(n)} · {a['ms']:.1f} ms"))
     traces = {n: a["trace"] for n, a in result["models"].items() if "trace" in a}
-    out.append(plots.prefix_trace(traces, result["tokens"], "P(positive) after each word") if traces else None)
+    out.append(plots.prefix_trace(traces, result["tokens"], lang) if traces else None)
     return out
 
 
 def reviews_tab(bank: reviews.ReviewModels) -> None:
     names = list(reviews.MODELS)
-    text = gr.Textbox(label="Type or paste a movie review", lines=5, max_lines=12,
-                      placeholder="e.g. The acting was wonderful but the plot dragged.", elem_id="review-text")
+    gr.Markdown(locale.L("reviews.english_data"), elem_id="review-language-note")
+    text = gr.Textbox(label=locale.L("reviews.text"), lines=5, max_lines=12,
+                      placeholder=locale.L("reviews.placeholder"), elem_id="review-text")
     with gr.Row():
-        submit = gr.Button("Classify", variant="primary")
-        gr.ClearButton(text)
+        submit = gr.Button(locale.L("reviews.classify"), variant="primary", elem_id="review-classify")
+        gr.ClearButton(text, value=locale.L("reviews.clear"))
     message = gr.Markdown(elem_id="review-notice")
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
-    trace = gr.Plot(label="Word by word", show_label=False)
+    trace = gr.Plot(label=locale.L("reviews.trace"), show_label=False)
     memory_views.review_memory(bank, text, submit)
-    gr.Examples(REVIEW_EXAMPLES, inputs=text, label="Example reviews (written for this project)")
+    gr.Examples(REVIEW_EXAMPLES, inputs=text, label=locale.L("reviews.examples"))
 
-    classify = partial(review_view, bank)
+    classify = locale.bound(review_view, bank)
 
     outputs = [message, *answers, trace]
     submit.click(classify, text, outputs, api_visibility="private")
@@ -66,12 +66,10 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     text.change(classify, text, outputs, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
 
-    gr.Markdown("## How they compare on the 25,000 IMDb test reviews")
+    gr.Markdown(locale.L("reviews.compare"))
     comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"],
                ["negative", "positive"], ["loss", "accuracy", "precision", "recall", "f1"])
     short = bank.short_accuracy()
     if short:
-        gr.Markdown("**Short typed reviews** — accuracy on 40 one-sentence reviews written for the project "
-                    "(never trained on), measured as the app starts: "
-                    + ", ".join(f"{plots.label(n)} {a:.2f}" for n, a in short.items()) + ".")
+        gr.Markdown(locale.L("reviews.short", scores=", ".join(f"{plots.label(n)} {a:.2f}" for n, a in short.items())))
     memory_views.distance_section("imdb")

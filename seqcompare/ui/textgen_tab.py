@@ -2,91 +2,98 @@
 
 from __future__ import annotations
 
-from functools import partial
 
 import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
+from seqcompare.ui import locale, memory_views
 from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
-from seqcompare.ui import memory_views
 
 
-PARAMETER_NOTE = """**Why two parameter counts?** The tutorials count an LSTM layer as 4 × (h·x + h·h + h): one bias
-vector per gate. PyTorch (like cuDNN) keeps two, `bias_ih` and `bias_hh`, so its layers hold 4 × (h·x + h·h + 2h) —
-an extra h per gate that changes nothing the layer can express. The same goes for RNN (×1) and GRU (×3; there the
-second bias sits inside the reset gate’s product, so it is not even redundant). Both counts in the table above include the
-embedding and the decoder. The Transformer has no textbook formula: both columns give PyTorch's count (its output layer
-is the token embedding itself, counted once)."""
-
-
-def text_views(bank: textgen.TextModels, *settings: list) -> list[list]:
+def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None) -> list[list]:
     """Outputs of the Text generation tab (a notice, one text box per model, the next-character figure) for
-    a batch of concurrent requests (Gradio's batch mode: a list per input, a list per output): the models
-    write all the sampled ones together, each request the text it gets alone."""
+    a batch of concurrent requests (Gradio's batch mode: a list per input, a list per output, one request
+    per input): the models write all the sampled ones together, each request the text it gets alone."""
     answers = bank.generate_many(list(zip(*settings)))
-    return [list(column) for column in zip(*(answer_view(bank, a) for a in answers))]
+    requests = request if isinstance(request, list) else [request] * len(answers)
+    return [list(column) for column in zip(*(answer_view(bank, a, locale.of(r)) for a, r in zip(answers, requests)))]
 
 
-def answer_view(bank: textgen.TextModels, result: dict | UserError) -> list:
+def answer_view(bank: textgen.TextModels, result: dict | UserError, lang: str = "en") -> list:
     names = list(textgen.MODELS)
     if isinstance(result, UserError):
-        return [notice(str(result)), *([None] * len(names)), None]
-    shared = [f"written in one batch with {result['batch'] - 1} other request(s): each time is the batch's"] \
-        if result.get("batch") else []
-    out = [notice("; ".join(result["notices"] + shared))]
+        return [notice(result.render(lang)), *([None] * len(names)), None]
+    shared = [i18n.t("textgen.batch", lang, others=result["batch"] - 1)] if result.get("batch") else []
+    out = [notice("; ".join([locale.say(n, lang) for n in result["notices"]] + shared))]
     for name in names:
-        a = result["models"].get(name, {"error": "unavailable"})
-        out.append(gr.Textbox(value=a.get("text", ""), label=f"{plots.label(name)} — {a['error']}" if "error" in a
-                              else f"{plots.label(name)} · {a['ms']:.0f} ms · {a['characters']} characters"))
-    out.append(next_view(bank, result["seed"]))
+        a = result["models"].get(name, {"error": i18n.said("app.unavailable_model")})
+        out.append(gr.Textbox(value=a.get("text", ""), label=f"{plots.label(name)} — {locale.say(a['error'], lang)}"
+                              if "error" in a else i18n.t("textgen.written", lang, model=plots.label(name), ms=a["ms"],
+                                                          n=a["characters"])))
+    out.append(next_view(bank, result["seed"], lang))
     return out
 
 
-def next_view(bank: textgen.TextModels, seed: str):
+def write(bank: textgen.TextModels, seed, length, temperature, top_k, random_seed, top_p, beams,
+          request: gr.Request = None) -> list[list]:
+    """The Generate button (batched): text_views in each request's language."""
+    return text_views(bank, seed, length, temperature, top_k, random_seed, top_p, beams, request=request)
+
+
+def next_view(bank: textgen.TextModels, seed: str, lang: str = "en"):
     """Each model's ten likeliest next characters after the seed, or nothing without models."""
-    return plots.top_next(bank.next_chars(seed or "")) if bank.models else None
+    return plots.top_next(bank.next_chars(seed or ""), lang) if bank.models else None
+
+
+def next_for(bank: textgen.TextModels, seed: str, request: gr.Request = None):
+    return next_view(bank, seed, locale.of(request))
 
 
 def textgen_tab(bank: textgen.TextModels) -> None:
     names = list(textgen.MODELS)
+    gr.Markdown(locale.L("textgen.chinese_data"), elem_id="gen-language-note")
     with gr.Row():
-        seed = gr.Textbox(label="Seed", value="早餐", max_lines=2, scale=3, elem_id="gen-seed")
-        length = gr.Slider(1, textgen.MAX_LENGTH, value=100, step=1, label="Length (characters)", scale=2)
-        random_seed = gr.Number(value=0, precision=0, label="Random seed", scale=1)
+        seed = gr.Textbox(label=locale.L("textgen.seed"), value="早餐", max_lines=2, scale=3, elem_id="gen-seed")
+        length = gr.Slider(1, textgen.MAX_LENGTH, value=100, step=1, label=locale.L("textgen.length"), scale=2)
+        random_seed = gr.Number(value=0, precision=0, label=locale.L("textgen.random_seed"), scale=1)
     with gr.Row():
-        temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature (0 = greedy)", scale=2)
-        top_k = gr.Slider(0, 100, value=20, step=1, label="Top-k (0 = all)", scale=2)
-        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p, nucleus (1 = all)", scale=2)
-        beams = gr.Slider(1, textgen.MAX_BEAMS, value=1, step=1, scale=2,
-                          label="Beams (1 = sample; more = beam search, deterministic)")
-    generate = gr.Button("Generate", variant="primary", elem_id="gen-button")
+        temperature = gr.Slider(0, 2, value=0.8, step=0.05, label=locale.L("textgen.temperature"), scale=2)
+        top_k = gr.Slider(0, 100, value=20, step=1, label=locale.L("textgen.top_k"), scale=2)
+        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label=locale.L("textgen.top_p"), scale=2)
+        beams = gr.Slider(1, textgen.MAX_BEAMS, value=1, step=1, scale=2, label=locale.L("textgen.beams"))
+    generate = gr.Button(locale.L("textgen.generate"), variant="primary", elem_id="gen-button")
     message = gr.Markdown(elem_id="gen-notice")
     with gr.Row(equal_height=True):
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, elem_id=f"gen-{n}") for n in names]
-    next_plot = gr.Plot(next_view(bank, seed.value), show_label=False)
-
-    write = partial(text_views, bank)
-    seed.change(partial(next_view, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
+    next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False),
+                                    lambda lang: next_view(bank, "早餐", lang))
+    write_all = locale.bound(write, bank)
+    seed.change(locale.bound(next_for, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
     settings = [seed, length, temperature, top_k, random_seed, top_p, beams]
     for event in (generate.click, seed.submit):
-        event(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
+        event(write_all, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
     memory_views.textgen_memory(bank, seed, columns)
 
-    gr.Markdown("## How they compare on the validation reviews")
+    gr.Markdown(locale.L("textgen.compare"))
     table = precision.load_table(CHECKPOINTS)
     rows = [[plots.label(n), m["validation"]["bpc"], bank.plans[n],
              precision.served_metric(table, "hotel", n, bank.plans[n], m["validation"]["bpc"]),
              m["validation"]["perplexity"], f"{m['parameters']:,}",
              f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
-    comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], table=rows,
-               headers=["model", "bits per char", i18n.t("precision.served", "en"),
-                        i18n.t("precision.served_bpc", "en"), "perplexity", "parameters (PyTorch)",
-                        "parameters (textbook)", "train seconds"])
-    summary = textgen.summary(bank.meta, read_bench())
-    if summary:
-        gr.Markdown(summary, elem_id="gen-summary")
-    gr.Markdown(PARAMETER_NOTE)
+    comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], rows=rows, header=table_header)
+    bench = read_bench()
+    if textgen.summary(bank.meta, bench):
+        gr.Markdown(locale.composed(lambda lang: textgen.summary(bank.meta, bench, lang)), elem_id="gen-summary")
+    gr.Markdown(locale.L("textgen.parameter_note"))
+
+
+TABLE = ("model", "bpc", "served", "served_bpc", "perplexity", "parameters", "textbook", "train_seconds")
+
+
+def table_header(lang: str) -> list[str]:
+    """The comparison table's columns; the served precision's two from the precision section."""
+    return [i18n.t(f"precision.{c}" if c.startswith("served") else f"textgen.table.{c}", lang) for c in TABLE]
 
 
 def read_bench() -> dict:

@@ -6,20 +6,21 @@ from __future__ import annotations
 import shutil
 import tempfile
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
-from seqcompare import UserError, checkpoints, digits, live, plots, sweep, textgen
-from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, notice
+from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
+from seqcompare.ui import locale
+from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, notice, table
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
-CAPS_NOTE = (f"**Limits on this server** (no setting can lift them): {live.CAPS['seconds']} s of training per run, "
-             f"shared equally by the models; at most {live.CAPS['epochs']} epochs, hidden size {live.CAPS['hidden']}, "
-             f"{live.CAPS['layers']} layers, {live.CAPS['images']:,} digit images, {live.CAPS['characters']:,} characters "
-             f"of text (uploads up to {UPLOAD_MB} MB of UTF-8), learning rate {live.MIN_LR:g}–{live.CAPS['lr']:g}. One training "
-             "runs at a time (others wait in the queue and see their place) on one CPU thread, so the other tabs stay "
-             "responsive. What you train lives in your session only and is freed when you close the tab.")
+CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
+            layers=live.CAPS["layers"], images=f"{live.CAPS['images']:,}", characters=f"{live.CAPS['characters']:,}",
+            mb=UPLOAD_MB, min_lr=f"{live.MIN_LR:g}", max_lr=f"{live.CAPS['lr']:g}")
+RESULTS = ("model", "status", "epochs", "train_loss", "metric", "parameters", "seconds")
+STUDY = ("model", "hidden", "layers", "dropout", "val_accuracy", "test_accuracy", "parameters", "seconds")
 
 
 def _free(session) -> None:
@@ -28,15 +29,20 @@ def _free(session) -> None:
         shutil.rmtree(session["dir"], ignore_errors=True)
 
 
-def _table(final: dict) -> list[list]:
+def _table(final: dict, lang: str = "en"):
     metric = final["metric"]
     rows = []
     for name, m in final["models"].items():
         best = (m.get("history") or [{}])[max(m.get("best_epoch", 1), 1) - 1] if m.get("history") else {}
-        rows.append([plots.label(name), m.get("status", ""), m.get("epochs_run", m.get("epoch", 0)),
+        rows.append([plots.label(name), status(m.get("status", ""), lang), m.get("epochs_run", m.get("epoch", 0)),
                      best.get("train_loss"), best.get(f"val_{metric}"), f"{m.get('parameters', 0):,}",
                      m.get("seconds")])
-    return rows
+    return table(rows, [i18n.t(f"train.results.{c}", lang) for c in RESULTS])
+
+
+def status(word: str, lang: str) -> str:
+    """A model's training status (training, done, stopped …) in `lang`."""
+    return i18n.t(f"train.status.{word}", lang) if i18n.has(f"train.status.{word}") else word
 
 
 def _downloads(final: dict, models: dict) -> tuple[str, list[str]]:
@@ -51,10 +57,12 @@ def _downloads(final: dict, models: dict) -> tuple[str, list[str]]:
     return str(folder), sorted(str(p) for p in folder.iterdir())
 
 
-def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session):
+def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session,
+        request: gr.Request = None):
     """The Train button: stream the curves while the models learn; keep them in this session."""
     outputs = lambda msg, progress="", fig=None, rows=None, files=None, sess=session: \
         [msg, progress, fig, rows, files, sess]
+    lang = locale.of(request)
     try:
         s, notices = live.check(task, ",".join(models or []), hidden, layers, dropout, lr, epochs, seconds, text,
                                 images, seed)
@@ -65,11 +73,13 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
                     if m.get("loss") is not None and (not steps[name] or steps[name][-1][0] != m["updates"]):
                         steps[name].append((m["updates"], m["loss"]))
                 histories = {n: m.get("history") or [] for n, m in update["models"].items()}
-                fig = plots.live_curves(steps, histories, update["metric"])
+                fig = plots.live_curves(steps, histories, update["metric"], lang)
                 progress = f"**{update['progress']:.0%}** · {update['elapsed']:.0f} s · " + ", ".join(
-                    f"{plots.label(n)} {m['status']}" + (f" (epoch {m['epoch']})" if m["status"] == "training" else "")
+                    f"{plots.label(n)} {status(m['status'], lang)}"
+                    + (i18n.t("train.epoch", lang, n=m["epoch"]) if m["status"] == "training" else "")
                     for n, m in update["models"].items())
-                messages = update["notices"] + ([update["error"]] if update.get("error") else [])
+                messages = [locale.say(n, lang) for n in update["notices"]] + \
+                    ([locale.say(update["error"], lang)] if update.get("error") else [])
                 if not update["done"]:
                     yield outputs(notice("; ".join(messages)), progress, fig, None, None)
                     continue
@@ -78,22 +88,22 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
                 _free(session)
                 new = {"task": s.task, "models": trained, "vocab": keep.get("vocab"), "dir": folder}
                 if update.get("stopped"):
-                    messages.append("stopped: the models keep what they learned so far")
-                yield outputs(notice("; ".join(messages)), progress, fig, _table(update), files, new)
+                    messages.append(i18n.t("train.stopped_kept", lang))
+                yield outputs(notice("; ".join(messages)), progress, fig, _table(update, lang), files, new)
     except UserError as exc:
-        yield outputs(notice(str(exc)))
+        yield outputs(notice(exc.render(lang)))
 
 
-def try_digit(session, image, bank: digits.DigitModels):
+def try_digit(session, image, bank: digits.DigitModels, lang: str = "en"):
     """The session's freshly trained digit models next to the shipped ones, as a small table."""
     if not session or session.get("task") != live.DIGITS.name:
-        return notice("train digit models first (task: digits), then draw here")
+        return notice(i18n.t("train.digits_first", lang))
     try:
         mine = live.classify(session["models"], image)
         shipped = bank.predict(image)["models"]
     except UserError as exc:
-        return notice(str(exc))
-    lines = ["| model | trained here | shipped |", "| --- | --- | --- |"]
+        return notice(exc.render(lang))
+    lines = [i18n.t("train.try_header", lang), "| --- | --- | --- |"]
     for name in dict.fromkeys([*mine, *digits.MODELS]):
         a, b = mine.get(name), shipped.get(name, {})
         lines.append(f"| {plots.label(name)} | " + (f"{a['label']} ({a['confidence']:.2f})" if a else "—") + " | "
@@ -101,76 +111,93 @@ def try_digit(session, image, bank: digits.DigitModels):
     return "\n".join(lines)
 
 
-def try_text(session, seed, bank: textgen.TextModels):
+def try_text(session, seed, bank: textgen.TextModels, lang: str = "en"):
     if not session or session.get("task") != live.TEXT.name:
-        return notice("train text models first (task: your own text), then write here")
+        return notice(i18n.t("train.text_first", lang))
     try:
         mine = live.generate(session["models"], session["vocab"], seed or "", 120, 0.8, 0)
         shipped = bank.generate(seed or "", 120, 0.8, 20, 0)["models"] if bank.models else {}
     except UserError as exc:
-        return notice(str(exc))
-    lines = [f"**{plots.label(n)}, trained here:** {t}" for n, t in mine.items()]
-    lines += [f"**{plots.label(n)}, shipped (hotel reviews):** {a['text']}" for n, a in shipped.items() if "text" in a]
+        return notice(exc.render(lang))
+    lines = [i18n.t("train.mine", lang, model=plots.label(n), text=text) for n, text in mine.items()]
+    lines += [i18n.t("train.theirs", lang, model=plots.label(n), text=a["text"]) for n, a in shipped.items() if "text" in a]
     return "\n\n".join(lines)
 
 
-def load_text(path):
+def load_text(path, request: gr.Request = None):
     """An uploaded file into the text box, or a visible notice of what is wrong with it."""
     if not path:
         return gr.update(), ""
     try:
         return live.read_upload(path), ""
     except UserError as exc:
-        return gr.update(), notice(str(exc))
+        return gr.update(), notice(exc.render(locale.of(request)))
 
 
-def hotel_corpus():
+def hotel_corpus(request: gr.Request = None):
     try:
         return live.hotel_text(), ""
     except UserError as exc:
-        return gr.update(), notice(str(exc))
+        return gr.update(), notice(exc.render(locale.of(request)))
+
+
+def stopped(request: gr.Request = None) -> str:
+    return notice(i18n.t("train.stopped", locale.of(request)))
+
+
+def settings_column(d: dict) -> list:
+    """The training settings: task, models, sizes, schedule, data and seed (in the order run() takes them)."""
+    task = locale.per_language(gr.Radio(tasks_choices("en"), value=d["task"], label=locale.L("train.task")),
+                               lambda lang: gr.Radio(choices=tasks_choices(lang)))
+    models = locale.per_language(gr.CheckboxGroup(model_choices("en"), value=d["models"].split(","),
+                                                  label=locale.L("train.models")),
+                                 lambda lang: gr.CheckboxGroup(choices=model_choices(lang)))
+    with gr.Row():
+        hidden = gr.Slider(8, live.CAPS["hidden"], value=d["hidden"], step=8, label=locale.L("train.hidden"))
+        layers = gr.Slider(1, live.CAPS["layers"], value=d["layers"], step=1, label=locale.L("train.layers"))
+        dropout = gr.Slider(0, 0.9, value=d["dropout"], step=0.05, label=locale.L("train.dropout"))
+    with gr.Row():
+        lr = gr.Number(value=d["lr"], label=locale.L("train.lr"))
+        epochs = gr.Slider(1, live.CAPS["epochs"], value=d["epochs"], step=1, label=locale.L("train.epochs"))
+        seconds = gr.Slider(5, live.CAPS["seconds"], value=d["seconds"], step=5, label=locale.L("train.seconds"))
+    with gr.Row():
+        images = gr.Slider(500, live.CAPS["images"], value=d["images"], step=500, label=locale.L("train.images"))
+        seed = gr.Number(value=0, precision=0, label=locale.L("train.seed"))
+    return [task, models, hidden, layers, dropout, lr, epochs, seconds, images, seed]
+
+
+def tasks_choices(lang: str) -> list[tuple[str, str]]:
+    return [(i18n.t("train.task_digits", lang), "digits"), (i18n.t("train.task_text", lang), "text")]
+
+
+def model_choices(lang: str) -> list[tuple[str, str]]:
+    return [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru"), (i18n.t("train.transformer", lang), "transformer")]
 
 
 def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> None:
-    d = live.DEFAULTS
-    gr.Markdown("Train the cells yourself, side by side on the same data with the same settings, and watch them "
-                "learn. " + CAPS_NOTE)
+    gr.Markdown(locale.L("train.intro", **CAPS))
     session = gr.State(None, time_to_live=3600, delete_callback=_free)
     with gr.Row():
         with gr.Column(scale=2):
-            task = gr.Radio([("Digits (MNIST)", "digits"), ("Your own text", "text")], value=d["task"], label="Task")
-            models = gr.CheckboxGroup([("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru"),
-                                       ("Transformer (text only)", "transformer")],
-                                      value=d["models"].split(","), label="Models")
-            with gr.Row():
-                hidden = gr.Slider(8, live.CAPS["hidden"], value=d["hidden"], step=8, label="Hidden size")
-                layers = gr.Slider(1, live.CAPS["layers"], value=d["layers"], step=1, label="Layers")
-                dropout = gr.Slider(0, 0.9, value=d["dropout"], step=0.05, label="Dropout")
-            with gr.Row():
-                lr = gr.Number(value=d["lr"], label="Learning rate (peak)")
-                epochs = gr.Slider(1, live.CAPS["epochs"], value=d["epochs"], step=1, label="Epochs")
-                seconds = gr.Slider(5, live.CAPS["seconds"], value=d["seconds"], step=5, label="Time budget (s)")
-            with gr.Row():
-                images = gr.Slider(500, live.CAPS["images"], value=d["images"], step=500, label="Digit images")
-                seed = gr.Number(value=0, precision=0, label="Random seed")
+            task, models, hidden, layers, dropout, lr, epochs, seconds, images, seed = settings_column(live.DEFAULTS)
         with gr.Column(scale=2):
-            text = gr.Textbox(label="Your text (task: your own text) — any language, UTF-8", lines=8, max_lines=8,
-                              placeholder="Paste a text here, upload a .txt file, or use the hotel reviews.",
-                              elem_id="train-text")
+            text = gr.Textbox(label=locale.L("train.text"), lines=8, max_lines=8,
+                              placeholder=locale.L("train.placeholder"), elem_id="train-text")
             with gr.Row():
-                upload = gr.File(label="Upload a .txt file", file_types=[".txt", "text"], type="filepath", height=100,
-                                 elem_id="train-upload")
-                hotel = gr.Button("Use the hotel reviews")
+                upload = gr.File(label=locale.L("train.upload"), file_types=[".txt", "text"], type="filepath",
+                                 height=100, elem_id="train-upload")
+                hotel = gr.Button(locale.L("train.hotel"))
     with gr.Row():
-        train = gr.Button("Train", variant="primary", elem_id="train-button")
-        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        train = gr.Button(locale.L("train.train"), variant="primary", elem_id="train-button")
+        stop = gr.Button(locale.L("train.stop"), variant="stop", elem_id="train-stop")
     message = gr.Markdown(elem_id="train-notice")
     progress = gr.Markdown(elem_id="train-progress")
     curves = gr.Plot(show_label=False)
-    results = gr.Dataframe(headers=["model", "status", "epochs", "train loss", "validation metric", "parameters",
-                                    "seconds"], interactive=False, show_label=False)
-    files = gr.File(label="Download what you trained (weights as safetensors + JSON, curves as CSV)",
-                    file_count="multiple", interactive=False)
+    results = locale.per_language(
+        gr.Dataframe(table([], [i18n.t(f"train.results.{c}", "en") for c in RESULTS]), interactive=False,
+                     show_label=False, elem_id="train-results"),
+        lambda lang: table([], [i18n.t(f"train.results.{c}", lang) for c in RESULTS]))
+    files = gr.File(label=locale.L("train.files"), file_count="multiple", interactive=False)
     try_section(session, digit_bank, text_bank)
 
     upload.change(load_text, upload, [text, message], api_visibility="private")
@@ -178,54 +205,71 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
     event = train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
                         [message, progress, curves, results, files, session], api_visibility="private",
                         concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
-    stop.click(lambda: notice("stopped — a training that was running keeps what its models had learned"), None,
-               message, cancels=[event],
-               api_visibility="private")
+    stop.click(stopped, None, message, cancels=[event], api_visibility="private")
     study_section()
 
 
 def try_section(session: gr.State, digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> None:
     """The session's freshly trained models next to the shipped ones: a drawing to classify, a seed to continue."""
-    with gr.Accordion("Try what you trained, next to the shipped models", open=False):
+    with gr.Accordion(locale.L("train.try"), open=False):
         with gr.Row():
             with gr.Column():
-                canvas = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280), layers=False,
+                canvas = gr.Sketchpad(label=locale.L("train.draw"), type="numpy", canvas_size=(280, 280), layers=False,
                                       brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=12),
                                       elem_id="digit-canvas-train")
-                classify = gr.Button("Classify with my models")
+                classify = gr.Button(locale.L("train.classify"))
                 digit_answer = gr.Markdown()
             with gr.Column():
-                gen_seed = gr.Textbox(label="Start of a text", value="早餐")
-                generate = gr.Button("Write with my models")
+                gen_seed = gr.Textbox(label=locale.L("train.start"), value="早餐")
+                generate = gr.Button(locale.L("train.write"))
                 text_answer = gr.Markdown()
-    classify.click(lambda s, img: try_digit(s, img, digit_bank), [session, canvas], digit_answer, api_visibility="private")
-    generate.click(lambda s, t: try_text(s, t, text_bank), [session, gen_seed], text_answer, api_visibility="private")
+    classify.click(locale.bound(_try_digit, digit_bank), [session, canvas], digit_answer, api_visibility="private")
+    generate.click(locale.bound(_try_text, text_bank), [session, gen_seed], text_answer, api_visibility="private")
+
+
+def _try_digit(bank: digits.DigitModels, session, image, request: gr.Request = None):
+    return try_digit(session, image, bank, locale.of(request))
+
+
+def _try_text(bank: textgen.TextModels, session, seed, request: gr.Request = None):
+    return try_text(session, seed, bank, locale.of(request))
+
+
+def study_caption(study: dict, task: str, lang: str) -> str:
+    """What a study ran: trials, design, epochs, examples, test items and the baseline."""
+    limit = i18n.t("train.study.limit", lang, limit=f"{study['limit']:,}") if study.get("limit") else ""
+    return i18n.t("train.study.caption", lang, name=i18n.t(f"train.study.{task}", lang), trials=len(study["trials"]),
+                  design=design(study["design"], lang), epochs=study["epochs"], limit=limit, items=f"{study['test_items']:,}",
+                  baseline=", ".join(f"{i18n.t(f'plots.factors.{k}', lang) if i18n.has(f'plots.factors.{k}') else k} {v}"
+                                     for k, v in study["baseline"].items()))
+
+
+def design(name: str, lang: str) -> str:
+    """A study's design (grid, one factor at a time) in `lang`."""
+    key = "train.study.designs." + name.replace(" ", "_")
+    return i18n.t(key, lang) if i18n.has(key) else name
 
 
 def study_section() -> None:
     """The tutorial's hyperparameter study, as run by `sweep` and shipped in checkpoints/TASK/study.json."""
-    gr.Markdown("## The tutorial's hyperparameter study, for every cell")
+    gr.Markdown(locale.L("train.study.heading"))
     missing = []
-    for task, caption in (("imdb", "IMDb reviews"), ("mnist", "MNIST digits")):
+    for task in ("imdb", "mnist"):
         study = sweep.load(CHECKPOINTS / task / "study.json")
         if study is None or not study["trials"]:
             missing.append(task)
             continue
         try:                                   # everything computed first: a malformed file shows a notice only
-            caption = (f"**{caption}** — {len(study['trials'])} trials ({study['design']}, {study['epochs']} epochs "
-                       "each" + (f", {study['limit']:,} examples per split" if study.get("limit") else "")
-                       + f"; test accuracy on {study['test_items']:,} test items). Baseline: "
-                       + ", ".join(f"{k} {v}" for k, v in study["baseline"].items()) + ".")
+            caption = locale.composed(lambda lang: study_caption(study, task, lang))
             rows, parallel, effects = plots.study_rows(study), plots.study_parallel(study), plots.study_effects(study)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            gr.Markdown(notice(f"checkpoints/{task}/study.json cannot be shown ({type(exc).__name__}: {exc})"))
+            gr.Markdown(locale.L("train.study.broken", task=task, error=f"{type(exc).__name__}: {exc}"))
             continue
         gr.Markdown(caption)
-        gr.Dataframe(rows, headers=["model", "hidden", "layers", "dropout", "validation accuracy",
-                                    "test accuracy (95% interval)", "parameters", "seconds"],
-                     interactive=False, show_label=False)
-        gr.Plot(parallel, show_label=False)
-        gr.Plot(effects, show_label=False)
+        header = lambda lang: [i18n.t(f"train.study.columns.{c}", lang) for c in STUDY]
+        locale.per_language(gr.Dataframe(table(rows, header("en")), interactive=False, show_label=False),
+                            lambda lang, rows=rows, header=header: table(rows, header(lang)))
+        locale.per_language(gr.Plot(parallel, show_label=False), partial(plots.study_parallel, study))
+        locale.per_language(gr.Plot(effects, show_label=False), partial(plots.study_effects, study))
     if missing:
-        gr.Markdown(f"No study shipped yet for {' and '.join(missing)}: `python -m seqcompare sweep "
-                    f"{missing[0]}` runs one and writes `checkpoints/{missing[0]}/study.json`.")
+        gr.Markdown(locale.L("train.study.missing", tasks=" / ".join(missing), task=missing[0]))
