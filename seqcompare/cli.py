@@ -190,8 +190,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
-    from seqcompare import baselines, report, tutorial
-    for module in (report, tutorial, baselines):          # each adds its subcommand, with `func` to run it
+    from seqcompare import baselines, cells_cli, report, tutorial
+    for module in (report, tutorial, baselines, cells_cli):          # each adds its subcommand, with `func` to run it
         module.add_parser(sub)
     return p
 

@@ -40,6 +40,19 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state=None):
     return inp[:, None], ((torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs))
 
 
+def rnn_states(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The last layer's hidden state after every step of x (B, T, input), and its cell state too for an
+    LSTM (None otherwise): (B, T, hidden) each, stepped with `rnn_step` (nn.LSTM keeps no cell states)."""
+    if not isinstance(rnn, nn.LSTM):
+        return rnn(x)[0], None
+    state, hs, cs = None, [], []
+    for t in range(x.shape[1]):
+        out, state = rnn_step(rnn, x[:, t:t + 1], state)
+        hs.append(out[:, 0])
+        cs.append(state[1][-1])
+    return torch.stack(hs, 1), torch.stack(cs, 1)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
