@@ -1,0 +1,134 @@
+"""The gates view: PyTorch's gates recomputed from the checkpoints, checked against nn.LSTM / nn.GRU."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from seqcompare import UserError, gates, sketches, textgen
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+TEXT = "早餐很丰富，但是房间的隔音太差了。"
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "seqcompare", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def hotel_json():
+    run = cli("gates", "hotel", TEXT, "--json")
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def module_states(model, text):
+    """The module's own hidden states (1, S, H) for END + text, and the layer-0 input."""
+    vocab = textgen.load_vocab(ROOT / "checkpoints" / "hotel")
+    with torch.no_grad():
+        x = model.embed(torch.tensor([vocab.encode(textgen.END + text)])).float()
+        rnn = model.rnn.float()
+        out, _ = rnn(x)
+    return x[0], out[0]
+
+
+def test_shapes_and_keys(hotel_json):
+    S = len(TEXT) + 1
+    assert hotel_json["text"] == TEXT and len(hotel_json["steps"]) == S and hotel_json["steps"][0] == textgen.END_SHOWN
+    models = hotel_json["models"]
+    assert set(models["lstm"]["layers"][0]) == {"input", "forget", "output", "cell"}
+    assert set(models["gru"]["layers"][0]) == {"reset", "update"}
+    assert set(models["rnn"]["layers"][0]) == {"hidden"}
+    for a in models.values():
+        for values in a["layers"][0].values():
+            assert len(values) == S and len(values[0]) == 384
+
+
+def test_lstm_gates_match_the_module(hotel_json, text_bank):
+    """Gates from the CLI = σ/tanh of nn.LSTM's documented slices (i, f, g, o) applied to the module's own
+    previous hidden state; and c = f·c₋₁ + i·g, h = o·tanh(c) reproduce the module's hidden states."""
+    model = text_bank.models["lstm"]
+    x, h = module_states(model, TEXT)
+    layer = {k: torch.tensor(v) for k, v in hotel_json["models"]["lstm"]["layers"][0].items()}
+    w_ih, w_hh = model.rnn.weight_ih_l0.float(), model.rnn.weight_hh_l0.float()
+    b = model.rnn.bias_ih_l0.float() + model.rnn.bias_hh_l0.float()
+    H = w_hh.shape[1]
+    h_prev = torch.cat([torch.zeros(1, H), h[:-1]])
+    pre = x @ w_ih.T + h_prev @ w_hh.T + b
+    i, f, g, o = (pre[:, k * H:(k + 1) * H] for k in range(4))
+    for name, expected in (("input", i.sigmoid()), ("forget", f.sigmoid()), ("output", o.sigmoid())):
+        assert torch.allclose(layer[name], expected, atol=1e-4), name
+    c_prev = torch.cat([torch.zeros(1, H), layer["cell"][:-1]])
+    assert torch.allclose(layer["cell"], layer["forget"] * c_prev + layer["input"] * g.tanh(), atol=1e-4)
+    assert torch.allclose(layer["output"] * layer["cell"].tanh(), h, atol=1e-4)
+
+
+def test_gru_gates_match_the_module(hotel_json, text_bank):
+    """r, z from the CLI = nn.GRU's (r, z, n order) on the module's own states; h = (1 − z)·n + z·h₋₁ with
+    them reproduces the module's hidden states."""
+    model = text_bank.models["gru"]
+    x, h = module_states(model, TEXT)
+    layer = {k: torch.tensor(v) for k, v in hotel_json["models"]["gru"]["layers"][0].items()}
+    rnn = model.rnn.float()
+    H = rnn.weight_hh_l0.shape[1]
+    h_prev = torch.cat([torch.zeros(1, H), h[:-1]])
+    gi = x @ rnn.weight_ih_l0.T + rnn.bias_ih_l0
+    gh = h_prev @ rnn.weight_hh_l0.T + rnn.bias_hh_l0
+    r = (gi[:, :H] + gh[:, :H]).sigmoid()
+    z = (gi[:, H:2 * H] + gh[:, H:2 * H]).sigmoid()
+    assert torch.allclose(layer["reset"], r, atol=1e-4) and torch.allclose(layer["update"], z, atol=1e-4)
+    n = (gi[:, 2 * H:] + layer["reset"] * gh[:, 2 * H:]).tanh()
+    stepped, state = [], torch.zeros(H)
+    for t in range(len(x)):
+        state = (1 - layer["update"][t]) * n[t] + layer["update"][t] * state
+        stepped.append(state)
+    assert torch.allclose(torch.stack(stepped), h, atol=1e-4)
+
+
+def test_rnn_column_is_the_hidden_state(hotel_json, text_bank):
+    _, h = module_states(text_bank.models["rnn"], TEXT)
+    assert torch.allclose(torch.tensor(hotel_json["models"]["rnn"]["layers"][0]["hidden"]), h, atol=1e-4)
+
+
+def test_review_and_digit_steps(review_bank, digit_bank):
+    review = "A wonderful film, but the ending was far too long."
+    result = gates.explain_bank("imdb", review_bank, review)
+    ids, tokens, _ = review_bank.tokenize(review)
+    assert result["steps"] == tokens
+    assert len(result["models"]["lstm"]["layers"][0]["forget"]) == len(ids)
+    digit = gates.explain_bank("mnist", digit_bank, sketches.render(4))
+    assert len(digit["steps"]) == 28 and len(digit["models"]["gru"]["layers"]) == 2
+    for layer in digit["models"]["gru"]["layers"]:
+        assert len(layer["update"]) == 28 and len(layer["update"][0]) == 128
+    assert "lenet" not in digit["models"]
+
+
+def test_bad_input_is_a_user_error(text_bank):
+    with pytest.raises(UserError) as err:
+        gates.explain_bank("hotel", text_bank, "   ")
+    assert "type" in str(err.value).lower()
+    run = cli("gates", "hotel", "--json")
+    assert run.returncode == 2 and run.stderr.startswith("seqcompare: error:") and "Traceback" not in run.stderr
+
+
+def test_view_shows_gates_and_units(text_bank):
+    from seqcompare.ui import gates_view
+    figure, note = gates_view.gates_figure(text_bank, "hotel", TEXT, "lstm", None, "en")
+    names = {trace.name for trace in figure.data if trace.name}
+    assert figure is not None and note
+    assert len(figure.data) >= 4                # three gates and the cell state, each a heatmap
+    assert "早" in list(figure.data[0].x)
+
+
+def test_saturation_json_shape():
+    result = gates.load_saturation(ROOT / "checkpoints" / "hotel")
+    assert result is not None and set(result["models"]) == {"lstm", "gru"}
+    lstm = result["models"]["lstm"]
+    assert set(lstm) == {"trained", "untrained"}
+    for kind in lstm.values():
+        for fractions in kind[0].values():
+            assert len(fractions["left"]) == 384
+            assert all(0 <= a + b <= 1 for a, b in zip(fractions["left"], fractions["right"]))
