@@ -151,7 +151,13 @@ def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
 
 EXTRA = {"evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),
          "coldstart": lambda root, runs, data_dir: cold_start(),
-         "explain": lambda root, runs, data_dir: bench_explain(root, runs)}
+         "explain": lambda root, runs, data_dir: bench_explain(root, runs),
+         "cells": lambda root, runs, data_dir: bench_cells(root, runs)}
+
+
+def bench_cells(root: Path, runs: int) -> dict:
+    from seqcompare import cells_cli
+    return cells_cli.bench_cells(root, runs)
 
 
 def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path | None = None) -> dict:

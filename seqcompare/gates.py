@@ -185,7 +185,9 @@ def saturation(folder: Path, data_dir, limit: int | None = None, log=print) -> d
     _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
     ids = torch.tensor(bank.vocab.encode(textgen.corpus(val)))[:limit]
     rows = textgen.streams(ids, SATURATION_ROWS)
-    result = {"thresholds": [LEFT, RIGHT], "characters": rows.numel(), "models": {}}
+    from seqcompare.machine import machine
+    result = {"thresholds": [LEFT, RIGHT], "characters": rows.numel(), "layer_rows": SATURATION_ROWS,
+              "untrained_seed": influence.UNTRAINED_SEED, "machine": machine(), "models": {}}
     for name, model in bank.models.items():
         cell = getattr(getattr(model, "cfg", None), "cell", None)
         if cell not in GATES:

@@ -175,7 +175,8 @@ def compute(folder: Path, data_dir, names=None, generate: bool = False, log=prin
     split = labelled_split(data_dir)
     train, y_train, val, y_val = split
     vectoriser, ngrams, ngram_cv = ngram_judge(train, y_train)
-    result = {"reviews": {"train": len(train), "validation": len(val),
+    from seqcompare.machine import machine
+    result = {"machine": machine(), "reviews": {"train": len(train), "validation": len(val),
                           "positive_share": round(float(np.mean(y_train + y_val)), 4)},
               "baseline": {"bag_of_ngrams": round(balanced_accuracy(ngrams, vectoriser.transform(val), y_val), 4),
                            "bag_of_ngrams_train_cv": round(ngram_cv, 4)},
@@ -278,6 +279,46 @@ def fixed_unit(model, vocab, held: dict, probes: dict, judge, log=print) -> dict
             "mean_length": round(float(np.mean([len(t) for t in texts])), 1), "examples": texts[:3]}
         log(f"  held {direction}: {answer[direction]} ({time.perf_counter() - t0:.0f} s)")
     return answer
+
+
+# --- one typed review: each model's answer and its unit under every character ---------------------------
+
+MAX_REVIEW = 2000                 # characters of a typed review read (the first ones)
+
+
+def analyse(bank: textgen.TextModels, text, shipped: dict) -> dict:
+    """Each text model's P(positive) for a typed review from its shipped all-units probe (on its chosen
+    reading), and its sentiment unit after every character, standardised as its single-unit probe sees it
+    and signed so that positive leans positive ("lean")."""
+    if not isinstance(text, str) or not clean(text):
+        raise UserError("cells.errors.empty_review")
+    text, notices = clean(text), []
+    if len(text) > MAX_REVIEW:
+        notices.append(f"only the first {MAX_REVIEW:,} of its {len(text):,} characters are read")
+        text = text[:MAX_REVIEW]
+    if bank.vocab is None:
+        raise UserError("cells.errors.no_models")
+    unknown = sorted({c for c in text if c not in bank.vocab.index and not c.isspace()})
+    if unknown:
+        notices.append("characters the models never saw in training are read as unknown: " + "".join(unknown[:20]))
+    ids = torch.tensor([bank.vocab.encode(textgen.END + text)])
+    answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items()}
+    for name, model in bank.models.items():
+        m = shipped["models"].get(name)
+        if m is None:
+            continue
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            states = torch.cat(list(model.states(ids.to(next(model.parameters()).device)).values()), -1)[0].float().cpu()
+        reading = m["readings"][m["reading"]]
+        feature = states[-1] if m["reading"] == "last" else states[1:].mean(0)
+        single, unit = reading["single_probe"], m["unit"]["feature"]
+        lean = (states[1:, unit].numpy() - single["mean"][0]) / single["scale"][0] * np.sign(single["coef"][0])
+        answers[name] = {"positive": round(float(positive_probability(reading["probe"], feature.numpy())), 4),
+                         "unit": m["unit"], "values": [round(float(v), 4) for v in states[1:, unit]],
+                         "lean": [round(float(v), 3) for v in lean], "ms": round((time.perf_counter() - t0) * 1000, 2)}
+    return {"text": text, "characters": list(text), "notices": notices,
+            "models": {n: answers[n] for n in bank.names if n in answers}}
 
 
 # --- the table -----------------------------------------------------------------------------------

@@ -114,13 +114,22 @@ def test_bad_input_is_a_user_error(text_bank):
     assert run.returncode == 2 and run.stderr.startswith("seqcompare: error:") and "Traceback" not in run.stderr
 
 
-def test_view_shows_gates_and_units(text_bank):
+def test_view_shows_gates_and_units(text_bank, digit_bank):
     from seqcompare.ui import gates_view
-    figure, note = gates_view.gates_figure(text_bank, "hotel", TEXT, "lstm", None, "en")
-    names = {trace.name for trace in figure.data if trace.name}
-    assert figure is not None and note
-    assert len(figure.data) >= 4                # three gates and the cell state, each a heatmap
-    assert "早" in list(figure.data[0].x)
+    figure, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, lang="zh-CN")
+    titles = [a.text for a in figure.layout.annotations]
+    assert any("遗忘门" in title for title in titles) and any("细胞状态" in title for title in titles)
+    heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
+    assert len(heatmaps) == 1 + 4 + 2                       # RNN hidden; LSTM i, f, o, c; GRU r, z
+    assert all(len(h.z) == gates_view.TOP and len(h.z[0]) == len(TEXT) + 1 for h in heatmaps)
+    assert "早" in figure.layout.xaxis.ticktext or any("早" in (ax.ticktext or ()) for ax in
+                                                       [figure.layout[k] for k in figure.layout if k.startswith("xaxis")])
+    one, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=7)
+    assert all(list(h.y) == ["7"] for h in one.data if h.type == "heatmap")
+    none, message = gates_view.gates_figure(text_bank, "hotel", "", lang="zh-CN")
+    assert none is None and "请先输入文字" in message
+    digit, _ = gates_view.gates_figure(digit_bank, "mnist", sketches.render(2), layer=2)
+    assert [h for h in digit.data if h.type == "heatmap"][0].z[0].__len__() == 28
 
 
 def test_saturation_json_shape():

@@ -8,6 +8,7 @@ import gradio as gr
 
 from seqcompare import digits, reviews, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_digit
+from seqcompare.ui.cells_api import cells_endpoints
 from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, notice
 from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
@@ -56,5 +57,6 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu") -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 train_tab(digit_bank, text_bank)
         api_endpoints(digit_bank, review_bank, text_bank)
+        cells_endpoints(digit_bank, review_bank, text_bank)
         demo.load(None, js=ARM_BRUSH)
     return demo

@@ -10,6 +10,7 @@ import numpy as np
 
 from seqcompare import UserError, digits, plots, sketches
 from seqcompare.ui import memory_views
+from seqcompare.ui import gates_view
 from seqcompare.ui.common import UPLOAD_MB, comparison, notice
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
@@ -77,6 +78,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
         answers = [gr.Label(label=plots.label(n), num_top_classes=3, elem_id=f"digit-{n}") for n in names]
     beliefs = gr.Plot(label="Belief row by row")
     probs = gr.Plot(label="Probabilities")
+    gates_view.digit_gates(bank, canvas, upload, draw_btn, upload_btn)
 
     classify = partial(digit_view, bank)
     outputs = [seen, message, *answers, beliefs, probs]

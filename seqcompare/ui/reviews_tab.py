@@ -8,6 +8,7 @@ import gradio as gr
 
 from seqcompare import UserError, plots, reviews
 from seqcompare.ui import memory_views
+from seqcompare.ui import gates_view
 from seqcompare.ui.common import comparison, notice
 
 
@@ -56,6 +57,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
     trace = gr.Plot(label="Word by word", show_label=False)
     memory_views.review_memory(bank, text, submit)
+    gates_view.review_gates(bank, text, submit)
     gr.Examples(REVIEW_EXAMPLES, inputs=text, label="Example reviews (written for this project)")
 
     classify = partial(review_view, bank)

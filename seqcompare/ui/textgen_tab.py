@@ -9,6 +9,7 @@ import gradio as gr
 from seqcompare import UserError, checkpoints, plots, textgen
 from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
 from seqcompare.ui import memory_views
+from seqcompare.ui import gates_view
 
 
 PARAMETER_NOTE = """**Why two parameter counts?** The tutorials count an LSTM layer as 4 × (h·x + h·h + h): one bias
@@ -72,6 +73,7 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     for event in (generate.click, seed.submit):
         event(write, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
     memory_views.textgen_memory(bank, seed, columns)
+    gates_view.textgen_cells(bank)
 
     gr.Markdown("## How they compare on the validation reviews")
     rows = [[plots.label(n), m["validation"]["bpc"], m["validation"]["perplexity"], f"{m['parameters']:,}",
