@@ -74,7 +74,7 @@ def review_states(model, vocab: textgen.Vocab, texts: list[str], batch: int = BA
 
 
 def state_names(model) -> list[str]:
-    """The parts of the feature vector in order ("hidden", then "cell" for the LSTM)."""
+    """The parts of the feature vector in order ("hidden", then "cell" for the LSTM; "residual")."""
     with torch.inference_mode():
         return list(model.states(torch.zeros(1, 1, dtype=torch.long)).keys())
 
@@ -204,9 +204,9 @@ def compute(folder: Path, data_dir, names=None, generate: bool = False, log=prin
 
 def held_values(x_last: np.ndarray, y: list[int], parts: list[str], hidden: int, low=1, high=99) -> dict:
     """The unit to hold while writing (the best unit of the held state: the cell state for an LSTM, the
-    hidden state otherwise), and its positive and negative values: the training reviews' 1st and 99th
+    first state otherwise), and its positive and negative values: the training reviews' 1st and 99th
     percentiles of its last state, on the side of each label."""
-    held = "cell" if "cell" in parts else "hidden"
+    held = "cell" if "cell" in parts else parts[0]
     offset = parts.index(held) * hidden
     unit, auc = best_unit(x_last, y, range(offset, offset + hidden))
     lo, hi = np.percentile(x_last[:, unit], [low, high])

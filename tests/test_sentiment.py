@@ -30,11 +30,12 @@ def test_probe_json_shape(shipped):
     assert set(out["models"]) == set(textgen.MODELS)
     for name, m in out["models"].items():
         assert 0.5 <= m["all_units"] <= 1 and 0 <= m["single_unit"] <= 1
-        assert m["reading"] in sentiment.READINGS and m["unit"]["state"] in ("hidden", "cell")
+        assert m["reading"] in sentiment.READINGS and m["unit"]["state"] in ("hidden", "cell", "residual")
         full = shipped["models"][name]
         probe = full["readings"][full["reading"]]["probe"]
         assert len(probe["coef"]) == len(probe["mean"]) == len(probe["scale"]) == full["hidden_size"] * len(full["states"])
     assert shipped["models"]["lstm"]["states"] == ["hidden", "cell"]
+    assert shipped["models"]["transformer"]["states"] == ["residual"]
     assert set(out["fixed"]) == {"rnn", "lstm", "gru"}             # the recurrent models only
     for f in out["fixed"].values():
         for d in ("positive", "negative", "free"):
@@ -82,7 +83,7 @@ def test_transformer_state_is_what_generation_predicts_from(text_bank):
     model = text_bank.models["transformer"]
     ids = torch.tensor([text_bank.vocab.encode(textgen.END + REVIEW * 6)])          # > 2 windows
     with torch.no_grad():
-        residual = model.states(ids)["hidden"]
+        residual = model.states(ids)["residual"]
         logits, _ = model(ids)
     assert residual.shape[:2] == ids.shape
     assert torch.allclose(F.linear(model.ln(residual[:, -1]), model.embed.weight), logits[:, -1], atol=1e-3)

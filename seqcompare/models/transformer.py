@@ -181,7 +181,7 @@ class TransformerLM(nn.Module):
     def states(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         """The last block's residual stream (B, T, width) after each token of `tokens` read from scratch, with
         the window held as `forward` (generation) holds it (the sentiment probe's features)."""
-        return {"hidden": self.read(tokens, None, self.residual)[0]}
+        return {"residual": self.read(tokens, None, self.residual)[0]}
 
     def read(self, tokens: torch.Tensor, state, run):
         """`forward`'s windowed reading with `run` ((tokens, cache) → (outputs, cache, _)) for each chunk."""

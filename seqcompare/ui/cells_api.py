@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 from gradio.data_classes import FileData
 
-from seqcompare import UserError, gates, influence, sentiment, tasks
+from seqcompare import gates, influence, sentiment, tasks
 from seqcompare.ui.common import CHECKPOINTS, as_json
 
 EXPLAIN = {"hotel": influence.explain_text, "imdb": influence.explain_review, "mnist": influence.explain_digit}

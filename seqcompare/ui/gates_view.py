@@ -6,8 +6,6 @@ section (`sentiment_view`)."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import gradio as gr
 import plotly.graph_objects as go
 import torch
@@ -51,7 +49,8 @@ def panels(result: dict, unit: int | None, layer: int, lang: str) -> tuple[list[
             if key not in STATES:
                 means[t("cells.gates." + key, lang)] = v[:, units].mean(1).tolist()
         if means:
-            rows.append({"title": f"{plots.label(name)} · {t('cells.gates.mean', lang)}", "lines": means})
+            rows.append({"title": f"{plots.label(name)} · {t('cells.gates.mean', lang)}", "lines": means,
+                         "model": plots.label(name)})
     return rows, missing
 
 
@@ -69,7 +68,7 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
     for i, r in enumerate(rows, 1):
         if "lines" in r:
             for k, (gate, line) in enumerate(r["lines"].items()):
-                fig.add_scatter(x=x, y=line, name=gate, mode="lines", row=i, col=1, text=hover,
+                fig.add_scatter(x=x, y=line, name=f"{r['model']} · {gate}", mode="lines", row=i, col=1, text=hover,
                                 line=dict(color=["#4c78a8", "#e45756", "#54a24b"][k % 3]),
                                 hovertemplate="%{text}: %{y:.2f}<extra>" + gate + "</extra>")
             fig.update_yaxes(range=[0, 1], row=i, col=1)
@@ -82,7 +81,8 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
         fig.update_yaxes(type="category", title_text=t("cells.gates.units_axis", lang), row=i, col=1)
     every = max(1, -(-len(steps) // MAX_TICKS))
     fig.update_xaxes(tickvals=x[::every], ticktext=steps[::every], tickangle=0, showticklabels=True)
-    fig.update_layout(height=110 + 120 * sum(heights), showlegend=False, **plots.LAYOUT)
+    fig.update_layout(height=110 + 120 * sum(heights), legend=dict(orientation="h", y=1.0, yanchor="bottom"),
+                      **plots.LAYOUT)
     return fig, missing
 
 
@@ -120,17 +120,20 @@ def controls(bank, lang: str = "en"):
 
 def section(bank, task: str, triggers: list, source, first=None, lang: str = "en"):
     """The gates view placed where it is called: controls, the figure and the convention note, updated by
-    `triggers` with the input in `source`. Returns the outputs and the settings (for another source)."""
+    `triggers` with the input in `source`. Returns the outputs, the settings and the callback (for another
+    source)."""
     gr.Markdown(t("cells.gates.heading", lang))
     mode, unit, layer = controls(bank, lang)
     fig, message = gates_figure(bank, task, first, lang=lang) if first is not None else (None, "")
     shown = gr.Markdown(message, elem_id=f"gates-{task}-notice")
     plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}")
     gr.Markdown(t("cells.gates.note", lang))
-    view = partial(gates_view, bank, task)
+    def view(source, mode, unit, layer, request: gr.Request):
+        return gates_view(bank, task, source, mode, unit, layer, request)
+
     gr.on([*triggers, mode.change, unit.release, layer.release], view, [source, mode, unit, layer], [plot, shown],
           **EVENTS)
-    return [plot, shown], [mode, unit, layer]
+    return [plot, shown], [mode, unit, layer], view
 
 
 # --- the three tabs --------------------------------------------------------------------------------
@@ -151,9 +154,8 @@ def review_gates(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Button
 
 def digit_gates(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn) -> None:
     """The Digits tab's gates on the drawn or uploaded digit, row by row."""
-    outputs, settings = section(bank, "mnist", [draw_btn.click, canvas.change], canvas)
-    gr.on([upload_btn.click, upload.change], partial(gates_view, bank, "mnist"), [upload, *settings], outputs,
-          **EVENTS)
+    outputs, settings, view = section(bank, "mnist", [draw_btn.click, canvas.change], canvas)
+    gr.on([upload_btn.click, upload.change], view, [upload, *settings], outputs, **EVENTS)
 
 
 # --- saturation: trained beside untrained -----------------------------------------------------------

@@ -4,7 +4,6 @@ unit's value under every character, and the shipped probe and fixed-unit tables 
 
 from __future__ import annotations
 
-from functools import partial
 from html import escape
 
 import gradio as gr
@@ -104,4 +103,7 @@ def section(bank: textgen.TextModels, lang: str = "en") -> None:
         gr.Dataframe(fixed_rows(probes), interactive=False, show_label=False,
                      headers=[t("cells.sentiment.model", lang), t("cells.sentiment.held_positive", lang),
                               t("cells.sentiment.held_negative", lang), t("cells.sentiment.free", lang)])
-    gr.on([review.change, review.submit], partial(sentiment_view, bank), review, answers, **EVENTS)
+    def view(text: str, request: gr.Request) -> str:
+        return sentiment_view(bank, text, request)
+
+    gr.on([review.change, review.submit], view, review, answers, **EVENTS)
