@@ -116,3 +116,9 @@ def bench_cells(root: Path, runs: int) -> dict:
         total, _ = bench.timed(fn, runs)
         out[key] = {"request": request, "total_ms": bench.summary(total)}
     return out
+
+
+def bench_lines(r: dict) -> list[str]:
+    """`bench_cells`' result as text, one line per view."""
+    return [f"cells {key}: {v['request']} — median {v['total_ms']['median']:.1f} ms, p95 {v['total_ms']['p95']:.1f} ms "
+            f"(bar {r['bar_ms']} ms)" for key, v in r.items() if isinstance(v, dict)]

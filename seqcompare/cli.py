@@ -115,8 +115,9 @@ def generate_parser(sub) -> None:
 
 def bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
-    b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart,explain",
-                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views)")
+    b.add_argument("--tasks", default="digits,reviews,textgen,evaluation,coldstart,explain,cells",
+                   help="comma-separated: digits,reviews,textgen,evaluation,coldstart,explain (the memory views),"
+                        "cells (the gates and sentiment views)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table)")

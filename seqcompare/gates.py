@@ -1,8 +1,8 @@
 """The gates at work: the LSTM's and GRU's gates at every step of one input, recomputed from the weights.
 
 Each layer of an nn.LSTM / nn.GRU / nn.RNN is stepped again in float32 (whatever precision serves the
-model) from its own `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, with PyTorch's
-conventions:
+model) from its own `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}` with PyTorch's cell
+kernels, and the gates of every step are computed from those weights with PyTorch's conventions:
 
 - LSTM, gate order i, f, g, o in the weights: i = σ(·), f = σ(·), g = tanh(·), o = σ(·),
   c = f ⊙ c₋₁ + i ⊙ g, h = o ⊙ tanh(c);
@@ -40,34 +40,34 @@ def layer_weights(rnn: torch.nn.RNNBase, layer: int) -> list[torch.Tensor]:
     return [getattr(rnn, f"{w}_l{layer}").detach().float() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
+CELL_KERNELS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}
+
+
 def step_layer(cell: str, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One layer over x (B, T, input) from a zero state: every gate, the cell state (LSTM) and the hidden
-    state, (B, T, hidden) each, with PyTorch's conventions (module docstring)."""
+    """One layer over x (B, T, input) from a zero state: every gate, the cell state (LSTM), the candidate and
+    the hidden state, (B, T, hidden) each, with PyTorch's conventions (module docstring). The recurrence is
+    stepped with PyTorch's own cell kernels on the float32 weights; the gates of every step then follow from
+    the weights, the step's input and the hidden state before it, all steps at once."""
     w_ih, w_hh, b_ih, b_hh = weights
-    H, (B, T, _) = w_hh.shape[1], x.shape
-    gi = x.float() @ w_ih.T + b_ih                                   # (B, T, gates·H): every step at once
-    h, c = x.new_zeros(B, H, dtype=torch.float32), x.new_zeros(B, H, dtype=torch.float32)
-    out = {name: [] for name in (*SHOWN[cell], "hidden", "candidate")}
+    H, (B, T, _), x = w_hh.shape[1], x.shape, x.float()
+    zeros = x.new_zeros(B, H)
+    state, hs, cs = ((zeros, zeros) if cell == "lstm" else zeros), [], []
     for t in range(T):
-        gh = h @ w_hh.T + b_hh
-        if cell == "lstm":
-            i, f, g, o = (gi[:, t] + gh).chunk(4, -1)
-            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-            c = f * c + i * g
-            h = o * c.tanh()
-            values = {"input": i, "forget": f, "output": o, "cell": c, "candidate": g}
-        elif cell == "gru":
-            (xr, xz, xn), (hr, hz, hn) = gi[:, t].chunk(3, -1), gh.chunk(3, -1)
-            r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
-            n = (xn + r * hn).tanh()
-            h = (1 - z) * n + z * h
-            values = {"reset": r, "update": z, "candidate": n}
-        else:
-            h = (gi[:, t] + gh).tanh()
-            values = {}
-        for name, v in {**values, "hidden": h}.items():
-            out[name].append(v)
-    return {name: torch.stack(v, 1) for name, v in out.items() if v}
+        state = CELL_KERNELS[cell](x[:, t], state, *weights)
+        hs.append(state[0] if cell == "lstm" else state)
+        cs.append(state[1] if cell == "lstm" else None)
+    hidden = torch.stack(hs, 1)
+    before = torch.cat([hidden.new_zeros(B, 1, H), hidden[:, :-1]], 1)       # h₋₁ of every step
+    from_x, from_h = x @ w_ih.T + b_ih, before @ w_hh.T + b_hh
+    if cell == "lstm":
+        i, f, g, o = (from_x + from_h).chunk(4, -1)
+        return {"input": i.sigmoid(), "forget": f.sigmoid(), "output": o.sigmoid(), "cell": torch.stack(cs, 1),
+                "candidate": g.tanh(), "hidden": hidden}
+    if cell == "gru":
+        (xr, xz, xn), (hr, hz, hn) = from_x.chunk(3, -1), from_h.chunk(3, -1)
+        r = (xr + hr).sigmoid()
+        return {"reset": r, "update": (xz + hz).sigmoid(), "candidate": (xn + r * hn).tanh(), "hidden": hidden}
+    return {"hidden": hidden}
 
 
 def model_gates(cell: str, rnn: torch.nn.RNNBase, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
@@ -121,7 +121,7 @@ def digit_steps(bank: digits.DigitModels, inputs) -> tuple[dict, list[str], call
 
 def gates_of(bank, read: tuple[dict, list[str], callable], full: bool = False) -> dict:
     """Each recurrent model's shown values per layer ({"layers": [{gate: S×H}]}) and its ms; `full` keeps
-    the tensors (the hidden and candidate states too) instead of lists."""
+    them as tensors instead of lists (the views)."""
     result, steps, inputs = read
     answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items() if n in CELLS}
     for name, model in bank.models.items():
@@ -131,7 +131,7 @@ def gates_of(bank, read: tuple[dict, list[str], callable], full: bool = False) -
         with torch.no_grad():
             layers = model_gates(model.cfg.cell, model.rnn, inputs(model))
         answers[name] = {"layers": [{k: (v[0] if full else v[0].tolist()) for k, v in layer.items()
-                                     if full or k in SHOWN[model.cfg.cell]} for layer in layers],
+                                     if k in SHOWN[model.cfg.cell]} for layer in layers],
                          "ms": round((time.perf_counter() - t0) * 1000, 2)}
     return {**result, "steps": steps, "models": {n: answers[n] for n in CELLS if n in answers}}
 

@@ -199,7 +199,13 @@ def _explain_speed(r: dict) -> list[str]:
             for part, e in r.items() if part in tasks.BENCH]
 
 
-BENCH_EXTRA = {"evaluation": _evaluation_speed, "coldstart": _cold_start, "explain": _explain_speed}
+def _cells_speed(r: dict) -> list[str]:
+    from seqcompare.cells_cli import bench_lines
+    return bench_lines(r)
+
+
+BENCH_EXTRA = {"evaluation": _evaluation_speed, "coldstart": _cold_start, "explain": _explain_speed,
+               "cells": _cells_speed}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:
