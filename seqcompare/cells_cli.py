@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -111,7 +112,8 @@ def bench_cells(root: Path, runs: int) -> dict:
                              lambda: gates_view.gates_figure(digit_bank, "mnist", sketch)),
             "sentiment": (f"P(positive) and the sentiment unit of a {len(text)}-character review, all text models",
                           lambda: sentiment_view.sentiment_html(text_bank, text))}
-    out = {"bar_ms": 300}
+    from seqcompare.machine import machine
+    out = {"bar_ms": 300, "machine": machine(), "load_average": [round(v, 1) for v in os.getloadavg()]}
     for key, (request, fn) in jobs.items():
         total, _ = bench.timed(fn, runs)
         out[key] = {"request": request, "total_ms": bench.summary(total)}
@@ -121,4 +123,4 @@ def bench_cells(root: Path, runs: int) -> dict:
 def bench_lines(r: dict) -> list[str]:
     """`bench_cells`' result as text, one line per view."""
     return [f"cells {key}: {v['request']} — median {v['total_ms']['median']:.1f} ms, p95 {v['total_ms']['p95']:.1f} ms "
-            f"(bar {r['bar_ms']} ms)" for key, v in r.items() if isinstance(v, dict)]
+            f"(bar {r['bar_ms']} ms)" for key, v in r.items() if isinstance(v, dict) and "total_ms" in v]

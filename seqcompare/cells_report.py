@@ -74,3 +74,17 @@ def sentiment_fixed_block(root: Path) -> str:
               "state for the LSTM, the hidden state otherwise) set after every step to the training reviews' 99th or "
               "1st percentile on the side of each label (`python -m seqcompare sentiment hotel --generate`). "
               f"{machines(result)}.")
+
+
+@report.block("cells-bench")
+def cells_bench_block(root: Path) -> str:
+    bench = read(root / "checkpoints" / "bench.json") or {}
+    cells = bench.get("cells")
+    if not cells:
+        return _missing("python -m seqcompare bench --tasks cells --save")
+    parts = [f"{v['request']}: median {v['total_ms']['median']:.0f} ms, p95 {v['total_ms']['p95']:.0f} ms"
+             for v in cells.values() if isinstance(v, dict) and "total_ms" in v]
+    load = cells.get("load_average")
+    shared = f", load average {load[0]} at the start: a shared CPU" if load else ""
+    return (f"Each view as the tab answers it, figure or HTML included, against a bar of {cells['bar_ms']} ms — "
+            + "; ".join(parts) + f" (`python -m seqcompare bench --tasks cells`; {machines(cells)}{shared}).")

@@ -141,3 +141,22 @@ def test_saturation_json_shape():
         for fractions in kind[0].values():
             assert len(fractions["left"]) == 384
             assert all(0 <= a + b <= 1 for a, b in zip(fractions["left"], fractions["right"]))
+
+
+def test_api_endpoints_answer_as_the_views(text_bank, review_bank, digit_bank, tmp_path):
+    from seqcompare.ui import cells_api
+    banks = {"hotel": text_bank, "imdb": review_bank, "mnist": digit_bank}
+    hotel = cells_api.api_gates(banks, "text", TEXT, None)
+    assert len(hotel["models"]["gru"]["layers"][0]["update"]) == len(TEXT) + 1
+    path = tmp_path / "five.png"
+    sketches.render(5).save(path)
+    digit = cells_api.api_gates(banks, "digits", "", {"path": str(path)})
+    assert len(digit["models"]["lstm"]["layers"][1]["forget"]) == 28
+    explained = cells_api.api_explain(banks, "hotel", TEXT, None)
+    assert set(explained["models"]) == set(textgen.MODELS) and len(explained["models"]["lstm"]["influence"]) == len(TEXT)
+    assert json.dumps(cells_api.api_explain(banks, "mnist", "", str(path)))           # the digit as a list
+    memory = cells_api.api_memory("imdb")
+    assert set(memory["models"]) == {"rnn", "lstm", "gru"}
+    from seqcompare.ui.common import as_json
+    assert "error" in as_json(cells_api.api_gates)(banks, "hotel", "  ", None)
+    assert "error" in as_json(cells_api.api_gates)(banks, "chess", TEXT, None)

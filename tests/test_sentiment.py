@@ -129,3 +129,10 @@ def test_report_blocks_read_the_shipped_json():
         assert text.startswith("| model |") and "Not measured" not in text
     assert "LSTM" in blocks["sentiment"](ROOT) and "1–2-grams" in blocks["sentiment"](ROOT)
     assert json.loads(json.dumps(sentiment.table(sentiment.load(ROOT / "checkpoints" / "hotel"))))
+
+
+def test_api_sentiment(text_bank):
+    from seqcompare.ui import cells_api
+    answer = cells_api.api_sentiment(text_bank, REVIEW)
+    assert set(answer["models"]) == set(textgen.MODELS) and "bag_of_ngrams" in answer["table"]["baseline"]
+    assert json.loads(json.dumps(answer))["characters"] == list(REVIEW)

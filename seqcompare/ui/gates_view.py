@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from seqcompare import UserError, digits, gates, plots, reviews, textgen
+from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import sentiment_view
 from seqcompare.ui.common import CHECKPOINTS, notice
@@ -117,8 +117,9 @@ def gates_view(bank, task: str, inputs, mode: str, unit, layer, request: gr.Requ
 
 def controls(bank, lang: str = "en"):
     """The unit choice (most varying, or one unit) and the layer (shown only for models of several)."""
-    hidden = max((m.cfg.hidden_size for m in bank.models.values() if hasattr(m, "rnn")), default=1)
-    layers = max((m.cfg.num_layers for m in bank.models.values() if hasattr(m, "rnn")), default=1)
+    recurrent = [m for n, m in bank.models.items() if n in CELLS]
+    hidden = max((m.cfg.hidden_size for m in recurrent), default=1)
+    layers = max((m.cfg.num_layers for m in recurrent), default=1)
     with gr.Row():
         mode = gr.Radio([(t("cells.gates.most_varying", lang, n=TOP), "most"), (t("cells.gates.one_unit", lang), "one")],
                         value="most", label=t("cells.gates.units", lang), scale=2)
@@ -151,7 +152,7 @@ def section(bank, task: str, triggers: list, source, first=None, lang: str = "en
 def textgen_cells(bank: textgen.TextModels) -> None:
     """The Text generation tab's view inside the cells: the gates on a typed text, the saturation, the sentiment."""
     lang = "en"
-    text = gr.Textbox(EXAMPLE, label=t("cells.sentiment.review", lang), lines=2, max_lines=6, elem_id="gates-text")
+    text = gr.Textbox(EXAMPLE, label=t("cells.gates.text", lang), lines=2, max_lines=6, elem_id="gates-text")
     section(bank, "hotel", [text.change], text, EXAMPLE, lang)
     saturation_section(lang)
     sentiment_view.section(bank, lang)
