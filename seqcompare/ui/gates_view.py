@@ -23,6 +23,8 @@ MAX_TICKS = 70                   # step labels on the axis, at most
 EXAMPLE = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，但是隔音太差了，晚上很吵。"
 EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 STATES = ("cell", "hidden")      # shown from negative (blue) to positive (red); gates from 0 to 1
+SEQUENTIAL = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]]                  # a gate: 0 white … 1 dark blue
+DIVERGING = [[0, "#2166ac"], [0.5, "#f7f7f7"], [1, "#b2182b"]]                   # a state: − blue, 0 white, + red
 
 
 def shown_units(values: torch.Tensor, unit: int | None) -> list[int]:
@@ -67,8 +69,9 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
     scale = (1 - gap * (len(rows) - 1)) / sum(heights)
     hover = np.array([f"{i}: {s}" for i, s in enumerate(steps)], dtype=object)
     every = max(1, -(-len(steps) // MAX_TICKS))
-    data, layout, top = [], {"annotations": [], "height": 110 + 120 * sum(heights), "showlegend": True,
-                             "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom"}, **plots.LAYOUT}, 1.0
+    data, layout, top = [], {**plots.LAYOUT, "annotations": [], "height": 140 + 120 * sum(heights), "showlegend": True,
+                             "legend": {"orientation": "h", "y": 1.0, "yanchor": "top", "x": 0, "yref": "container"},
+                             "margin": {"l": 50, "r": 20, "t": 80, "b": 40}}, 1.0
     for i, (r, h) in enumerate(zip(rows, heights), 1):
         bottom = top - h * scale
         n = "" if i == 1 else str(i)
@@ -87,8 +90,7 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
                      for k, (gate, line) in enumerate(r["lines"].items())]
             layout[f"yaxis{n}"]["range"] = [0, 1]
             continue
-        colours = {"colorscale": "RdBu", "reversescale": True, "zmid": 0} if r["state"] else \
-            {"colorscale": "Blues", "zmin": 0, "zmax": 1}
+        colours = {"colorscale": DIVERGING, "zmid": 0} if r["state"] else {"colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1}
         data.append({"type": "heatmap", "z": r["z"], "x": x, "y": [str(u) for u in r["units"]], "showscale": False,
                      "customdata": np.tile(hover, (len(r["units"]), 1)), **colours, **axis,
                      "hovertemplate": "%{customdata} · unit %{y}: %{z:.3f}<extra></extra>"})
