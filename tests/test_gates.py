@@ -160,3 +160,12 @@ def test_api_endpoints_answer_as_the_views(text_bank, review_bank, digit_bank, t
     from seqcompare.ui.common import as_json
     assert "error" in as_json(cells_api.api_gates)(banks, "hotel", "  ", None)
     assert "error" in as_json(cells_api.api_gates)(banks, "chess", TEXT, None)
+
+
+def test_endpoints_are_api_only():
+    from gradio.components.api_component import Api
+    from seqcompare import ui
+    demo = ui.build()
+    endpoints = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    for name in ("explain", "memory", "gates", "sentiment"):
+        assert all(isinstance(block, Api) for block in endpoints[name].inputs + endpoints[name].outputs), name
