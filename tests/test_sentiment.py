@@ -136,3 +136,11 @@ def test_api_sentiment(text_bank):
     answer = cells_api.api_sentiment(text_bank, REVIEW)
     assert set(answer["models"]) == set(textgen.MODELS) and "bag_of_ngrams" in answer["table"]["baseline"]
     assert json.loads(json.dumps(answer))["characters"] == list(REVIEW)
+
+
+def test_tables_of_the_view(shipped):
+    from seqcompare.ui import sentiment_view
+    probes = sentiment_view.probe_rows(shipped, "zh-CN")
+    assert [row[0] for row in probes[:4]] == ["RNN", "LSTM", "GRU", "Transformer"] and "词袋" in probes[-1][0]
+    fixed = sentiment_view.fixed_rows(shipped, "zh-CN")
+    assert [row[0] for row in fixed] == ["RNN", "LSTM", "GRU"] and fixed[1][1].startswith("细胞状态")

@@ -71,10 +71,10 @@ def probe_rows(probes: dict, lang: str) -> list[list]:
     return rows
 
 
-def fixed_rows(probes: dict) -> list[list]:
-    """Fraction judged positive (probe / n-grams) with the unit held positive, negative, and free."""
-    return [[plots.label(name)] + [f"{f[d]['probe_positive']:.2f} / {f[d]['ngram_positive']:.2f}"
-                                   for d in ("positive", "negative", "free")]
+def fixed_rows(probes: dict, lang: str) -> list[list]:
+    """The unit held, and the fraction judged positive (probe / n-grams) with it held positive, negative, and free."""
+    return [[plots.label(name), f"{t('cells.sentiment.' + f['unit']['state'], lang)} {f['unit']['index']}"]
+            + [f"{f[d]['probe_positive']:.2f} / {f[d]['ngram_positive']:.2f}" for d in ("positive", "negative", "free")]
             for name, f in probes.get("fixed", {}).items()]
 
 
@@ -100,8 +100,9 @@ def section(bank: textgen.TextModels, lang: str = "en") -> None:
                           t("cells.sentiment.unit", lang)])
     if probes.get("fixed"):
         gr.Markdown(t("cells.sentiment.fixed_note", lang, n=probes["generation"]["reviews"]))
-        gr.Dataframe(fixed_rows(probes), interactive=False, show_label=False,
-                     headers=[t("cells.sentiment.model", lang), t("cells.sentiment.held_positive", lang),
+        gr.Dataframe(fixed_rows(probes, lang), interactive=False, show_label=False,
+                     headers=[t("cells.sentiment.model", lang), t("cells.sentiment.unit", lang),
+                              t("cells.sentiment.held_positive", lang),
                               t("cells.sentiment.held_negative", lang), t("cells.sentiment.free", lang)])
     def view(text: str, request: gr.Request) -> str:
         return sentiment_view(bank, text, request)
