@@ -186,7 +186,13 @@ EXTRA = {"precision": bench_precision,               # first: with --save, the t
          "evaluation": lambda root, runs, data_dir: bench_evaluation(root, data_dir),
          "coldstart": lambda root, runs, data_dir: cold_start(),
          "explain": lambda root, runs, data_dir: bench_explain(root, runs),
-         "training": lambda root, runs, data_dir: bench_training.run(root)}     # fp32 against bf16 steps
+         "training": lambda root, runs, data_dir: bench_training.run(root),    # fp32 against bf16 steps
+         "cells": lambda root, runs, data_dir: bench_cells(root, runs)}
+
+
+def bench_cells(root: Path, runs: int) -> dict:
+    from seqcompare import cells_cli
+    return cells_cli.bench_cells(root, runs)
 
 
 NEEDS_DATA = {"evaluation", "precision"}

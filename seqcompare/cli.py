@@ -130,10 +130,10 @@ def generate_parser(sub) -> None:
 
 def bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure latency, generation speed, evaluation throughput and cold start")
-    b.add_argument("--tasks", default="precision,digits,reviews,textgen,evaluation,coldstart,explain",
+    b.add_argument("--tasks", default="precision,digits,reviews,textgen,evaluation,coldstart,explain,cells",
                    help="comma-separated: precision (each text model at every serving precision, taking turns: "
                         "auto's table), digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
-                        "training (20 training steps of each text model in fp32 and in bf16)")
+                        "cells (the gates and sentiment views), training (20 training steps of each text model in fp32 and in bf16)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
@@ -209,8 +209,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
-    from seqcompare import baselines, report, tutorial
-    for module in (report, tutorial, baselines):          # each adds its subcommand, with `func` to run it
+    from seqcompare import baselines, cells_cli, report, tutorial
+    for module in (report, tutorial, baselines, cells_cli):          # each adds its subcommand, with `func` to run it
         module.add_parser(sub)
     return p
 

@@ -82,6 +82,15 @@ def imdb(root: Path | None, split: str) -> tuple[list[str], list[int], list[int]
 
 def hotel_reviews(root: Path | None) -> list[str]:
     """The ChnSentiCorp hotel reviews in file order (empty reviews kept as '' so row indices hold)."""
+    return [r or "" for r in _hotel(root)["review"]]
+
+
+def hotel_labels(root: Path | None) -> list[int]:
+    """The reviews' sentiment labels in the same order: 1 positive, 0 negative."""
+    return [int(x) for x in _hotel(root)["label"]]
+
+
+def _hotel(root: Path | None):
     if root is not None:
         path = root / "hotel" / "ChnSentiCorp_htl_all.csv"
         if not path.is_file():
@@ -92,4 +101,4 @@ def hotel_reviews(root: Path | None) -> list[str]:
             ds = _load_dataset("dirtycomputer/ChnSentiCorp_htl_all", split="train")
         except Exception as exc:
             raise UserError(f"could not download ChnSentiCorp ({type(exc).__name__}); {HINT}") from None
-    return [r or "" for r in ds["review"]]
+    return ds

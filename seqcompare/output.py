@@ -199,6 +199,11 @@ def _explain_speed(r: dict) -> list[str]:
             for part, e in r.items() if part in tasks.BENCH]
 
 
+def _cells_speed(r: dict) -> list[str]:
+    from seqcompare.cells_cli import bench_lines
+    return bench_lines(r)
+
+
 def _training_speed(r: dict) -> list[str]:
     from seqcompare import bench_training
 
@@ -216,7 +221,7 @@ def _precision_speed(r: dict) -> list[str]:
 
 
 BENCH_EXTRA = {"precision": _precision_speed, "evaluation": _evaluation_speed, "coldstart": _cold_start,
-               "explain": _explain_speed, "training": _training_speed}
+               "explain": _explain_speed, "training": _training_speed, "cells": _cells_speed}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

@@ -46,6 +46,7 @@ class Task:
     explain: Ref                    # `explain`: (folder, inputs) → (result, JSON, input labels)
     predict: Ref | None = None      # `predict`: (folder, inputs, as_json) → prints, UserError if none answers
     evaluate_flags: tuple[str, ...] = ()     # `evaluate` options only this task takes
+    gates: Ref | None = None        # `gates`: (bank, input) → (what was read, step labels, model → layer-0 input)
 
     @property
     def code(self):
@@ -75,14 +76,15 @@ class Task:
 
 MNIST = Task("mnist", ("digits",), "digits", "digits", "DigitModels", "digits", Ref("bench", "bench_digits"),
              "rows", 10000, 250, Ref("influence", "digit_targets"), Ref("influence", "digit_norms"),
-             Ref("output", "explain_digit"), Ref("output", "predict_digits"))
+             Ref("output", "explain_digit"), Ref("output", "predict_digits"),
+             gates=Ref("gates", "digit_steps"))
 IMDB = Task("imdb", ("reviews", "review"), "reviews", "reviews", "ReviewModels", "reviews",
             Ref("bench", "bench_reviews"), "tokens", 2000, 16, Ref("influence", "review_targets"),
             Ref("influence", "review_norms"), Ref("output", "explain_review"), Ref("output", "predict_reviews"),
-            evaluate_flags=("short",))
+            evaluate_flags=("short",), gates=Ref("gates", "review_steps"))
 HOTEL = Task("hotel", ("textgen", "text"), "text generation", "textgen", "TextModels", "textgen",
              Ref("bench", "bench_textgen"), "characters", 1000, 32, Ref("influence", "text_targets"),
-             Ref("influence", "text_norms"), Ref("output", "explain_text"))
+             Ref("influence", "text_norms"), Ref("output", "explain_text"), gates=Ref("gates", "text_steps"))
 
 TASKS = {task.name: task for task in (MNIST, IMDB, HOTEL)}
 NAMES = tuple(TASKS)

@@ -56,6 +56,23 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state=None):
     return inp[:, None], ((stack(hs), stack(cs)) if lstm else stack(hs))
 
 
+def rnn_states(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The last layer's hidden state after every step of x (B, T, input), and its cell state too for an
+    LSTM (None otherwise): (B, T, hidden) each, stepped with torch.lstm_cell (nn.LSTM keeps no cell states)."""
+    if not isinstance(rnn, nn.LSTM):
+        return rnn(x)[0], None
+    for layer in range(rnn.num_layers):
+        weights = [getattr(rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        zeros = x.new_zeros(x.shape[0], rnn.hidden_size)
+        state, hs, cs = (zeros, zeros), [], []
+        for t in range(x.shape[1]):
+            state = torch.lstm_cell(x[:, t], state, *weights)
+            hs.append(state[0])
+            cs.append(state[1])
+        x = torch.stack(hs, 1)
+    return x, torch.stack(cs, 1)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.cells import TokenRNNConfig, count_parameters, make_rnn, rnn_step, textbook_parameters
+from seqcompare.models.cells import TokenRNNConfig, count_parameters, make_rnn, rnn_states, rnn_step, textbook_parameters
 
 
 @dataclass
@@ -49,6 +49,20 @@ class CharLM(nn.Module):
     def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
         """Logits (B, T, vocab) for the embedding vectors x read from scratch, and no attention (None)."""
         return self.forward_embedded(x)[0], None
+
+    def states(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the model carries after each token of `tokens` (B, T) read from scratch: its hidden state, and
+        the LSTM's cell state, (B, T, hidden) each (the sentiment probe's features)."""
+        hidden, cell = rnn_states(self.rnn, self.embed(tokens))
+        return {"hidden": hidden} if cell is None else {"hidden": hidden, "cell": cell}
+
+    @staticmethod
+    def hold(state, unit: int, value: float):
+        """`state` with one unit of the last layer set to `value`: the cell state of an LSTM, the hidden state
+        otherwise (writing with a unit held fixed)."""
+        state = tuple(s.clone() for s in state) if isinstance(state, tuple) else state.clone()
+        (state[1] if isinstance(state, tuple) else state)[-1, :, unit] = value
+        return state
 
     @staticmethod
     def window_start(n: int) -> int:

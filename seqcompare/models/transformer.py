@@ -112,6 +112,16 @@ class TransformerLM(nn.Module):
 
     def run_embedded(self, x: torch.Tensor, cache=None, need_weights: bool = False):
         """`run` from the token embedding vectors x (B, T, width) instead of the ids (input influence)."""
+        x, new_cache, weights = self.residual_embedded(x, cache, need_weights)
+        return self.head(self.ln(x)), new_cache, weights
+
+    def residual(self, tokens: torch.Tensor, cache=None):
+        """`run`, giving the last block's residual stream (B, T, width) instead of the logits."""
+        x, new_cache, _ = self.residual_embedded(self.embed(tokens), cache)
+        return x, new_cache, None
+
+    def residual_embedded(self, x: torch.Tensor, cache=None, need_weights: bool = False):
+        """The last block's residual stream for the embedding vectors x, the new cache and the weights."""
         past = cache[0][0].shape[2] if cache else 0
         if past + x.shape[1] > self.cfg.context:
             raise ValueError(f"{past + x.shape[1]} positions exceed the context of {self.cfg.context}")
@@ -123,7 +133,7 @@ class TransformerLM(nn.Module):
             x, layer_cache, w = block(x, cache[i] if cache else None, need_weights)
             new_cache.append(layer_cache)
             weights.append(w)
-        return self.head(self.ln(x)), new_cache, weights
+        return x, new_cache, weights
 
     def step(self, tokens: torch.Tensor, state):
         """One new character per sequence while decoding: tokens (B, 1) placed after the window of
@@ -175,6 +185,15 @@ class TransformerLM(nn.Module):
         if state is not None and tokens.shape[1] == 1 and not self.training \
                 and state[0].shape[1] < self.cfg.context:
             return self.step(tokens, state)
+        return self.read(tokens, state, self.run)
+
+    def states(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The last block's residual stream (B, T, width) after each token of `tokens` read from scratch, with
+        the window held as `forward` (generation) holds it (the sentiment probe's features)."""
+        return {"residual": self.read(tokens, None, self.residual)[0]}
+
+    def read(self, tokens: torch.Tensor, state, run):
+        """`forward`'s windowed reading with `run` ((tokens, cache) → (outputs, cache, _)) for each chunk."""
         window, cache = state if state is not None else (tokens[:, :0], None)
         outs = []
         while tokens.shape[1]:
@@ -184,7 +203,7 @@ class TransformerLM(nn.Module):
                 _, cache, _ = self.run(window)
                 continue
             chunk, tokens = tokens[:, :room], tokens[:, room:]
-            logits, cache, _ = self.run(chunk, cache)
+            logits, cache, _ = run(chunk, cache)
             window = torch.cat([window, chunk], 1)
             outs.append(logits)
         return (outs[0] if len(outs) == 1 else torch.cat(outs, 1)), (window, cache)

@@ -19,8 +19,14 @@ VOCAB_FILE = "vocab.json"
 
 def split_reviews(reviews: list[str]) -> tuple[list[str], list[str]]:
     """Row index % 10 == 9 is validation, the rest training; empty reviews are dropped."""
-    train = [r for i, r in enumerate(reviews) if i % 10 != 9 and r.strip()]
-    val = [r for i, r in enumerate(reviews) if i % 10 == 9 and r.strip()]
+    train, val = split_rows(reviews)
+    return [reviews[i] for i in train], [reviews[i] for i in val]
+
+
+def split_rows(reviews: list[str]) -> tuple[list[int], list[int]]:
+    """The row indices of `split_reviews`' training and validation reviews (to split labels alike)."""
+    train = [i for i, r in enumerate(reviews) if i % 10 != 9 and r.strip()]
+    val = [i for i, r in enumerate(reviews) if i % 10 == 9 and r.strip()]
     return train, val
 
 

@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from seqcompare import digits, reviews, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_digit
 from seqcompare.ui import locale
+from seqcompare.ui.cells_api import cells_endpoints
 from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, notice
 from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
@@ -84,6 +85,7 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
             with gr.Tab(locale.L("app.tabs.train"), id="train"):
                 train_tab(digit_bank, text_bank)
         api_endpoints(digit_bank, review_bank, text_bank)
+        cells_endpoints(digit_bank, review_bank, text_bank)
         locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)
     demo.i18n_instance = locale.WORDS          # also for a demo mounted without launch()

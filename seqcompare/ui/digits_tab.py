@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 
 from seqcompare import UserError, digits, plots, sketches
-from seqcompare.ui import locale, memory_views
+from seqcompare.ui import gates_view, locale, memory_views
 from seqcompare.ui.common import UPLOAD_MB, comparison, notice
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
@@ -76,6 +76,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
         answers = [gr.Label(label=plots.label(n), num_top_classes=3, elem_id=f"digit-{n}") for n in names]
     beliefs = gr.Plot(label=locale.L("digits.beliefs"))
     probs = gr.Plot(label=locale.L("digits.probabilities"))
+    gates_view.digit_gates(bank, canvas, upload, draw_btn, upload_btn)
 
     classify = locale.bound(digit_view, bank)
     outputs = [seen, message, *answers, beliefs, probs]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from seqcompare import UserError, i18n, plots, reviews
-from seqcompare.ui import locale, memory_views
+from seqcompare.ui import gates_view, locale, memory_views
 from seqcompare.ui.common import comparison, notice, word
 
 
@@ -56,6 +56,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
     trace = gr.Plot(label=locale.L("reviews.trace"), show_label=False)
     memory_views.review_memory(bank, text, submit)
+    gates_view.review_gates(bank, text, submit)
     gr.Examples(REVIEW_EXAMPLES, inputs=text, label=locale.L("reviews.examples"))
 
     classify = locale.bound(review_view, bank)

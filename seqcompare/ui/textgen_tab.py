@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
-from seqcompare.ui import locale, memory_views
+from seqcompare.ui import gates_view, locale, memory_views
 from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
 
 
@@ -74,6 +74,7 @@ def textgen_tab(bank: textgen.TextModels) -> None:
     for event in (generate.click, seed.submit):
         event(write_all, settings, [message, *columns, next_plot], api_visibility="private", **GENERATION)
     memory_views.textgen_memory(bank, seed, columns)
+    gates_view.textgen_cells(bank)
 
     gr.Markdown(locale.L("textgen.compare"))
     table = precision.load_table(CHECKPOINTS)

@@ -1,0 +1,73 @@
+"""Named JSON endpoints (API-only, `gr.api`) for the views inside the models: `explain` (input influence),
+`memory` (the stored distance curves), `gates` and `sentiment`, through the same functions as the tabs."""
+
+from __future__ import annotations
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from seqcompare import gates, influence, sentiment, tasks
+from seqcompare.ui.common import CHECKPOINTS, as_json
+
+EXPLAIN = {"hotel": influence.explain_text, "imdb": influence.explain_review, "mnist": influence.explain_digit}
+
+
+def _input(text: str, image):
+    """What the task reads: the image file when one is given (digits), else the text."""
+    image = image.get("path") if isinstance(image, dict) else image
+    return image if image else text
+
+
+def api_explain(banks: dict, task: str, text: str, image) -> dict:
+    """Each model's influence of every input on one prediction (as `python -m seqcompare explain`)."""
+    name = tasks.get(task).name
+    result = EXPLAIN[name](banks[name], _input(text, image))
+    if "digit" in result:
+        result = {**result, "digit": result["digit"].tolist()}
+    return result
+
+
+def api_memory(task: str) -> dict:
+    """The stored distance curves and memory lengths of a task, trained and untrained."""
+    name = tasks.get(task).name
+    return influence.load_memory(CHECKPOINTS / name) or {"error": f"not measured yet for {name}"}
+
+
+def api_gates(banks: dict, task: str, text: str, image) -> dict:
+    """Each recurrent model's gates per layer at every step (as `python -m seqcompare gates --json`)."""
+    name = tasks.get(task).name
+    return gates.explain_bank(name, banks[name], _input(text, image))
+
+
+def api_sentiment(text_bank, text: str) -> dict:
+    """Each text model's P(positive) for a hotel review, its sentiment unit per character, and the probes' scores."""
+    probes = sentiment.load(CHECKPOINTS / "hotel")
+    if probes is None:
+        return {"error": "the sentiment probes are not computed yet"}
+    return {**sentiment.analyse(text_bank, text, probes), "table": sentiment.table(probes)}
+
+
+def cells_endpoints(digit_bank, review_bank, text_bank) -> None:
+    """The endpoints explain, memory, gates and sentiment (API-only)."""
+    banks = {"mnist": digit_bank, "imdb": review_bank, "hotel": text_bank}
+
+    def explain(task: str = "hotel", text: str = "", image: FileData | None = None) -> dict:
+        """Each model's influence of every input on one prediction: hotel text, IMDb review or digit image."""
+        return as_json(api_explain)(banks, task, text, image)
+
+    def memory(task: str = "hotel") -> dict:
+        """The stored distance curves (how far back each model looks), trained and untrained."""
+        return as_json(api_memory)(task)
+
+    def gates_(task: str = "hotel", text: str = "", image: FileData | None = None) -> dict:
+        """The LSTM's and GRU's gates (and the RNN's hidden state) per layer at every step of the input."""
+        return as_json(api_gates)(banks, task, text, image)
+
+    def sentiment_(text: str = "") -> dict:
+        """Each text model's P(positive) for a hotel review and its sentiment unit under every character."""
+        return as_json(api_sentiment)(text_bank, text)
+
+    gr.api(explain, api_name="explain")
+    gr.api(memory, api_name="memory")
+    gr.api(gates_, api_name="gates")
+    gr.api(sentiment_, api_name="sentiment")

@@ -1,0 +1,110 @@
+"""The sentiment section of the Text generation tab: each text model's P(positive) for a typed hotel review
+from the probe on its state (fitted on ChnSentiCorp's labels, which the models never saw), its sentiment
+unit's value under every character, and the shipped probe and fixed-unit tables (`seqcompare.sentiment`)."""
+
+from __future__ import annotations
+
+from html import escape
+
+import gradio as gr
+
+from seqcompare import UserError, checkpoints, plots, sentiment, textgen
+from seqcompare.i18n import t
+from seqcompare.ui.common import CHECKPOINTS, notice
+from seqcompare.ui.locale import of
+
+EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+
+
+def shipped() -> dict | None:
+    """The shipped probes, or None (not computed, or unreadable)."""
+    try:
+        return sentiment.load(CHECKPOINTS / "hotel")
+    except checkpoints.CheckpointError:
+        return None
+
+
+def colour(lean: float) -> str:
+    """Red where the unit leans positive, blue where it leans negative (standardised, ±2.5 full)."""
+    strength = min(abs(lean) / 2.5, 1.0) * 0.8
+    return f"rgba(228,87,86,{strength:.2f})" if lean > 0 else f"rgba(76,120,168,{strength:.2f})"
+
+
+def unit_html(characters: list[str], values: list[float], lean: list[float]) -> str:
+    return "".join(f'<span title="{v:+.3f}" style="background:{colour(s)};border-radius:3px;padding:0 1px">'
+                   f"{escape(c)}</span>" for c, v, s in zip(characters, values, lean))
+
+
+def sentiment_html(bank: textgen.TextModels, text: str, lang: str = "en", probes: dict | None = None) -> str:
+    """Each model's P(positive) and its sentiment unit under every character (HTML), or the problem."""
+    probes = probes or shipped()
+    if probes is None:
+        return t("cells.sentiment.missing", lang)
+    try:
+        result = sentiment.analyse(bank, text, probes)
+    except UserError as exc:
+        return notice(exc.render(lang))
+    blocks = []
+    for name, a in result["models"].items():
+        if "error" in a:
+            blocks.append(f"<div><b>{plots.label(name)}</b> <i>{escape(a['error'])}</i></div>")
+            continue
+        title = t("cells.sentiment.unit_value", lang, model=plots.label(name),
+                  state=t("cells.sentiment." + a["unit"]["state"], lang), index=a["unit"]["index"], p=a["positive"])
+        bar = (f'<div style="height:6px;background:#eee;border-radius:3px;margin:2px 0 4px">'
+               f'<div style="width:{a["positive"] * 100:.0f}%;height:6px;background:{plots.COLORS.get(name)};'
+               f'border-radius:3px"></div></div>')
+        blocks.append(f'<div style="margin-bottom:10px"><b>{escape(title)}</b>{bar}'
+                      f'<div style="line-height:1.9;word-break:break-all">'
+                      f'{unit_html(result["characters"], a["values"], a["lean"])}</div></div>')
+    message = notice("; ".join(result["notices"]))
+    return (message + "\n" if message else "") + "".join(blocks)
+
+
+def probe_rows(probes: dict, lang: str) -> list[list]:
+    """The shipped probe table: model, reading, all units, one unit, the unit."""
+    rows = []
+    for name, m in probes["models"].items():
+        rows.append([plots.label(name), t("cells.sentiment." + m["reading"], lang), m["all_units"], m["single_unit"],
+                     f"{t('cells.sentiment.' + m['unit']['state'], lang)} {m['unit']['index']}"])
+    rows.append([t("cells.sentiment.ngrams", lang), "", probes["baseline"]["bag_of_ngrams"], "", ""])
+    return rows
+
+
+def fixed_rows(probes: dict, lang: str) -> list[list]:
+    """The unit held, and the fraction judged positive (probe / n-grams) with it held positive, negative, and free."""
+    return [[plots.label(name), f"{t('cells.sentiment.' + f['unit']['state'], lang)} {f['unit']['index']}"]
+            + [f"{f[d]['probe_positive']:.2f} / {f[d]['ngram_positive']:.2f}" for d in ("positive", "negative", "free")]
+            for name, f in probes.get("fixed", {}).items()]
+
+
+def sentiment_view(bank: textgen.TextModels, text: str, request: gr.Request) -> str:
+    """The callback, in the reader's language."""
+    return sentiment_html(bank, text, of(request))
+
+
+def section(bank: textgen.TextModels, lang: str = "en") -> None:
+    """The sentiment section placed where it is called: a review box, the models' answers, the tables."""
+    gr.Markdown(t("cells.sentiment.heading", lang))
+    probes = shipped()
+    if probes is None:
+        gr.Markdown(t("cells.sentiment.missing", lang))
+        return
+    review = gr.Textbox(t("cells.sentiment.default", lang), label=t("cells.sentiment.review", lang), lines=2,
+                        max_lines=6, elem_id="sentiment-text")
+    answers = gr.HTML(sentiment_html(bank, review.value, lang, probes), elem_id="sentiment-answers")
+    gr.Markdown(t("cells.sentiment.note", lang, train=f"{probes['reviews']['train']:,}"))
+    gr.Dataframe(probe_rows(probes, lang), interactive=False, show_label=False,
+                 headers=[t("cells.sentiment.model", lang), t("cells.sentiment.reading", lang),
+                          t("cells.sentiment.all_units", lang), t("cells.sentiment.one_unit", lang),
+                          t("cells.sentiment.unit", lang)])
+    if probes.get("fixed"):
+        gr.Markdown(t("cells.sentiment.fixed_note", lang, n=probes["generation"]["reviews"]))
+        gr.Dataframe(fixed_rows(probes, lang), interactive=False, show_label=False,
+                     headers=[t("cells.sentiment.model", lang), t("cells.sentiment.unit", lang),
+                              t("cells.sentiment.held_positive", lang),
+                              t("cells.sentiment.held_negative", lang), t("cells.sentiment.free", lang)])
+    def view(text: str, request: gr.Request) -> str:
+        return sentiment_view(bank, text, request)
+
+    gr.on([review.change, review.submit], view, review, answers, **EVENTS)
