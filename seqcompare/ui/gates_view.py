@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
-from seqcompare.ui import sentiment_view
+from seqcompare.ui import locale, sentiment_view
 from seqcompare.ui.common import CHECKPOINTS, notice
 from seqcompare.ui.locale import of
 
@@ -117,30 +117,36 @@ def gates_view(bank, task: str, inputs, mode: str, unit, layer, request: gr.Requ
     return gates_figure(bank, task, inputs, chosen, int(layer or 1), lang)
 
 
-def controls(bank, lang: str = "en"):
+def controls(bank):
     """The unit choice (most varying, or one unit) and the layer (shown only for models of several)."""
     recurrent = [m for n, m in bank.models.items() if n in CELLS]
     hidden = max((m.cfg.hidden_size for m in recurrent), default=1)
     layers = max((m.cfg.num_layers for m in recurrent), default=1)
     with gr.Row():
-        mode = gr.Radio([(t("cells.gates.most_varying", lang, n=TOP), "most"), (t("cells.gates.one_unit", lang), "one")],
-                        value="most", label=t("cells.gates.units", lang), scale=2)
-        unit = gr.Slider(0, hidden - 1, value=0, step=1, label=t("cells.gates.unit", lang, last=hidden - 1), scale=2)
-        layer = gr.Slider(1, max(layers, 2), value=1, step=1, label=t("cells.gates.layer", lang), visible=layers > 1,
+        mode = locale.per_language(gr.Radio(unit_choices("en"), value="most", label=locale.L("cells.gates.units"), scale=2),
+                                   lambda lang: gr.Radio(choices=unit_choices(lang)))
+        unit = gr.Slider(0, hidden - 1, value=0, step=1, label=locale.L("cells.gates.unit", last=hidden - 1), scale=2)
+        layer = gr.Slider(1, max(layers, 2), value=1, step=1, label=locale.L("cells.gates.layer"), visible=layers > 1,
                           scale=1)
     return mode, unit, layer
 
 
-def section(bank, task: str, triggers: list, source, first=None, lang: str = "en"):
+def unit_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("cells.gates.most_varying", lang, n=TOP), "most"), (t("cells.gates.one_unit", lang), "one")]
+
+
+def section(bank, task: str, triggers: list, source, first=None):
     """The gates view placed where it is called: controls, the figure and the convention note, updated by
     `triggers` with the input in `source`. Returns the outputs, the settings and the callback (for another
     source)."""
-    gr.Markdown(t("cells.gates.heading", lang))
-    mode, unit, layer = controls(bank, lang)
-    fig, message = gates_figure(bank, task, first, lang=lang) if first is not None else (None, "")
+    gr.Markdown(locale.L("cells.gates.heading"))
+    mode, unit, layer = controls(bank)
+    fig, message = gates_figure(bank, task, first) if first is not None else (None, "")
     shown = gr.Markdown(message, elem_id=f"gates-{task}-notice")
     plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}")
-    gr.Markdown(t("cells.gates.note", lang))
+    if first is not None:
+        locale.per_language(plot, lambda lang: gates_figure(bank, task, first, lang=lang)[0])
+    gr.Markdown(locale.L("cells.gates.note"))
     def view(source, mode, unit, layer, request: gr.Request):
         return gates_view(bank, task, source, mode, unit, layer, request)
 
@@ -153,11 +159,10 @@ def section(bank, task: str, triggers: list, source, first=None, lang: str = "en
 
 def textgen_cells(bank: textgen.TextModels) -> None:
     """The Text generation tab's view inside the cells: the gates on a typed text, the saturation, the sentiment."""
-    lang = "en"
-    text = gr.Textbox(EXAMPLE, label=t("cells.gates.text", lang), lines=2, max_lines=6, elem_id="gates-text")
-    section(bank, "hotel", [text.change], text, EXAMPLE, lang)
-    saturation_section(lang)
-    sentiment_view.section(bank, lang)
+    text = gr.Textbox(EXAMPLE, label=locale.L("cells.gates.text"), lines=2, max_lines=6, elem_id="gates-text")
+    section(bank, "hotel", [text.change], text, EXAMPLE)
+    saturation_section()
+    sentiment_view.section(bank)
 
 
 def review_gates(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Button) -> None:
@@ -191,12 +196,13 @@ def saturation_figure(result: dict, lang: str = "en"):
     return fig
 
 
-def saturation_section(lang: str = "en") -> None:
+def saturation_section() -> None:
     """The stored saturation (checkpoints/hotel/saturation.json) as scatters, or how to compute it."""
-    gr.Markdown(t("cells.saturation.heading", lang))
+    gr.Markdown(locale.L("cells.saturation.heading"))
     result = gates.load_saturation(CHECKPOINTS / "hotel")
     if result is None:
-        gr.Markdown(t("cells.saturation.missing", lang))
+        gr.Markdown(locale.L("cells.saturation.missing"))
         return
-    gr.Plot(saturation_figure(result, lang), show_label=False, elem_id="gates-saturation")
-    gr.Markdown(t("cells.saturation.note", lang, characters=f"{result['characters']:,}"))
+    locale.per_language(gr.Plot(saturation_figure(result), show_label=False, elem_id="gates-saturation"),
+                        lambda lang: saturation_figure(result, lang))
+    gr.Markdown(locale.L("cells.saturation.note", characters=f"{result['characters']:,}"))

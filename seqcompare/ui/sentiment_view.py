@@ -10,7 +10,8 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, plots, sentiment, textgen
 from seqcompare.i18n import t
-from seqcompare.ui.common import CHECKPOINTS, notice
+from seqcompare.ui import locale
+from seqcompare.ui.common import CHECKPOINTS, notice, table as frame
 from seqcompare.ui.locale import of
 
 EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -83,28 +84,35 @@ def sentiment_view(bank: textgen.TextModels, text: str, request: gr.Request) -> 
     return sentiment_html(bank, text, of(request))
 
 
-def section(bank: textgen.TextModels, lang: str = "en") -> None:
+def section(bank: textgen.TextModels) -> None:
     """The sentiment section placed where it is called: a review box, the models' answers, the tables."""
-    gr.Markdown(t("cells.sentiment.heading", lang))
+    gr.Markdown(locale.L("cells.sentiment.heading"))
     probes = shipped()
     if probes is None:
-        gr.Markdown(t("cells.sentiment.missing", lang))
+        gr.Markdown(locale.L("cells.sentiment.missing"))
         return
-    review = gr.Textbox(t("cells.sentiment.default", lang), label=t("cells.sentiment.review", lang), lines=2,
-                        max_lines=6, elem_id="sentiment-text")
-    answers = gr.HTML(sentiment_html(bank, review.value, lang, probes), elem_id="sentiment-answers")
-    gr.Markdown(t("cells.sentiment.note", lang, train=f"{probes['reviews']['train']:,}"))
-    gr.Dataframe(probe_rows(probes, lang), interactive=False, show_label=False,
-                 headers=[t("cells.sentiment.model", lang), t("cells.sentiment.reading", lang),
-                          t("cells.sentiment.all_units", lang), t("cells.sentiment.one_unit", lang),
-                          t("cells.sentiment.unit", lang)])
-    if probes.get("fixed"):
-        gr.Markdown(t("cells.sentiment.fixed_note", lang, n=probes["generation"]["reviews"]))
-        gr.Dataframe(fixed_rows(probes, lang), interactive=False, show_label=False,
-                     headers=[t("cells.sentiment.model", lang), t("cells.sentiment.unit", lang),
-                              t("cells.sentiment.held_positive", lang),
-                              t("cells.sentiment.held_negative", lang), t("cells.sentiment.free", lang)])
+    default = t("cells.sentiment.default", "zh-CN")             # a Chinese hotel review, like the models' data
+    review = gr.Textbox(default, label=locale.L("cells.sentiment.review"), lines=2, max_lines=6,
+                        elem_id="sentiment-text")
+    answers = locale.per_language(gr.HTML(sentiment_html(bank, default, "en", probes), elem_id="sentiment-answers"),
+                                  lambda lang: sentiment_html(bank, default, lang, probes))
+    gr.Markdown(locale.L("cells.sentiment.note", train=f"{probes['reviews']['train']:,}"))
+    tables = [(probe_rows, PROBE_COLUMNS)] + ([(fixed_rows, FIXED_COLUMNS)] if probes.get("fixed") else [])
+    for n, (rows, columns) in enumerate(tables):
+        if n:
+            gr.Markdown(locale.L("cells.sentiment.fixed_note", n=probes["generation"]["reviews"]))
+        locale.per_language(gr.Dataframe(table(rows, columns, probes, "en"), interactive=False, show_label=False),
+                            lambda lang, rows=rows, columns=columns: table(rows, columns, probes, lang))
     def view(text: str, request: gr.Request) -> str:
         return sentiment_view(bank, text, request)
 
     gr.on([review.change, review.submit], view, review, answers, **EVENTS)
+
+
+PROBE_COLUMNS = ("model", "reading", "all_units", "one_unit", "unit")
+FIXED_COLUMNS = ("model", "unit", "held_positive", "held_negative", "free")
+
+
+def table(rows, columns: tuple, probes: dict, lang: str):
+    """A probe table with its headers in `lang`, as a Dataframe value."""
+    return frame(rows(probes, lang), [t(f"cells.sentiment.{c}", lang) for c in columns])
