@@ -86,5 +86,5 @@ def cells_bench_block(root: Path) -> str:
              for v in cells.values() if isinstance(v, dict) and "total_ms" in v]
     load = cells.get("load_average")
     shared = f", load average {load[0]} at the start: a shared CPU" if load else ""
-    return (f"Each view as the tab answers it, figure or HTML included, against a bar of {cells['bar_ms']} ms — "
+    return ("Each view as the tab answers it, figure or HTML included — "
             + "; ".join(parts) + f" (`python -m seqcompare bench --tasks cells`; {machines(cells)}{shared}).")

@@ -19,7 +19,7 @@ from seqcompare import UserError, checkpoints, precision
 from seqcompare.machine import machine
 from seqcompare.report import block
 
-BARS = {"rnn": 5.20, "lstm": 4.95, "gru": 4.95, "transformer": 5.00}    # the README's bits-per-character bars
+BARS = {"rnn": 5.20, "lstm": 4.95, "gru": 4.95, "transformer": 5.00}    # the most bits per character served
 TASK = "hotel"
 
 
@@ -134,7 +134,7 @@ def precision_block(root: Path) -> str:
                               "served ms", "speed-up"], rows))
     text = ("`--precision auto` (the default) serves each text model at the fastest plan measured on this kind "
             f"of CPU whose validation bits per character stay within {precision.BPC_LIMIT} of fp32 and under "
-            "the model's bar (`python -m seqcompare bench --tasks precision --save`; int8: the output layer in "
+            "the model's ceiling (`python -m seqcompare bench --tasks precision --save`; int8: the output layer in "
             "weight-only int8; int8+bf16: the rest in bfloat16 too). The digit and review classifiers are "
             "served in fp32 (no layer large enough to gain). Analysis views always run in fp32.\n\n"
             + "\n\n".join(parts))

@@ -163,10 +163,10 @@ def test_bench_training_times_both_precisions_of_a_model_in_one_run(tmp_path):
     assert "rnn" in bench_training.lines(r)[1] and "fp32" in bench_training.lines(r)[1]
     folder = tmp_path / "checkpoints"
     folder.mkdir()
-    bench.save({"machine": "here", "training": r}, folder)
+    bench.save_result({"machine": "here", "training": r}, folder)
     assert not (folder / "bench.json").exists()
     assert json.loads((tmp_path / bench_training.ARTIFACT).read_text())["training"]["rnn"] == m
-    bench.save({"machine": "here", "coldstart": {"seconds": 1.0}, "training": r}, folder)
+    bench.save_result({"machine": "here", "coldstart": {"seconds": 1.0}, "training": r}, folder)
     assert json.loads((folder / "bench.json").read_text()) == {"machine": "here", "coldstart": {"seconds": 1.0}}
 
 

@@ -69,7 +69,7 @@ def test_cli_evaluate_json(data_dir):
     result = json.loads(run.stdout)
     assert set(result) == {"rnn", "lstm", "gru", "lenet"}
     for m in result.values():
-        assert set(m) == {"accuracy", "precision", "recall", "f1", "confusion_matrix", "n"}
+        assert set(m) == {"accuracy", "precision", "recall", "f1", "confusion_matrix", "n", "serving_precision"}
         assert m["n"] == 300 and 0.9 <= m["accuracy"] <= 1
 
 
