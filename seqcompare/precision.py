@@ -59,23 +59,13 @@ def resolve(value: str | None = None) -> str:
 
 # --- the machine ---------------------------------------------------------------------------------
 
-def cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def cpu_features() -> dict:
     """{"capability": torch's CPU kernel level, "avx512_bf16": bool, "amx_bf16": bool}."""
-    import torch
+    from seqcompare import machine
 
-    flags = cpu_flags()
-    return {"capability": torch.backends.cpu.get_cpu_capability(),
-            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
+    found = machine.bf16_features()
+    return {"capability": found["torch_capability"], "avx512_bf16": found["avx512_bf16"],
+            "amx_bf16": found["amx_bf16"]}
 
 
 def cpu_key(features: dict | None = None) -> str:
