@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from seqcompare import i18n
@@ -10,7 +11,10 @@ from seqcompare import i18n
 COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279a2", "transformer": "#f58518"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5", "transformer": "Transformer"}
 MAX_WORD_TICKS = 40       # traces of reviews up to this many tokens show the words on the x axis
-LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40), font=dict(size=12))
+LAYOUT = dict(margin=dict(l=50, r=20, t=50, b=40), font=dict(size=12))
+# Every figure is drawn in plotly_white. As the default, a new figure takes it without validating the whole
+# template again, which an explicit `template=` costs on every figure (about 16 ms each).
+pio.templates.default = "plotly_white"
 
 
 def label(name: str) -> str:
