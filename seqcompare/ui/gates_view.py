@@ -146,6 +146,7 @@ def section(bank, task: str, triggers: list, source, first=None):
     plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}")
     if first is not None:
         locale.per_language(plot, lambda lang: gates_figure(bank, task, first, lang=lang)[0])
+        locale.per_language(shown, lambda lang: gates_figure(bank, task, first, lang=lang)[1])
     gr.Markdown(locale.L("cells.gates.note"))
     def view(source, mode, unit, layer, request: gr.Request):
         return gates_view(bank, task, source, mode, unit, layer, request)

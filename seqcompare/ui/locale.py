@@ -194,7 +194,7 @@ class EarlyLanguage:
 def switch() -> gr.Radio:
     """The 中文 | English switch at the top of the page."""
     return gr.Radio([(name, code) for code, name in reversed(i18n.LANGUAGES.items())], value=i18n.DEFAULT,
-                    show_label=False, container=False, elem_id="lang-switch", min_width=160)
+                    show_label=False, container=False, elem_id="lang-switch", min_width=190)
 
 
 def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
