@@ -141,7 +141,10 @@ def test_train_in_the_browser(page):
 LATIN_OK = {"RNN", "LSTM", "GRU", "LeNet", "Transformer", "IMDb", "MNIST", "ChnSentiCorp", "PyTorch", "cuDNN",
             "bias_ih", "bias_hh", "Top", "top", "Dropout", "dropout", "Gradio", "API", "UTF", "JSON", "CSV",
             "safetensors", "txt", "CPU", "seqcompare", "English", "PNG", "JPEG", "MB", "ms", "F", "P", "h", "x", "k",
-            "p", "d", "e", "g", "The", "acting", "was", "wonderful", "but", "plot", "dragged"}
+            "p", "d", "e", "g", "The", "acting", "was", "wonderful", "but", "plot", "dragged",
+            # the gates' symbols and PyTorch's names for them, the number types, and the papers' authors
+            "i", "f", "o", "c", "n", "r", "z", "tanh", "weight_ih", "float", "int",
+            "Karpathy", "Johnson", "Fei", "Radford"}
 TABS = {"zh-CN": ("文本生成", "手写数字", "影评情感", "训练"), "en": ("Text generation", "Digits", "Reviews", "Train")}
 
 
