@@ -26,7 +26,7 @@ def copy(tmp_path):
         if (ROOT / name).is_file():
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(ROOT / name, tmp_path / name)
-    for path in (ROOT / "checkpoints").rglob("*.json"):
+    for path in [*(ROOT / "checkpoints").rglob("*.json"), *(ROOT / "docs" / "artifacts").rglob("*.json")]:
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
