@@ -12,7 +12,7 @@ from seqcompare import checkpoints
 from seqcompare.bench_training import ARTIFACT as BENCH_ARTIFACT
 from seqcompare.machine import label as machine_label
 from seqcompare.report import block
-from seqcompare.results import read
+from seqcompare.results import read, table
 
 PAIR_ARTIFACT = Path("docs/artifacts/bf16_pair.json")
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
@@ -39,16 +39,16 @@ def training_block(root: Path) -> str:
     if not found:
         return "_No training benchmark saved yet: `python -m seqcompare bench --tasks training --save`._"
     r = found["training"]
-    rows = ["| model | batch × characters | fp32 ms per step | bf16 ms per step | speed-up |", "| --- | --- | --- | --- | --- |"]
-    rows += [f"| {NAMES[n]} | {r[n]['batch']} × {r[n]['window']} | {r[n]['fp32_ms']:.0f} | {r[n]['bf16_ms']:.0f} | "
-             f"{r[n]['speedup']:.2f}× |" for n in NAMES if n in r]
+    rows = [[NAMES[n], f"{r[n]['batch']} × {r[n]['window']}", f"{r[n]['fp32_ms']:.0f}", f"{r[n]['bf16_ms']:.0f}",
+             f"{r[n]['speedup']:.2f}×"] for n in NAMES if n in r]
     caption = (f"One training step (forward, backward, AdamW) of each text model in float32 and under bfloat16 "
                f"autocast, median of {r['steps']} steps of each, alternated in one run "
                f"(`python -m seqcompare bench --tasks training --save`; {r['cpu']['name']}, "
                f"{cpu_features(r['cpu'])}, torch kernels {r['cpu']['torch_capability']}; "
                f"{r['threads']} torch thread{'s' if r['threads'] != 1 else ''}"
                f"{load(r.get('load_average'), r.get('cpus'))}).")
-    return caption + "\n\n" + "\n".join(rows)
+    return caption + "\n\n" + table(["model", "batch × characters", "fp32 ms per step", "bf16 ms per step",
+                                      "speed-up"], rows)
 
 
 @block("bf16_pair")
@@ -58,19 +58,17 @@ def pair_block(root: Path) -> str:
         return "_No paired run saved yet (docs/artifacts/bf16_pair.json)._"
     runs = found["runs"]
     together = side_by_side(runs)
-    rows = ["| precision | epoch | seconds | the other run | training bpc | validation bpc |",
-            "| --- | --- | --- | --- | --- | --- |"]
-    for precision, run in runs.items():
-        rows += [f"| {precision} | {e['epoch']} | {e['seconds']:.0f} | "
-                 f"{'throughout' if together[precision][i] else 'ended during it'} | {e['train_bpc']:.4f} | "
-                 f"{e['val_bpc']:.4f} |" for i, e in enumerate(run["history"])]
+    rows = [[precision, e["epoch"], f"{e['seconds']:.0f}", "throughout" if together[precision][i] else "ended during it",
+             f"{e['train_bpc']:.4f}", f"{e['val_bpc']:.4f}"]
+            for precision, run in runs.items() for i, e in enumerate(run["history"])]
     caption = (f"The text LSTM of the shipped recipe, trained {found['epochs']} epochs from the same seed in each "
                f"precision ({found['conditions']}; `{found['command']}`; {machine_label(found['machine'])}, "
                f"{cpu_features(found['machine'])}{load(found.get('load_average'), found['machine'].get('cores'))}). "
                "Validation bits per character are read in float32 after each epoch; seconds cover the epoch's "
                "training and its validation; \"the other run\" says whether the other precision's run was going "
                "for the whole epoch, so that both shared the CPU alike.")
-    return caption + "\n\n" + "\n".join(rows) + "\n\n" + pair_summary(runs, together)
+    header = ["precision", "epoch", "seconds", "the other run", "training bpc", "validation bpc"]
+    return caption + "\n\n" + table(header, rows) + "\n\n" + pair_summary(runs, together)
 
 
 def side_by_side(runs: dict) -> dict[str, list[bool]]:

@@ -200,12 +200,15 @@ def switch() -> gr.Radio:
 def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
     """Set the page's language as it loads and when the reader switches; rebuild what gr.I18n cannot reach."""
     components = [c for c, _ in views]
+    built: dict[str, list] = {}          # the views depend on the language alone: built once per language
 
     def rebuild(lang: str, at_start: bool = False) -> list:     # (the switch reloads the page)
         lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
         if at_start and lang == i18n.DEFAULT:         # the page was built in English: nothing to redo
             return [lang, *(gr.skip() for _ in components)]
-        return [lang, *(build(lang) for _, build in views)]
+        if lang not in built:
+            built[lang] = [build(lang) for _, build in views]
+        return [lang, *built[lang]]
 
     demo.load(lambda lang: rebuild(lang, at_start=True), chooser, [chooser, *components], js=START,
               api_visibility="private", show_progress="hidden")
