@@ -121,7 +121,7 @@ def digit_steps(bank: digits.DigitModels, inputs) -> tuple[dict, list[str], call
 
 def gates_of(bank, read: tuple[dict, list[str], callable], full: bool = False) -> dict:
     """Each recurrent model's shown values per layer ({"layers": [{gate: S×H}]}) and its ms; `full` keeps
-    them as tensors instead of lists (the views)."""
+    them as tensors instead of lists (the views), else as lists rounded to 6 decimals."""
     result, steps, inputs = read
     answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items() if n in CELLS}
     for name, model in bank.models.items():
@@ -130,7 +130,8 @@ def gates_of(bank, read: tuple[dict, list[str], callable], full: bool = False) -
         t0 = time.perf_counter()
         with torch.no_grad():
             layers = model_gates(model.cfg.cell, model.rnn, inputs(model))
-        answers[name] = {"layers": [{k: (v[0] if full else v[0].tolist()) for k, v in layer.items()
+        answers[name] = {"layers": [{k: (v[0] if full else torch.round(v[0].double(), decimals=6).tolist())
+                                     for k, v in layer.items()
                                      if k in SHOWN[model.cfg.cell]} for layer in layers],
                          "ms": round((time.perf_counter() - t0) * 1000, 2)}
     return {**result, "steps": steps, "models": {n: answers[n] for n in CELLS if n in answers}}
