@@ -29,6 +29,12 @@ def test_the_app_launches_with_limits():
     assert app_module.demo.delete_cache == ui.DELETE_CACHE
 
 
+def test_the_queue_does_not_rebuild_its_statistics_on_every_request():
+    """Gradio's queue refreshes its per-endpoint statistics (a pandas table of every recorded event) after
+    each event unless told otherwise; the app has it refresh them every 1,000 events."""
+    assert app_module.demo._queue.ANAYLTICS_CACHE_FREQUENCY == 1000
+
+
 def test_the_client_is_told_the_file_is_too_large(app_url, oversized):
     from gradio_client import Client, handle_file
 
