@@ -147,7 +147,7 @@ def loadtest_parser(sub) -> None:
     lt = sub.add_parser("loadtest", help="concurrent API calls against a running app on this machine")
     lt.add_argument("url", help="e.g. http://127.0.0.1:7860/")
     lt.add_argument("--calls", type=positive_int, default=30, help="calls per endpoint")
-    lt.add_argument("--threads", type=positive_int, default=30, help="client threads")
+    lt.add_argument("--threads", type=positive_int, default=30, help="users calling at once (a thread and a session each)")
     lt.add_argument("--save", action="store_true", help="also write checkpoints/loadtest.json (the README's line)")
     lt.add_argument("--while-training", action="store_true",
                     help="run one live training (train_models) at the same time")

@@ -1,14 +1,20 @@
-"""Many users at once: concurrent gradio_client calls against a running dashboard (loopback only)."""
+"""Many users at once: concurrent calls to a running dashboard's named endpoints (loopback only).
+
+Each simulated user has a session of its own, as a browser tab or a gradio_client has, and calls the endpoints
+through Gradio's HTTP API (POST /gradio_api/call/NAME, then its result as server-sent events; files through
+/gradio_api/upload) over one pooled httpx client. The client has to be light: it runs on the same two cores as
+the server it measures. gradio_client (a reader thread and an event stream per client) took about 20 s of CPU for
+the 90 calls here, as much as the server; these calls take about 1 s."""
 
 from __future__ import annotations
 
-import concurrent.futures
-import queue
+import json
 import statistics
 import tempfile
+import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,73 +24,99 @@ from seqcompare import UserError, sketches
 
 TRAINING = ("digits", "rnn,lstm,gru", 64, 1, 0.0, 0.005, 30, 120, "", 10000)   # a long live training
 ENDPOINTS = ("predict_digit", "classify_review", "generate_text")
-# What an exception without a message means when a gradio_client call raises it.
-SILENT = {concurrent.futures.CancelledError: "the client's event stream closed before the result arrived",
-          TimeoutError: "no result within the time allowed"}
+API = "gradio_api"
+CLIENT = "Gradio's HTTP API over httpx, a session per user"
+
+
+class Upload(str):
+    """A call argument that is a local file: uploaded first, then passed as the server's copy."""
 
 
 def describe(exc: BaseException) -> str:
-    """'Type: message' for a failed call, never an empty message (CancelledError() and TimeoutError() have none)."""
-    message = str(exc).strip() or next((m for t, m in SILENT.items() if isinstance(exc, t)), "(no message)")
+    """'Type: message' for a failed call, never an empty message (a timeout, for one, often has none)."""
+    import httpx
+
+    silent = {httpx.TimeoutException: "no result within the time allowed",
+              httpx.RemoteProtocolError: "the server closed the connection before the result arrived",
+              TimeoutError: "no result within the time allowed"}
+    message = str(exc).strip() or next((m for t, m in silent.items() if isinstance(exc, t)), "(no message)")
     return f"{type(exc).__name__}: {message[:200]}"
 
 
-def settle(client, timeout: float) -> None:
-    """Wait until the server has closed `client`'s event stream (it does once the session has no call pending).
+def outcome(event: str | None, data: str | None):
+    """(result, why it failed) from the last server-sent event of a call: `complete` carries the outputs, an
+    `error` its message (Gradio sends null when the app did not choose to show it)."""
+    if event == "complete":
+        return json.loads(data)[0], None
+    if event == "error":
+        message = (json.loads(data) or {}).get("error") if data else None
+        return None, f"error: {message or 'the server reported an error without a message'}"
+    return None, "the event stream ended without a result"
 
-    gradio_client reuses an open stream for the next call: a call submitted while the server is already
-    closing that stream is registered with the closing reader, which ends it with an empty CancelledError
-    when the close arrives. Under load the reader thread lags, so a client reused at once hit this."""
-    stream = getattr(client, "streaming_future", None)
-    if stream is not None:
-        concurrent.futures.wait([stream], timeout)
 
+class Users:
+    """Simulated users, a session each: a thread of the load test is one user and keeps its session for all
+    its calls."""
 
-class Clients:
-    """gradio_clients shared by the load test's threads, one call at a time each, as for real users; a client is
-    handed out again only once its previous call's event stream has closed (see `settle`)."""
+    def __init__(self, url: str, timeout: float):
+        import httpx
 
-    def __init__(self, url: str, count: int, timeout: float):
-        from gradio_client import Client
+        self.url, self.local = url.rstrip("/"), threading.local()
+        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
 
-        self.timeout, self.free = timeout, queue.Queue()
-        for _ in range(count):      # gradio_client's own 5 s default would fail a submission the server is slow to accept
-            self.free.put(Client(url, verbose=False, httpx_kwargs={"timeout": timeout}))
+    def session(self) -> str:
+        if not hasattr(self.local, "session"):
+            self.local.session = uuid.uuid4().hex[:12]
+        return self.local.session
 
-    @contextmanager
-    def client(self):
-        client = self.free.get()
-        try:
-            yield client
-        finally:
-            settle(client, self.timeout)
-            self.free.put(client)
+    def argument(self, value):
+        if not isinstance(value, Upload):
+            return value
+        with open(value, "rb") as f:
+            answer = self.http.post(f"{self.url}/{API}/upload", files={"files": (Path(value).name, f)})
+        answer.raise_for_status()
+        return {"path": answer.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    def result(self, endpoint: str, args: tuple):
+        """The endpoint's answer to `args`, as one user's call (result, why it failed)."""
+        body = {"data": [self.argument(a) for a in args], "session_hash": self.session()}
+        answer = self.http.post(f"{self.url}/{API}/call/{endpoint}", json=body)
+        answer.raise_for_status()
+        event = data = None
+        with self.http.stream("GET", f"{self.url}/{API}/call/{endpoint}/{answer.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = line[5:].strip()
+                    break
+        return outcome(event, data)
 
     def call(self, endpoint: str, args: tuple) -> tuple[str, bool, float, str | None]:
-        """(endpoint, ok, seconds, why it failed): a call fails on an exception or an answer with an "error"."""
-        with self.client() as client:
-            t0 = time.perf_counter()
-            job = client.submit(*args, api_name=f"/{endpoint}")
-            try:
-                out = job.result(timeout=self.timeout)
-                ok = isinstance(out, dict) and "models" in out and all("error" not in a for a in out["models"].values())
-                why = None if ok else str(out)[:300]
-            except Exception as exc:  # a failed call is counted and reported, not raised
-                job.cancel()
-                ok, why = False, describe(exc)
-            return endpoint, ok, time.perf_counter() - t0, None if ok else f"{endpoint}: {why}"
+        """(endpoint, ok, seconds, why it failed): a call fails on an exception, an error event, or an answer
+        with an "error"."""
+        t0 = time.perf_counter()
+        try:
+            out, why = self.result(endpoint, args)
+            if why is None and not (isinstance(out, dict) and "models" in out
+                                    and all("error" not in a for a in out["models"].values())):
+                why = str(out)[:300]
+        except Exception as exc:  # a failed call is counted and reported, not raised
+            why = describe(exc)
+        return endpoint, why is None, time.perf_counter() - t0, None if why is None else f"{endpoint}: {why}"
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def jobs(calls_per_endpoint: int) -> list[tuple[str, tuple]]:
-    from gradio_client import handle_file
-
     image = Path(tempfile.mkdtemp()) / "digit.png"
     sketches.render(5, size=560).save(image)
     out = []
     for i in range(calls_per_endpoint):
-        out.append(("predict_digit", (handle_file(str(image)),)))
+        out.append(("predict_digit", (Upload(image),)))
         out.append(("classify_review", (f"Review {i}: a warm, funny and well acted film.",)))
-        out.append(("generate_text", ("早餐", 100, 0.8, 20, i)))
+        out.append(("generate_text", ("早餐", 100, 0.8, 20, i, 1.0, 1)))   # every parameter: the HTTP API has no defaults
     return out
 
 
@@ -102,19 +134,20 @@ def start_training(url: str, timeout: float = 60):
 def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: float = 120,
         while_training: bool = False) -> dict:
     """`calls_per_endpoint` calls to each of predict_digit, classify_review and generate_text, from
-    `threads` client threads at once. Returns counts, failures ("endpoint: Type: message") and latency
+    `threads` users at once (a session each). Returns counts, failures ("endpoint: Type: message") and latency
     percentiles in seconds. With `while_training`, a live training (train_models) runs all the while on its
-    own client; "training" says whether one ran and whether it was still running when the calls ended."""
+    own client, and "training" says whether one ran and whether it was still running when the calls ended."""
     from seqcompare.machine import machine
 
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise UserError("the load test only targets this machine (http://127.0.0.1:PORT/)")
-    work, clients = jobs(calls_per_endpoint), Clients(url, threads, timeout)
+    work, users = jobs(calls_per_endpoint), Users(url, timeout)
     training = start_training(url) if while_training else None
     ran = training is not None and training.status().code.name == "ITERATING"
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:      # every call ends within its own timeout
-        results = list(pool.map(lambda job: clients.call(*job), work))
+        results = list(pool.map(lambda job: users.call(*job), work))
+    users.close()
     wall = time.perf_counter() - start
     running = training is not None and not training.done()
     if training is not None:
@@ -122,9 +155,9 @@ def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: floa
     times = [t for _, _, t, _ in results]
     per = {e: sorted(t for name, _, t, _ in results if name == e) for e in ENDPOINTS}
     failures = [why for _, ok, _, why in results if not ok]
-    return {"machine": machine(threads=False), "calls": len(results), "failed": len(failures),
+    return {"machine": machine(threads=False), "client": CLIENT, "users": threads, "calls": len(results), "failed": len(failures),
             "failures": failures[:5], "wall_s": round(wall, 2),
             "p50_s": round(statistics.median(times), 3), "p95_s": round(float(np.percentile(times, 95)), 3),
             "max_s": round(max(times), 3),
             "per_endpoint_p95_s": {e: round(float(np.percentile(t, 95)), 3) for e, t in per.items()},
-            "training": {"ran": ran, "running_at_end": ran and running}}
+            **({"training": {"ran": ran, "running_at_end": ran and running}} if while_training else {})}

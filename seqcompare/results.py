@@ -273,6 +273,12 @@ def training_clause(lt: dict) -> str:
             + (" all along" if training["running_at_end"] else " and finished before the calls did"))
 
 
+def users(lt: dict) -> str:
+    """Who made a load test's calls: users with a session each over Gradio's HTTP API, or (older files, no
+    "client") gradio_client."""
+    return f"{lt.get('users', 30)} users, a session each, through Gradio's HTTP API" if lt.get("client") else "gradio_client"
+
+
 @block("loadtest")
 def loadtest(root: Path) -> str:
     """The saved load tests; a training is mentioned only where the file records one."""
@@ -284,7 +290,7 @@ def loadtest(root: Path) -> str:
         during = training_clause(lt)
         caption, flag = ("Many users while one trains", " --while-training") if during else ("Many users", "")
         parts.append(f"**{caption}** — `python -m seqcompare loadtest URL{flag} --save` ({machines(lt)}, app and "
-                     f"clients together): {lt['calls']} calls at once from gradio_client on loopback (a third to "
+                     f"clients together): {lt['calls']} calls at once from {users(lt)} on loopback (a third to "
                      f"each endpoint){during}, {lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, "
                      f"p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")

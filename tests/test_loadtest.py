@@ -1,72 +1,77 @@
-"""The load test's client pool: a reused gradio_client never loses a call to its closing event stream, and a
-failed call always says what failed."""
+"""The load test's users: each keeps one session for all its calls, files are uploaded, and a failed call always
+says what failed."""
 
 import concurrent.futures
-import json
-import threading
-import types
 
 import gradio as gr
+import httpx
 import pytest
-from gradio_client import client as gc
 
 from seqcompare import loadtest
 
 
 @pytest.fixture(scope="module")
 def echo_url():
+    def echo(text, request: gr.Request):
+        return {"models": {"echo": {"text": text, "session": request.session_hash}}}
+
+    def size(path):
+        with open(path, "rb") as f:
+            return {"models": {"file": {"bytes": len(f.read())}}}
+
+    def fail(text):
+        raise gr.Error(f"cannot read {text}")
+
+    def crash(text):
+        raise RuntimeError("a message the app does not show")
+
     with gr.Blocks() as demo:
-        text, out = gr.Textbox(), gr.JSON()
-        gr.Button().click(lambda t: {"models": {"echo": {"text": t}}}, text, out, api_name="echo")
+        text, out, file = gr.Textbox(), gr.JSON(), gr.File(type="filepath")
+        gr.Button().click(echo, text, out, api_name="echo")
         gr.Button().click(lambda t: {"models": {"echo": {"error": f"cannot read {t}"}}}, text, out, api_name="refuse")
+        gr.Button().click(fail, text, out, api_name="fail")
+        gr.Button().click(crash, text, out, api_name="crash")
+        gr.Button().click(size, file, out, api_name="size")
     demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     yield demo.local_url
     demo.close()
 
 
-@pytest.fixture
-def lagging_reader(monkeypatch):
-    """The client's stream reader handles the server's close_stream only after the next call was submitted
-    (or 3 s later): the interleaving that a reader thread starved under load produces now and then."""
-    submitted = threading.Event()
-
-    def loads(text):
-        msg = json.loads(text)
-        if msg.get("msg") == "process_completed":
-            submitted.clear()
-        elif msg.get("msg") == "close_stream":
-            submitted.wait(3)
-        return msg
-
-    send_data = gc.Client.send_data
-
-    def send_and_tell(self, *args, **kwargs):
-        event_id = send_data(self, *args, **kwargs)
-        submitted.set()
-        return event_id
-
-    monkeypatch.setattr(gc, "json", types.SimpleNamespace(loads=loads, dumps=json.dumps))
-    monkeypatch.setattr(gc.Client, "send_data", send_and_tell)
+def test_a_user_keeps_its_session_and_users_differ(echo_url):
+    users = loadtest.Users(echo_url, timeout=30)
+    mine = [users.result("echo", (f"call {i}",))[0]["models"]["echo"] for i in range(3)]
+    with concurrent.futures.ThreadPoolExecutor(1) as other:
+        theirs = other.submit(users.result, "echo", ("other",)).result()[0]["models"]["echo"]
+    assert [m["text"] for m in mine] == ["call 0", "call 1", "call 2"]
+    assert len({m["session"] for m in mine}) == 1 and theirs["session"] != mine[0]["session"]
 
 
-def test_reused_client_survives_its_stream_closing(echo_url, lagging_reader):
-    clients = loadtest.Clients(echo_url, 1, timeout=30)
-    results = [clients.call("echo", (f"call {i}",)) for i in range(3)]
-    assert [why for _, ok, _, why in results if not ok] == []
-    assert all(ok and seconds > 0 for _, ok, seconds, _ in results)
+def test_a_file_argument_is_uploaded(echo_url, tmp_path):
+    path = tmp_path / "five.bin"
+    path.write_bytes(b"12345")
+    endpoint, ok, seconds, why = loadtest.Users(echo_url, timeout=30).call("size", (loadtest.Upload(path),))
+    assert ok and why is None and seconds > 0
+    assert loadtest.Users(echo_url, timeout=30).result("size", (loadtest.Upload(path),))[0] == \
+        {"models": {"file": {"bytes": 5}}}
 
 
 def test_every_failure_names_its_type_and_a_message():
-    assert loadtest.describe(concurrent.futures.CancelledError()) == \
-        "CancelledError: the client's event stream closed before the result arrived"
-    assert loadtest.describe(concurrent.futures.TimeoutError()) == "TimeoutError: no result within the time allowed"
+    assert loadtest.describe(httpx.ReadTimeout("")) == "ReadTimeout: no result within the time allowed"
+    assert loadtest.describe(TimeoutError()) == "TimeoutError: no result within the time allowed"
     assert loadtest.describe(KeyError()) == "KeyError: (no message)"
     assert loadtest.describe(ValueError("Queue is full")) == "ValueError: Queue is full"
+    assert loadtest.outcome("error", "null") == (None, "error: the server reported an error without a message")
+    assert loadtest.outcome(None, None) == (None, "the event stream ended without a result")
 
 
-def test_an_answer_with_an_error_is_a_failure_that_carries_it(echo_url):
-    endpoint, ok, _, why = loadtest.Clients(echo_url, 1, timeout=30).call("refuse", ("this",))
-    assert endpoint == "refuse" and not ok and why.startswith("refuse: ") and "cannot read this" in why
+@pytest.mark.parametrize("endpoint, message", [
+    ("refuse", "cannot read this"),                                      # an answer that carries an error
+    ("fail", "error: cannot read this"),                                 # gr.Error: its message
+    ("crash", "error: the server reported an error without a message"),  # an exception the app does not show
+    ("nowhere", "HTTPStatusError")])                                     # no such endpoint
+def test_a_failed_call_says_what_failed(echo_url, endpoint, message):
+    got, ok, _, why = loadtest.Users(echo_url, timeout=30).call(endpoint, ("this",))
+    assert got == endpoint and not ok and why.startswith(f"{endpoint}: ") and message in why
 
 
 def test_saved_result_names_the_machine_and_the_training(app_url):
