@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
+from seqcompare import bench_layout, bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
 from seqcompare.machine import machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
@@ -187,6 +187,7 @@ EXTRA = {"precision": bench_precision,               # first: with --save, the t
          "coldstart": lambda root, runs, data_dir: cold_start(),
          "explain": lambda root, runs, data_dir: bench_explain(root, runs),
          "training": lambda root, runs, data_dir: bench_training.run(root),    # fp32 against bf16 steps
+         "layout": lambda root, runs, data_dir: bench_layout.run(root, runs),  # a trial: column-major weights
          "cells": lambda root, runs, data_dir: bench_cells(root, runs)}
 
 
@@ -225,9 +226,11 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
 
 def save_result(result: dict, folder: Path) -> None:
     """`bench --save`: FOLDER/bench.json (the README's tables) with the tasks that ran, but the precision
-    table (already in FOLDER/precision.json) and the training steps, which go to their own artifact beside
-    it in the repository (bench_training.save); a run of those two alone leaves bench.json as it is."""
-    rest = {k: v for k, v in result.items() if k not in ("training", "precision")}
+    table (already in FOLDER/precision.json), the training steps and the layout trial, which go to their own
+    artifacts beside it in the repository (bench_training.save, bench_layout.save); a run of those alone leaves
+    bench.json as it is."""
+    rest = {k: v for k, v in result.items() if k not in ("training", "precision", "layout")}
     if set(rest) - {"machine", "cpu_features", "serving_precision"}:
         checkpoints.write_json(folder / "bench.json", rest)
     bench_training.save(result, folder.parent)
+    bench_layout.save(result, folder.parent)

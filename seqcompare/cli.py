@@ -133,12 +133,14 @@ def bench_parser(sub) -> None:
     b.add_argument("--tasks", default="precision,digits,reviews,textgen,evaluation,coldstart,explain,cells",
                    help="comma-separated: precision (each text model at every serving precision, taking turns: "
                         "auto's table), digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
-                        "cells (the gates and sentiment views), training (20 training steps of each text model in fp32 and in bf16)")
+                        "cells (the gates and sentiment views), training (20 training steps of each text model in fp32 and in bf16), "
+                        "layout (a trial: the text models with column-major weights)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
                                                        "precision: checkpoints/precision.json; "
-                                                       "training: docs/artifacts/bench_training.json)")
+                                                       "training: docs/artifacts/bench_training.json; layout: "
+                                                       "docs/artifacts/layout_trial.json)")
     data_arg(b)
     precision.add_argument(b)
 

@@ -210,6 +210,12 @@ def _training_speed(r: dict) -> list[str]:
     return bench_training.lines(r)
 
 
+def _layout_speed(r: dict) -> list[str]:
+    from seqcompare import bench_layout
+
+    return bench_layout.lines(r)
+
+
 def _precision_speed(r: dict) -> list[str]:
     lines = [f"precision: {r['machine']} ({r['cpu_features']['key']}); 100 characters, median of {r['runs']} per plan, "
              f"taking turns: fp32 {r['total_ms']['fp32']:.1f} ms, auto {r['total_ms']['auto']:.1f} ms ({r['speedup']:.2f}×)"]
@@ -221,7 +227,8 @@ def _precision_speed(r: dict) -> list[str]:
 
 
 BENCH_EXTRA = {"precision": _precision_speed, "evaluation": _evaluation_speed, "coldstart": _cold_start,
-               "explain": _explain_speed, "training": _training_speed, "cells": _cells_speed}
+               "explain": _explain_speed, "training": _training_speed, "cells": _cells_speed,
+               "layout": _layout_speed}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

@@ -113,3 +113,29 @@ def test_classifiers_are_served_in_fp32_and_keep_their_precision_metric(data_dir
     result = digits.evaluate(CHECKPOINTS / "mnist", data_dir, limit=100, models=("gru", "lenet"), precision="int8")
     for m in result.values():
         assert m["serving_precision"] == "fp32" and isinstance(m["precision"], float) and 0 <= m["precision"] <= 1
+
+
+@pytest.mark.parametrize("plan", ["fp32", "int8"])
+def test_the_layout_trial_stores_the_same_weights_column_major(text_bank, plan):
+    """bench --tasks layout: every text model, relaid, keeps its values and shapes with the output layer stored
+    column-major, gives the logits it gave, and writes the texts it wrote; lookup tables keep their rows."""
+    from seqcompare.bench_layout import column_major
+
+    x = torch.tensor([text_bank.vocab.encode("早餐很丰富，房间干净")])
+    for name, model in text_bank.models.items():
+        served = precision.convert(model, plan)[0]
+        relaid = column_major(served)
+        out = relaid.output_weights()[0]
+        if plan == "fp32":                                  # at int8 the output layer is the int8 copy
+            assert out.stride() == (1, out.shape[0]) and torch.equal(out, served.output_weights()[0])
+        if plan != "fp32" or out is not relaid.embed.weight:
+            assert relaid.embed.weight.is_contiguous()      # looked up only: rows kept
+        with torch.no_grad():
+            torch.testing.assert_close(relaid(x)[0], served(x)[0], atol=1e-4, rtol=0)
+    bank = textgen.TextModels.__new__(textgen.TextModels)
+    bank.__dict__.update(text_bank.__dict__)
+    bank.served = {n: precision.convert(m, plan)[0] for n, m in text_bank.models.items()}
+    before = bank.generate("早餐", 30, 0.8, 20, 4)
+    bank.served = {n: column_major(m) for n, m in bank.served.items()}
+    after = bank.generate("早餐", 30, 0.8, 20, 4)
+    assert {n: a["text"] for n, a in after["models"].items()} == {n: a["text"] for n, a in before["models"].items()}
