@@ -70,21 +70,19 @@ def save(result: dict, repo: Path) -> None:
 
 # --- the report block ----------------------------------------------------------------------------
 
-NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
-
-
 @block("layout_trial")
 def layout_block(root: Path) -> str:
+    from seqcompare.plots import label
     from seqcompare.results import read, table
 
     r = read(root / ARTIFACT)
     if not r:
         return "_No layout trial saved yet: `python -m seqcompare bench --tasks layout --save`._"
     variants = list(r["total_ms"])
-    rows = [[NAMES.get(n, n), *(f"{per[v]:.1f}" for v in variants)] for n, per in r["ms"].items()]
+    rows = [[label(n), *(f"{per[v]:.1f}" for v in variants)] for n, per in r["ms"].items()]
     rows.append(["all four", *(f"**{r['total_ms'][v]:.1f}**" for v in variants)])
     total, cm = r["total_ms"], f", {COLUMN_MAJOR}"
-    plans = ", ".join(f"{NAMES.get(n, n)} {p}" for n, p in r["plans"]["auto"].items())
+    plans = ", ".join(f"{label(n)} {p}" for n, p in r["plans"]["auto"].items())
     caption = (f"100 characters from 早餐, ms per model, median of {r['runs']} requests per variant taking turns "
                f"(`python -m seqcompare bench --tasks layout --save`; {r['machine']}; load average "
                f"{r['load_average']}). `auto` ran {plans}.")

@@ -12,10 +12,10 @@ from seqcompare import checkpoints
 from seqcompare.bench_training import ARTIFACT as BENCH_ARTIFACT
 from seqcompare.machine import label as machine_label
 from seqcompare.report import block
+from seqcompare.plots import NAMES, label
 from seqcompare.results import read, table
 
 PAIR_ARTIFACT = Path("docs/artifacts/bf16_pair.json")
-NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
 EPOCH_LINE = re.compile(r"epoch (?P<epoch>\d+)/\d+ \((?P<seconds>[\d.]+)s\)\s+(?P<metrics>.*?)\s*\*?$")
 
 
@@ -39,7 +39,7 @@ def training_block(root: Path) -> str:
     if not found:
         return "_No training benchmark saved yet: `python -m seqcompare bench --tasks training --save`._"
     r = found["training"]
-    rows = [[NAMES[n], f"{r[n]['batch']} × {r[n]['window']}", f"{r[n]['fp32_ms']:.0f}", f"{r[n]['bf16_ms']:.0f}",
+    rows = [[label(n), f"{r[n]['batch']} × {r[n]['window']}", f"{r[n]['fp32_ms']:.0f}", f"{r[n]['bf16_ms']:.0f}",
              f"{r[n]['speedup']:.2f}×"] for n in NAMES if n in r]
     caption = (f"One training step (forward, backward, AdamW) of each text model in float32 and under bfloat16 "
                f"autocast, median of {r['steps']} steps of each, alternated in one run "

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from seqcompare import UserError, checkpoints, data, tasks
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-
 
 def add_parser(sub) -> None:
     g = sub.add_parser("gates", help="the LSTM's and GRU's gates (and the RNN's hidden state) at every step of one input")
@@ -40,7 +38,7 @@ def run_gates(args) -> None:
     from seqcompare import gates
 
     task = tasks.get(args.kind)
-    folder = args.checkpoints or task.folder(CHECKPOINTS)
+    folder = args.checkpoints or task.folder(checkpoints.CHECKPOINTS)
     if args.saturation:
         run_saturation(args, task, folder)
         return
@@ -61,7 +59,7 @@ def run_sentiment(args) -> None:
     unknown = [n for n in names if n not in textgen.MODELS]
     if unknown:
         raise UserError(f"unknown text model {', '.join(unknown)}; choose from {','.join(textgen.MODELS)}")
-    folder = args.checkpoints or CHECKPOINTS / "hotel"
+    folder = args.checkpoints or checkpoints.CHECKPOINTS / "hotel"
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     result = sentiment.compute(folder, data.data_dir(args.data_dir), names, args.generate, log)
     if args.save:
@@ -98,12 +96,12 @@ def bench_cells(root: Path, runs: int) -> dict:
     200-character hotel text, a 250-word review and one 800×800 sketch, and the sentiment for the same text."""
     import numpy as np
 
-    from seqcompare import bench, digits, reviews, sketches, textgen
+    from seqcompare import bench, digits, reviews, sentiment, sketches, textgen
     from seqcompare.ui import gates_view, sentiment_view
 
     text_bank, review_bank = textgen.TextModels(root / "hotel"), reviews.ReviewModels(root / "imdb")
     digit_bank, sketch = digits.DigitModels(root / "mnist"), np.asarray(sketches.render(8, size=800))
-    text = bench.TEXT_200
+    text, probes = bench.TEXT_200, sentiment.load(root / "hotel")
     jobs = {"gates_textgen": (f"gates of a {len(text)}-character text, RNN, LSTM and GRU",
                               lambda: gates_view.gates_figure(text_bank, "hotel", text)),
             "gates_reviews": (f"gates of one {len(bench.REVIEW_250.split())}-word review, RNN, LSTM and GRU",
@@ -111,7 +109,7 @@ def bench_cells(root: Path, runs: int) -> dict:
             "gates_digits": ("gates of one 800×800 sketch, RNN, LSTM and GRU (preprocessing included)",
                              lambda: gates_view.gates_figure(digit_bank, "mnist", sketch)),
             "sentiment": (f"P(positive) and the sentiment unit of a {len(text)}-character review, all text models",
-                          lambda: sentiment_view.sentiment_html(text_bank, text))}
+                          lambda: sentiment_view.sentiment_html(text_bank, text, "en", probes))}
     from seqcompare.machine import machine
     out = {"bar_ms": 300, "machine": machine(), "load_average": [round(v, 1) for v in os.getloadavg()]}
     for key, (request, fn) in jobs.items():

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from seqcompare import CELLS, UserError, checkpoints, data, digits, reviews, tasks, textgen
+from seqcompare.i18n import said
 
 SHOWN = {"lstm": ("input", "forget", "output", "cell"), "gru": ("reset", "update"), "rnn": ("hidden",)}
 GATES = {"lstm": ("input", "forget", "output"), "gru": ("reset", "update")}
@@ -90,7 +91,7 @@ def text_steps(bank: textgen.TextModels, inputs) -> tuple[dict, list[str], calla
         raise UserError("cells.errors.empty_text")
     text, notices = text.replace("\r", "").replace(textgen.END, " ").strip(), []
     if len(text) > MAX_TEXT:
-        notices.append(f"only the last {MAX_TEXT} of its {len(text):,} characters are read")
+        notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
         text = text[-MAX_TEXT:]
     if bank.vocab is None:
         raise UserError("cells.errors.no_models")
@@ -123,7 +124,7 @@ def gates_of(bank, read: tuple[dict, list[str], callable], full: bool = False) -
     """Each recurrent model's shown values per layer ({"layers": [{gate: S×H}]}) and its ms; `full` keeps
     them as tensors instead of lists (the views), else as lists rounded to 6 decimals."""
     result, steps, inputs = read
-    answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items() if n in CELLS}
+    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items() if n in CELLS}
     for name, model in bank.models.items():
         if name not in CELLS:
             continue

@@ -131,6 +131,16 @@ def start_training(url: str, timeout: float = 60):
     return training
 
 
+def answering(url: str) -> None:
+    """A UserError unless a server answers at `url` (the calls would all fail, and a saved result mean nothing)."""
+    import httpx
+
+    try:
+        httpx.get(url, timeout=30).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise UserError(f"no dashboard answers at {url} ({describe(exc)}); start one with `python app.py`") from None
+
+
 def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: float = 120,
         while_training: bool = False) -> dict:
     """`calls_per_endpoint` calls to each of predict_digit, classify_review and generate_text, from
@@ -141,6 +151,7 @@ def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: floa
 
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise UserError("the load test only targets this machine (http://127.0.0.1:PORT/)")
+    answering(url)
     work, users = jobs(calls_per_endpoint), Users(url, timeout)
     training = start_training(url) if while_training else None
     ran = training is not None and training.status().code.name == "ITERATING"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from seqcompare import UserError
+from seqcompare.tasks import Ref
 
 EXPLAINED = ("target", "influence", "attention", "error")     # what `explain --json` shows per model
 
@@ -199,23 +200,6 @@ def _explain_speed(r: dict) -> list[str]:
             for part, e in r.items() if part in tasks.BENCH]
 
 
-def _cells_speed(r: dict) -> list[str]:
-    from seqcompare.cells_cli import bench_lines
-    return bench_lines(r)
-
-
-def _training_speed(r: dict) -> list[str]:
-    from seqcompare import bench_training
-
-    return bench_training.lines(r)
-
-
-def _layout_speed(r: dict) -> list[str]:
-    from seqcompare import bench_layout
-
-    return bench_layout.lines(r)
-
-
 def _precision_speed(r: dict) -> list[str]:
     lines = [f"precision: {r['machine']} ({r['cpu_features']['key']}); 100 characters, median of {r['runs']} per plan, "
              f"taking turns: fp32 {r['total_ms']['fp32']:.1f} ms, auto {r['total_ms']['auto']:.1f} ms ({r['speedup']:.2f}×)"]
@@ -227,8 +211,8 @@ def _precision_speed(r: dict) -> list[str]:
 
 
 BENCH_EXTRA = {"precision": _precision_speed, "evaluation": _evaluation_speed, "coldstart": _cold_start,
-               "explain": _explain_speed, "training": _training_speed, "cells": _cells_speed,
-               "layout": _layout_speed}
+               "explain": _explain_speed, "training": Ref("bench_training", "lines"),
+               "cells": Ref("cells_cli", "bench_lines"), "layout": Ref("bench_layout", "lines")}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

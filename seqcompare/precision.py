@@ -95,11 +95,12 @@ def auto_plans(table: dict, key: str | None = None) -> dict[str, str]:
     return {}
 
 
-def plan_for(setting: str, task: str, name: str, root: Path | None = None) -> str:
-    """The plan a model is served at under `setting` (auto reads the table in `root`)."""
+def plans_for(setting: str, task: str, names, root: Path | None = None) -> dict[str, str]:
+    """{name: the plan it is served at} under `setting` (auto reads the table in `root`, once)."""
     if setting != "auto":
-        return setting
-    return auto_plans(load_table(root) if root else {}).get(f"{task}/{name}", "fp32")
+        return dict.fromkeys(names, setting)
+    auto = auto_plans(load_table(root)) if root else {}
+    return {name: auto.get(f"{task}/{name}", "fp32") for name in names}
 
 
 def served_metric(table: dict, task: str, name: str, plan: str, fp32: float, key: str = "bpc") -> float | None:
@@ -148,8 +149,8 @@ def convert(model, plan: str) -> tuple:
 
 def serve_all(models: dict, setting: str | None, task: str, root: Path | None = None) -> tuple[dict, dict]:
     """({name: served model}, {name: plan}) for a bank's models under `setting` (None: resolved)."""
-    setting = resolve(setting)
+    chosen = plans_for(resolve(setting), task, models, root)
     served, plans = {}, {}
     for name, model in models.items():
-        served[name], plans[name] = convert(model, plan_for(setting, task, name, root))
+        served[name], plans[name] = convert(model, chosen[name])
     return served, plans

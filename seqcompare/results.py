@@ -276,7 +276,7 @@ def training_clause(lt: dict) -> str:
 def users(lt: dict) -> str:
     """Who made a load test's calls: users with a session each over Gradio's HTTP API, or (older files, no
     "client") gradio_client."""
-    return f"{lt.get('users', 30)} users, a session each, through Gradio's HTTP API" if lt.get("client") else "gradio_client"
+    return f"{lt['users']} users, a session each, through Gradio's HTTP API" if lt.get("client") else "gradio_client"
 
 
 @block("loadtest")

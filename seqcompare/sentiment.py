@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from seqcompare import UserError, checkpoints, data, textgen
+from seqcompare.i18n import said
 from seqcompare.textgen.corpus import split_rows
 
 SENTIMENT_FILE = "sentiment.json"
@@ -294,15 +295,15 @@ def analyse(bank: textgen.TextModels, text, shipped: dict) -> dict:
         raise UserError("cells.errors.empty_review")
     text, notices = clean(text), []
     if len(text) > MAX_REVIEW:
-        notices.append(f"only the first {MAX_REVIEW:,} of its {len(text):,} characters are read")
+        notices.append(said("notices.text_cut", n=f"{len(text):,}", limit=f"{MAX_REVIEW:,}"))
         text = text[:MAX_REVIEW]
     if bank.vocab is None:
         raise UserError("cells.errors.no_models")
     unknown = sorted({c for c in text if c not in bank.vocab.index and not c.isspace()})
     if unknown:
-        notices.append("characters the models never saw in training are read as unknown: " + "".join(unknown[:20]))
+        notices.append(said("notices.unknown_characters", characters="".join(unknown[:20])))
     ids = torch.tensor([bank.vocab.encode(textgen.END + text)])
-    answers = {n: {"error": f"unavailable: {e}"} for n, e in bank.errors.items()}
+    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items()}
     for name, model in bank.models.items():
         m = shipped["models"].get(name)
         if m is None:

@@ -169,3 +169,12 @@ def test_endpoints_are_api_only():
     endpoints = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
     for name in ("explain", "memory", "gates", "sentiment"):
         assert all(isinstance(block, Api) for block in endpoints[name].inputs + endpoints[name].outputs), name
+
+
+def test_notices_are_said_in_the_readers_language(text_bank):
+    """A text cut to its last MAX_TEXT characters is told so in Chinese on a Chinese page, in English otherwise."""
+    from seqcompare.ui import gates_view
+
+    long = "早餐很好。" * (gates.MAX_TEXT // 5 + 10)
+    assert "只读取最后" in gates_view.gates_figure(text_bank, "hotel", long, lang="zh-CN")[1]
+    assert "only the last" in gates_view.gates_figure(text_bank, "hotel", long, lang="en")[1]

@@ -89,3 +89,13 @@ def test_readme_caption_says_how_the_training_went(training, clause):
     from seqcompare import results
 
     assert clause in results.training_clause({"training": training})
+
+
+def test_no_server_is_a_clear_error_before_any_call():
+    import socket
+
+    with socket.socket() as sock:                    # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(loadtest.UserError, match=f"no dashboard answers at http://127.0.0.1:{port}/"):
+        loadtest.run(f"http://127.0.0.1:{port}/", calls_per_endpoint=1, threads=1)

@@ -131,9 +131,10 @@ def test_report_blocks_read_the_shipped_json():
     assert json.loads(json.dumps(sentiment.table(sentiment.load(ROOT / "checkpoints" / "hotel"))))
 
 
-def test_api_sentiment(text_bank):
+def test_api_sentiment(text_bank, shipped):
     from seqcompare.ui import cells_api
-    answer = cells_api.api_sentiment(text_bank, REVIEW)
+    assert cells_api.api_sentiment(text_bank, REVIEW, None) == {"error": "the sentiment probes are not computed yet"}
+    answer = cells_api.api_sentiment(text_bank, REVIEW, shipped)
     assert set(answer["models"]) == set(textgen.MODELS) and "bag_of_ngrams" in answer["table"]["baseline"]
     assert json.loads(json.dumps(answer))["characters"] == list(REVIEW)
 
@@ -144,3 +145,11 @@ def test_tables_of_the_view(shipped):
     assert [row[0] for row in probes[:4]] == ["RNN", "LSTM", "GRU", "Transformer"] and "词袋" in probes[-1][0]
     fixed = sentiment_view.fixed_rows(shipped, "zh-CN")
     assert [row[0] for row in fixed] == ["RNN", "LSTM", "GRU"] and fixed[1][1].startswith("细胞状态")
+
+
+def test_the_views_notices_follow_the_page(text_bank, shipped):
+    from seqcompare.ui import sentiment_view
+
+    long = "早餐很好。" * (sentiment.MAX_REVIEW // 5 + 10)
+    assert "只使用前 2,000 个" in sentiment_view.sentiment_html(text_bank, long, "zh-CN", shipped)
+    assert "the first 2,000 are used" in sentiment_view.sentiment_html(text_bank, long, "en", shipped)

@@ -88,12 +88,12 @@ class TextModels:
         sampled = [i for i in good if checked[i]["beams"] == 1]
         searched = [i for i in good if checked[i]["beams"] > 1]
         answers = {i: self._unavailable() for i in good}
+        searches = [(checked[i]["seed"], checked[i]["length"], checked[i]["beams"]) for i in searched]
         for name, model in self.served.items():
             # every model draws from a fresh generator seeded alike, so the columns compare
             draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
                           torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
             t0 = time.perf_counter()
-            searches = [(checked[i]["seed"], checked[i]["length"], checked[i]["beams"]) for i in searched]
             texts, found = write_many(model, self.vocab, draws, searches, stop_at_end)
             ms = round((time.perf_counter() - t0) * 1000, 2)
             for i, text in zip(sampled, texts):

@@ -39,9 +39,9 @@ def api_gates(banks: dict, task: str, text: str, image) -> dict:
     return gates.explain_bank(name, banks[name], _input(text, image))
 
 
-def api_sentiment(text_bank, text: str) -> dict:
-    """Each text model's P(positive) for a hotel review, its sentiment unit per character, and the probes' scores."""
-    probes = sentiment.load(CHECKPOINTS / "hotel")
+def api_sentiment(text_bank, text: str, probes: dict | None) -> dict:
+    """Each text model's P(positive) for a hotel review, its sentiment unit per character, and the probes' scores
+    (`probes`: the shipped ones, read once; None when they are not computed)."""
     if probes is None:
         return {"error": "the sentiment probes are not computed yet"}
     return {**sentiment.analyse(text_bank, text, probes), "table": sentiment.table(probes)}
@@ -50,6 +50,7 @@ def api_sentiment(text_bank, text: str) -> dict:
 def cells_endpoints(digit_bank, review_bank, text_bank) -> None:
     """The endpoints explain, memory, gates and sentiment (API-only)."""
     banks = {"mnist": digit_bank, "imdb": review_bank, "hotel": text_bank}
+    probes = sentiment.load(CHECKPOINTS / "hotel")
 
     def explain(task: str = "hotel", text: str = "", image: FileData | None = None) -> dict:
         """Each model's influence of every input on one prediction: hotel text, IMDb review or digit image."""
@@ -65,7 +66,7 @@ def cells_endpoints(digit_bank, review_bank, text_bank) -> None:
 
     def sentiment_(text: str = "") -> dict:
         """Each text model's P(positive) for a hotel review and its sentiment unit under every character."""
-        return as_json(api_sentiment)(text_bank, text)
+        return as_json(api_sentiment)(text_bank, text, probes)
 
     gr.api(explain, api_name="explain")
     gr.api(memory, api_name="memory")

@@ -6,6 +6,8 @@ section (`sentiment_view`)."""
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
@@ -40,7 +42,7 @@ def panels(result: dict, unit: int | None, layer: int, lang: str) -> tuple[list[
     rows, missing = [], []
     for name, a in result["models"].items():
         if "error" in a:
-            missing.append(t("cells.gates.unavailable", lang, model=plots.label(name), error=a["error"]))
+            missing.append(t("cells.gates.unavailable", lang, model=plots.label(name), error=locale.say(a["error"], lang)))
             continue
         values = a["layers"][min(layer, len(a["layers"])) - 1]
         means = {}
@@ -107,7 +109,8 @@ def gates_figure(bank, task: str, inputs, unit: int | None = None, layer: int = 
     fig, missing = figure(result, unit, layer, lang)
     timing = " · ".join(t("cells.gates.ms", lang, model=plots.label(n), ms=a["ms"])
                         for n, a in result["models"].items() if "ms" in a)
-    return fig, notice("; ".join(result.get("notices", []) + missing)) + ("\n\n" if missing else "") + timing
+    notes = [locale.say(n, lang) for n in result.get("notices", [])]
+    return fig, notice("; ".join(notes + missing)) + ("\n\n" if missing else "") + timing
 
 
 def gates_view(bank, task: str, inputs, mode: str, unit, layer, request: gr.Request):
@@ -141,12 +144,13 @@ def section(bank, task: str, triggers: list, source, first=None):
     source)."""
     gr.Markdown(locale.L("cells.gates.heading"))
     mode, unit, layer = controls(bank)
-    fig, message = gates_figure(bank, task, first) if first is not None else (None, "")
+    built = functools.cache(lambda lang: gates_figure(bank, task, first, lang=lang))   # one run per language
+    fig, message = built("en") if first is not None else (None, "")
     shown = gr.Markdown(message, elem_id=f"gates-{task}-notice")
     plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}")
     if first is not None:
-        locale.per_language(plot, lambda lang: gates_figure(bank, task, first, lang=lang)[0])
-        locale.per_language(shown, lambda lang: gates_figure(bank, task, first, lang=lang)[1])
+        locale.per_language(plot, lambda lang: built(lang)[0])
+        locale.per_language(shown, lambda lang: built(lang)[1])
     gr.Markdown(locale.L("cells.gates.note"))
     def view(source, mode, unit, layer, request: gr.Request):
         return gates_view(bank, task, source, mode, unit, layer, request)

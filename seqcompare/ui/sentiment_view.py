@@ -36,11 +36,9 @@ def unit_html(characters: list[str], values: list[float], lean: list[float]) -> 
                    f"{escape(c)}</span>" for c, v, s in zip(characters, values, lean))
 
 
-def sentiment_html(bank: textgen.TextModels, text: str, lang: str = "en", probes: dict | None = None) -> str:
-    """Each model's P(positive) and its sentiment unit under every character (HTML), or the problem."""
-    probes = probes or shipped()
-    if probes is None:
-        return t("cells.sentiment.missing", lang)
+def sentiment_html(bank: textgen.TextModels, text: str, lang: str, probes: dict) -> str:
+    """Each model's P(positive) and its sentiment unit under every character (HTML), or the problem; `probes`
+    are the shipped ones (`shipped()`, read once by the caller)."""
     try:
         result = sentiment.analyse(bank, text, probes)
     except UserError as exc:
@@ -48,7 +46,7 @@ def sentiment_html(bank: textgen.TextModels, text: str, lang: str = "en", probes
     blocks = []
     for name, a in result["models"].items():
         if "error" in a:
-            blocks.append(f"<div><b>{plots.label(name)}</b> <i>{escape(a['error'])}</i></div>")
+            blocks.append(f"<div><b>{plots.label(name)}</b> <i>{escape(locale.say(a['error'], lang))}</i></div>")
             continue
         title = t("cells.sentiment.unit_value", lang, model=plots.label(name),
                   state=t("cells.sentiment." + a["unit"]["state"], lang), index=a["unit"]["index"], p=a["positive"])
@@ -58,7 +56,7 @@ def sentiment_html(bank: textgen.TextModels, text: str, lang: str = "en", probes
         blocks.append(f'<div style="margin-bottom:10px"><b>{escape(title)}</b>{bar}'
                       f'<div style="line-height:1.9;word-break:break-all">'
                       f'{unit_html(result["characters"], a["values"], a["lean"])}</div></div>')
-    message = notice("; ".join(result["notices"]))
+    message = notice("; ".join(locale.say(n, lang) for n in result["notices"]))
     return (message + "\n" if message else "") + "".join(blocks)
 
 
@@ -77,11 +75,6 @@ def fixed_rows(probes: dict, lang: str) -> list[list]:
     return [[plots.label(name), f"{t('cells.sentiment.' + f['unit']['state'], lang)} {f['unit']['index']}"]
             + [f"{f[d]['probe_positive']:.2f} / {f[d]['ngram_positive']:.2f}" for d in ("positive", "negative", "free")]
             for name, f in probes.get("fixed", {}).items()]
-
-
-def sentiment_view(bank: textgen.TextModels, text: str, request: gr.Request) -> str:
-    """The callback, in the reader's language."""
-    return sentiment_html(bank, text, of(request))
 
 
 def section(bank: textgen.TextModels) -> None:
@@ -103,8 +96,10 @@ def section(bank: textgen.TextModels) -> None:
             gr.Markdown(locale.L("cells.sentiment.fixed_note", n=probes["generation"]["reviews"]))
         locale.per_language(gr.Dataframe(table(rows, columns, probes, "en"), interactive=False, show_label=False),
                             lambda lang, rows=rows, columns=columns: table(rows, columns, probes, lang))
+
     def view(text: str, request: gr.Request) -> str:
-        return sentiment_view(bank, text, request)
+        """The callback, in the reader's language."""
+        return sentiment_html(bank, text, of(request), probes)
 
     gr.on([review.change, review.submit], view, review, answers, **EVENTS)
 
