@@ -27,7 +27,6 @@ fast on one row (93 µs against 102 µs; fp32 183 µs, under load on the AMD EPY
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 
@@ -78,9 +77,11 @@ def cpu_key(features: dict | None = None) -> str:
 
 def load_table(root: Path) -> dict:
     """checkpoints/precision.json ({} when absent or unreadable)."""
+    from seqcompare import checkpoints
+
     try:
-        return json.loads((Path(root) / TABLE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return checkpoints.read_json(Path(root) / TABLE)
+    except checkpoints.CheckpointError:
         return {}
 
 

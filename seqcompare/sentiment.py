@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import UserError, checkpoints, data, textgen
+from seqcompare import UserError, checkpoints, data, reviews, textgen
 from seqcompare.i18n import said
 from seqcompare.textgen.corpus import split_rows
 
@@ -63,9 +63,7 @@ def review_states(model, vocab: textgen.Vocab, texts: list[str], batch: int = BA
     for start in range(0, len(order), batch):
         rows = order[start:start + batch]
         ids = [vocab.encode(textgen.END + texts[i]) for i in rows]
-        tokens = torch.zeros(len(rows), max(map(len, ids)), dtype=torch.long)
-        for r, seq in enumerate(ids):
-            tokens[r, :len(seq)] = torch.tensor(seq)
+        tokens = reviews.pad(ids)[0]
         states = torch.cat(list(model.states(tokens).values()), -1).float()       # (B, T, D)
         for r, (i, seq) in enumerate(zip(rows, ids)):
             n = len(seq)
@@ -187,7 +185,8 @@ def compute(folder: Path, data_dir, names=None, generate: bool = False, log=prin
         log(name)
         readings, x_train = model_probes(model.float().eval(), vocab, split, log)
         chosen = max(READINGS, key=lambda r: readings[r]["train_cv"])
-        parts, hidden = state_names(model), x_train["last"].shape[1] // len(state_names(model))
+        parts = state_names(model)
+        hidden = x_train["last"].shape[1] // len(parts)
         best = readings[chosen]
         result["models"][name] = {
             "reading": chosen, "all_units": best["all_units"], "single_unit": best["single_unit"],

@@ -20,6 +20,9 @@ UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or
 # of generations is then written in a few batched passes instead of queueing one by one, and the quick
 # digit and review requests keep their own slots (app.CONCURRENCY each).
 MAX_BATCH = 32
+# The views inside the models, answering as their input changes: not in the API (they have endpoints of
+# their own), only the latest input answered, and no spinner.
+VIEW_EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": 2, "batch": True,
               "max_batch_size": MAX_BATCH}
 

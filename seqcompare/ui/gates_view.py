@@ -17,13 +17,12 @@ from plotly.subplots import make_subplots
 from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import CHECKPOINTS, notice
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, notice
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
 MAX_TICKS = 70                   # step labels on the axis, at most
 EXAMPLE = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，但是隔音太差了，晚上很吵。"
-EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 STATES = ("cell", "hidden")      # shown from negative (blue) to positive (red); gates from 0 to 1
 SEQUENTIAL = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]]                  # a gate: 0 white … 1 dark blue
 DIVERGING = [[0, "#2166ac"], [0.5, "#f7f7f7"], [1, "#b2182b"]]                   # a state: − blue, 0 white, + red
@@ -156,7 +155,7 @@ def section(bank, task: str, triggers: list, source, first=None):
         return gates_view(bank, task, source, mode, unit, layer, request)
 
     gr.on([*triggers, mode.change, unit.release, layer.release], view, [source, mode, unit, layer], [plot, shown],
-          **EVENTS)
+          **VIEW_EVENTS)
     return [plot, shown], [mode, unit, layer], view
 
 
@@ -178,7 +177,7 @@ def review_gates(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Button
 def digit_gates(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn) -> None:
     """The Digits tab's gates on the drawn or uploaded digit, row by row."""
     outputs, settings, view = section(bank, "mnist", [draw_btn.click, canvas.change], canvas)
-    gr.on([upload_btn.click, upload.change], view, [upload, *settings], outputs, **EVENTS)
+    gr.on([upload_btn.click, upload.change], view, [upload, *settings], outputs, **VIEW_EVENTS)
 
 
 # --- saturation: trained beside untrained -----------------------------------------------------------

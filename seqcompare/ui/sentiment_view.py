@@ -11,10 +11,8 @@ import gradio as gr
 from seqcompare import UserError, checkpoints, plots, sentiment, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, notice, table as frame
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, notice, table as frame
 from seqcompare.ui.locale import of
-
-EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
 
 
 def shipped() -> dict | None:
@@ -101,7 +99,7 @@ def section(bank: textgen.TextModels) -> None:
         """The callback, in the reader's language."""
         return sentiment_html(bank, text, of(request), probes)
 
-    gr.on([review.change, review.submit], view, review, answers, **EVENTS)
+    gr.on([review.change, review.submit], view, review, answers, **VIEW_EVENTS)
 
 
 PROBE_COLUMNS = ("model", "reading", "all_units", "one_unit", "unit")

@@ -93,8 +93,8 @@ TABLE = ("model", "bpc", "served", "served_bpc", "perplexity", "parameters", "te
 
 
 def table_header(lang: str) -> list[str]:
-    """The comparison table's columns; the served precision's two from the precision section."""
-    return [i18n.t(f"precision.{c}" if c.startswith("served") else f"textgen.table.{c}", lang) for c in TABLE]
+    """The comparison table's columns."""
+    return [i18n.t(f"textgen.table.{c}", lang) for c in TABLE]
 
 
 def read_bench() -> dict:
