@@ -194,6 +194,7 @@ def test_distance_views(tmp_path):
     fig, text = memory_views.distance_view("mnist")                # the shipped curves
     assert isinstance(fig, go.Figure) and len(fig.data) == 6 and fig.layout.xaxis.type == "log"
     assert "Memory length" in text and "untrained" in text
+    assert memory_views.distance_view("mnist", figure=False) == (None, text)      # the text alone, no figure
     fig, text = memory_views.distance_view("hotel", tmp_path)
     assert fig is None and "memory hotel --save" in text
     (tmp_path / influence.MEMORY_FILE).write_text("{}")

@@ -5,6 +5,7 @@ corpus.py   the reviews as one character stream: split, vocabulary, batches
 train.py    the recipes, training and scoring (bits per character)
 decode.py   sampling settings, sampling, batched decoding, beam search
 serve.py    TextModels: the shipped models loaded once, answering requests; evaluate
+writer.py   Writer: a server's requests written on one thread, arrivals joining between steps
 summary.py  the README's paragraph on the measured numbers
 """
 
@@ -15,6 +16,7 @@ from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_
                                        sample, sample_many, whole, write_many)
 from seqcompare.textgen.serve import TextModels, evaluate, load_models
 from seqcompare.textgen.summary import summary
+from seqcompare.textgen.writer import Writer
 from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, SPECS, TRANSFORMER_ARCH, TRANSFORMER_RECIPE, StatefulLoss,
                                       StreamReading, TextModel, WindowReading, architecture, build, fit_model,
                                       reading_of, recipe, score_text, train, window_loss)
@@ -23,6 +25,6 @@ __all__ = ["BPTT", "END", "END_SHOWN", "shown", "MIN_COUNT", "UNK", "VOCAB_FILE"
            "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "Draw",
            "beam_search", "candidates", "check_settings", "clean_seed", "cut", "decode", "pick", "pick_each",
            "pick_rows", "prompt", "sample", "sample_many", "whole", "write_many", "TextModels", "evaluate", "load_models",
-           "summary", "ARCH", "MODELS", "RECIPE", "SPECS", "TRANSFORMER_ARCH", "TRANSFORMER_RECIPE",
+           "summary", "Writer", "ARCH", "MODELS", "RECIPE", "SPECS", "TRANSFORMER_ARCH", "TRANSFORMER_RECIPE",
            "StatefulLoss", "StreamReading", "TextModel", "WindowReading", "architecture", "build", "fit_model",
            "reading_of", "recipe", "score_text", "train", "window_loss"]

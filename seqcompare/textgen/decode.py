@@ -169,6 +169,19 @@ def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str,
     """Sampled continuations (`draws`) and beam searches ((seed, length, beams) each) written together:
     every step runs the model once for all the sequences at one position, the sampled ones and the beams
     alike, so a beam search rides along the batch instead of holding it. (texts, [(text, score)])."""
+    sampled, beams = start_jobs(model, vocab, draws, searches, stop_at_end)
+    run_together(model, [job for _, job in sampled] + beams)
+    texts = [""] * len(draws)
+    for rows, job in sampled:
+        for i, chars in zip(rows, job.out):
+            texts[i] = vocab.decode(chars)
+    return texts, [(vocab.decode(chars), score) for chars, score in (b.best() for b in beams)]
+
+
+def start_jobs(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str, int, int]],
+               stop_at_end: bool = True) -> tuple[list[tuple[list[int], "Sampling"]], list["BeamSearch"]]:
+    """The decoding jobs of `write_many`, each seed read once: ([(indices of `draws`, their `Sampling`)]: one
+    per group of states that batch together; [a `BeamSearch` per search])."""
     prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys([d.seed for d in draws] +
                                                                            [seed for seed, _, _ in searches])}
     groups: dict[int, list[int]] = {}
@@ -178,12 +191,7 @@ def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str,
     sampled = [(rows, Sampling([draws[i] for i in rows], [prompts[draws[i].seed] for i in rows], end_id,
                                stop_at_end, model)) for rows in groups.values()]
     beams = [BeamSearch(model, *prompts[seed], end_id, length, width) for seed, length, width in searches]
-    run_together(model, [job for _, job in sampled] + beams)
-    texts = [""] * len(draws)
-    for rows, job in sampled:
-        for i, chars in zip(rows, job.out):
-            texts[i] = vocab.decode(chars)
-    return texts, [(vocab.decode(chars), score) for chars, score in (b.best() for b in beams)]
+    return sampled, beams
 
 
 def pick_each(logits: torch.Tensor, draws: list[Draw]) -> list[int]:
@@ -199,28 +207,32 @@ def pick_each(logits: torch.Tensor, draws: list[Draw]) -> list[int]:
 
 
 def run_together(model, jobs: list) -> None:
-    """Step decoding jobs (`Sampling`, `BeamSearch`) until all are done: each step, every job names the
-    characters its rows read next (None: done), the jobs whose states are at one position (`batch_key`)
-    run as one batch, and each gets its rows of logits and state back."""
-    while True:
-        groups: dict[int, list] = {}
-        for job in jobs:
-            rows = job.rows()
-            if rows is not None:
-                groups.setdefault(model.batch_key(rows[1]), []).append((job, *rows))
-        if not groups:
-            return
-        for group in groups.values():
-            chars = [c for _, cs, _ in group for c in cs]
-            state = group[0][2] if len(group) == 1 else model.merge_states([s for _, _, s in group])
-            logits, state = step(model, chars, state)
-            start = 0
-            for job, cs, _ in group:
-                end = start + len(cs)
-                part = state if len(group) == 1 else model.reorder_state(state, torch.arange(start, end,
-                                                                                            device=logits.device))
-                job.logits, job.state = logits[start:end], part
-                start = end
+    """Step decoding jobs (`Sampling`, `BeamSearch`) until all are done (see `step_jobs`)."""
+    while step_jobs(model, jobs):
+        pass
+
+
+def step_jobs(model, jobs: list) -> bool:
+    """One decoding step of `jobs`: every job names the characters its rows read next (None: done), the jobs
+    whose states are at one position (`batch_key`) run as one batch, and each gets its rows of logits and
+    state back. False when every job was done already."""
+    groups: dict[int, list] = {}
+    for job in jobs:
+        rows = job.rows()
+        if rows is not None:
+            groups.setdefault(model.batch_key(rows[1]), []).append((job, *rows))
+    for group in groups.values():
+        chars = [c for _, cs, _ in group for c in cs]
+        state = group[0][2] if len(group) == 1 else model.merge_states([s for _, _, s in group])
+        logits, state = step(model, chars, state)
+        start = 0
+        for job, cs, _ in group:
+            end = start + len(cs)
+            part = state if len(group) == 1 else model.reorder_state(state, torch.arange(start, end,
+                                                                                        device=logits.device))
+            job.logits, job.state = logits[start:end], part
+            start = end
+    return bool(groups)
 
 
 class Sampling:
@@ -234,6 +246,11 @@ class Sampling:
         self.state = prompts[0][1] if len(prompts) == 1 else model.merge_states([s for _, s in prompts])
         self.out = [[] for _ in draws]
         self.live = list(range(len(draws)))                # the sequences in the batch, in its row order
+
+    @property
+    def done(self) -> bool:
+        """Whether every sequence has left the batch (`rows` gives None from then on)."""
+        return not self.live
 
     def rows(self):
         """The characters the live sequences read next and their state, or None when all are done."""
@@ -288,7 +305,7 @@ class BeamSearch:
 
     def rows(self):
         """The last character of each beam that goes on and their state, or None when the search is done."""
-        if not self.live or self.steps == self.length:
+        if self.done:
             return None
         logp = self.logits.log_softmax(-1)
         totals = torch.tensor([t for _, t in self.live], device=logp.device)[:, None] + logp
@@ -308,6 +325,11 @@ class BeamSearch:
             return None
         self.state = self.model.reorder_state(self.state, torch.tensor(rows, device=logp.device))
         return [chars[-1] for chars, _ in keep], self.state
+
+    @property
+    def done(self) -> bool:
+        """Whether the search has ended (`rows` gives None from then on)."""
+        return not self.live or self.steps == self.length
 
     def best(self) -> tuple[list[int], float]:
         """(characters, mean log-probability per character) of the best finished or unfinished beam."""

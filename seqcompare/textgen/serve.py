@@ -49,6 +49,15 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
     return {n: result[n] for n in models}
 
 
+def written(checked: dict, text: str, ms: float, score: float | None = None) -> dict:
+    """One model's part of an answer: the seed and its continuation, the ms it took and the characters
+    written; a beam search's score (mean log-probability per character) too."""
+    out = {"text": checked["seed"] + text, "ms": ms, "characters": len(text)}
+    if score is not None:
+        out["score"] = round(score, 4)
+    return out
+
+
 class TextModels:
     """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once: `models` in
     fp32 (the analysis views and their gradients), `served` at the serving `precision` (generation and
@@ -77,13 +86,8 @@ class TextModels:
         once for the sampled continuations and the beams of every beam search alike, so each request gets
         the text it gets alone, a beam search does not hold the others up, and `ms` is the batch's time for
         that model (`"batch"` says how many shared it). A request with bad settings gets its UserError in
-        its place."""
-        checked = []
-        for request in requests:
-            try:
-                checked.append(self.check(*request))
-            except UserError as exc:
-                checked.append(exc)
+        its place. (A server admits requests into a batch as it writes: `textgen.Writer`.)"""
+        checked = self.check_all(requests)
         good = [i for i, c in enumerate(checked) if not isinstance(c, UserError)]
         sampled = [i for i in good if checked[i]["beams"] == 1]
         searched = [i for i in good if checked[i]["beams"] > 1]
@@ -91,26 +95,41 @@ class TextModels:
         searches = [(checked[i]["seed"], checked[i]["length"], checked[i]["beams"]) for i in searched]
         for name, model in self.served.items():
             # every model draws from a fresh generator seeded alike, so the columns compare
-            draws = [Draw(c["seed"], c["length"], c["temperature"], c["top_k"], c["top_p"],
-                          torch.Generator().manual_seed(c["random_seed"])) for c in (checked[i] for i in sampled)]
+            draws = [self.draw(checked[i]) for i in sampled]
             t0 = time.perf_counter()
             texts, found = write_many(model, self.vocab, draws, searches, stop_at_end)
             ms = round((time.perf_counter() - t0) * 1000, 2)
             for i, text in zip(sampled, texts):
-                answers[i][name] = {"text": checked[i]["seed"] + text, "ms": ms, "characters": len(text)}
+                answers[i][name] = written(checked[i], text, ms)
             for i, (text, score) in zip(searched, found):
-                answers[i][name] = {"text": checked[i]["seed"] + text, "characters": len(text), "ms": ms,
-                                    "score": round(score, 4)}    # mean log-probability per character
-        results = []
-        for i, c in enumerate(checked):
-            if isinstance(c, UserError):
-                results.append(c)
-                continue
-            results.append({"seed": c["seed"], "notices": c["notices"],
-                            "models": {n: answers[i][n] for n in self.names if n in answers[i]}})
-            if len(good) > 1:
-                results[-1]["batch"] = len(good)
-        return results
+                answers[i][name] = written(checked[i], text, ms, score)
+        return [c if isinstance(c, UserError) else self.answer(c, answers[i], len(good))
+                for i, c in enumerate(checked)]
+
+    def check_all(self, requests: list[tuple]) -> list[dict | UserError]:
+        """Each request's settings checked (`check`), or the UserError that refuses it."""
+        checked = []
+        for request in requests:
+            try:
+                checked.append(self.check(*request))
+            except UserError as exc:
+                checked.append(exc)
+        return checked
+
+    @staticmethod
+    def draw(checked: dict) -> Draw:
+        """A sampled request's `Draw`, with a fresh generator from its random seed (each model draws alike)."""
+        return Draw(checked["seed"], checked["length"], checked["temperature"], checked["top_k"], checked["top_p"],
+                    torch.Generator().manual_seed(checked["random_seed"]))
+
+    def answer(self, checked: dict, models: dict, batch: int) -> dict:
+        """A request's answer: its seed, notices and each model's text (`written`), in the bank's order, and how
+        many requests were written with it ("batch", when more than one)."""
+        result = {"seed": checked["seed"], "notices": checked["notices"],
+                  "models": {n: models[n] for n in self.names if n in models}}
+        if batch > 1:
+            result["batch"] = batch
+        return result
 
     def check(self, seed, length=100, temperature=0.8, top_k=20, random_seed=0, top_p=1.0, beams=1) -> dict:
         """One request's settings, checked (a UserError for what cannot be used), with its notices."""

@@ -70,6 +70,7 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
     digit_bank = digits.DigitModels(checkpoints / "mnist", device=device, precision=precision)
     review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device, precision=precision)
     text_bank = textgen.TextModels(checkpoints / "hotel", device=device, precision=precision)
+    text_writer = textgen.Writer(text_bank)          # the Generate button and the API write together
     with Dashboard(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo, \
             locale.collecting() as views:
         with gr.Row(elem_id="lang-row"):
@@ -77,14 +78,14 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
         gr.Markdown(locale.L("app.intro"), elem_id="intro")
         with gr.Tabs(selected="digits", overflow_behavior="wrap"):
             with gr.Tab(locale.L("app.tabs.textgen"), id="textgen"):
-                textgen_tab(text_bank)
+                textgen_tab(text_bank, text_writer)
             with gr.Tab(locale.L("app.tabs.digits"), id="digits"):
                 digits_tab(digit_bank)
             with gr.Tab(locale.L("app.tabs.reviews"), id="reviews"):
                 reviews_tab(review_bank)
             with gr.Tab(locale.L("app.tabs.train"), id="train"):
                 train_tab(digit_bank, text_bank)
-        api_endpoints(digit_bank, review_bank, text_bank)
+        api_endpoints(digit_bank, review_bank, text_writer)
         cells_endpoints(digit_bank, review_bank, text_bank)
         locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)

@@ -34,9 +34,10 @@ def _whole(value):
     return round(value) if isinstance(value, float) and math.isfinite(value) else value
 
 
-def api_generate_text(bank: textgen.TextModels, *settings: list) -> list[list[dict]]:
+def api_generate_text(bank: textgen.TextModels | textgen.Writer, *settings: list) -> list[list[dict]]:
     """generate_text for a batch of concurrent requests (a list per argument, one list of answers): each
-    model's text, ms and characters, or {"error": message} for a request whose settings cannot be used."""
+    model's text, ms and characters, or {"error": message} for a request whose settings cannot be used.
+    `bank`: the models, or a server's `textgen.Writer` of them (the requests written with every other)."""
     requests = [(seed, _whole(length), temperature, _whole(top_k), _whole(random_seed), top_p, _whole(beams))
                 for seed, length, temperature, top_k, random_seed, top_p, beams in zip(*settings)]
     answers = bank.generate_many(requests)
@@ -55,7 +56,7 @@ def api_train_models(task, models, hidden_size, layers, dropout, learning_rate, 
         yield {"error": str(exc), "done": True}
 
 
-def api_endpoints(digit_bank, review_bank, text_bank) -> None:
+def api_endpoints(digit_bank, review_bank, text_writer) -> None:
     """The named endpoints predict_digit, classify_review, generate_text and train_models: API-only, with the
     parameters, defaults and order gradio_client scripts have always used (gr.api reads them from here)."""
 
@@ -70,7 +71,7 @@ def api_endpoints(digit_bank, review_bank, text_bank) -> None:
     def generate_text(seed: str = "早餐", length: int = 100, temperature: float = 0.8, top_k: int = 20,
                       random_seed: int = 0, top_p: float = 1.0, beams: int = 1) -> dict:
         """Each model's text, ms and characters (concurrent requests are written as one batch)."""
-        return api_generate_text(text_bank, seed, length, temperature, top_k, random_seed, top_p, beams)
+        return api_generate_text(text_writer, seed, length, temperature, top_k, random_seed, top_p, beams)
 
     def train_models(task: str = D["task"], models: str = D["models"], hidden_size: float = D["hidden"],
                      layers: float = D["layers"], dropout: float = D["dropout"], learning_rate: float = D["lr"],

@@ -14,16 +14,18 @@ from seqcompare.checkpoints import CHECKPOINTS  # noqa: F401  (the tabs read the
 
 UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
-# All its events share one pool of two slots, about one per core, and each slot takes the requests
-# waiting in the queue as one batch (up to MAX_BATCH): a decoding step over 30 sequences costs about
-# 2.5× one sequence, since the weights are read once for all of them (`textgen.sample_many`). A burst
-# of generations is then written in a few batched passes instead of queueing one by one, and the quick
-# digit and review requests keep their own slots (app.CONCURRENCY each).
+# Its events share one pool (concurrency_id) whose handlers hand their requests to the server's
+# `textgen.Writer` and wait: one thread writes them all, and a request that arrives while a model is writing
+# joins it at its next step, since a step over 30 sequences costs about 2.5× one sequence (the weights are
+# read once for all of them). Gradio still hands over the requests waiting in the queue as one batch (up to
+# MAX_BATCH); up to GENERATION_SLOTS batches wait on the writer at once. The quick digit and review requests
+# keep their own slots (app.CONCURRENCY each) and the second core.
 MAX_BATCH = 32
 # The views inside the models, answering as their input changes: not in the API (they have endpoints of
 # their own), only the latest input answered, and no spinner.
 VIEW_EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": 2, "batch": True,
+GENERATION_SLOTS = 8
+GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": GENERATION_SLOTS, "batch": True,
               "max_batch_size": MAX_BATCH}
 
 

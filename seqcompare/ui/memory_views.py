@@ -186,8 +186,9 @@ def memory_summary(memory: dict, lang: str = "en") -> str:
                   lengths=", ".join(parts))
 
 
-def distance_view(task: str, folder=None, lang: str = "en") -> tuple[object, str]:
-    """(figure or None, Markdown) for a task's stored distance curves."""
+def distance_view(task: str, folder=None, lang: str = "en", figure: bool = True) -> tuple[object, str]:
+    """(figure or None, Markdown) for a task's stored distance curves (the figure None without `figure`:
+    the text alone, for which no figure is worth building)."""
     try:
         memory = influence.load_memory(folder or CHECKPOINTS / task)
     except checkpoints.CheckpointError as exc:
@@ -198,7 +199,7 @@ def distance_view(task: str, folder=None, lang: str = "en") -> tuple[object, str
                   unit=i18n.t(f"plots.units.{memory['unit']}", lang), targets=f"{memory['targets']:,}",
                   summary=memory_summary(memory, lang))
     title = i18n.t("memory.distance_title", lang, task=i18n.t(f"memory.tasks.{task}", lang))
-    return plots.distance_curves(memory, title, lang), text
+    return (plots.distance_curves(memory, title, lang) if figure else None), text
 
 
 def distance_section(task: str) -> None:
@@ -207,4 +208,4 @@ def distance_section(task: str) -> None:
     gr.Markdown(locale.L("memory.distance_heading"))
     if fig is not None:
         locale.per_language(gr.Plot(fig, show_label=False), lambda lang: distance_view(task, lang=lang)[0])
-    gr.Markdown(locale.composed(lambda lang: distance_view(task, lang=lang)[1]))
+    gr.Markdown(locale.composed(lambda lang: distance_view(task, lang=lang, figure=False)[1]))

@@ -10,11 +10,13 @@ from seqcompare.ui import gates_view, locale, memory_views
 from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
 
 
-def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None) -> list[list]:
+def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None,
+               writer: textgen.Writer | None = None) -> list[list]:
     """Outputs of the Text generation tab (a notice, one text box per model, the next-character figure) for
     a batch of concurrent requests (Gradio's batch mode: a list per input, a list per output, one request
-    per input): the models write all the sampled ones together, each request the text it gets alone."""
-    answers = bank.generate_many(list(zip(*settings)))
+    per input): the models write all the sampled ones together, each request the text it gets alone. A
+    server's `writer` writes them with every other request under way (the bank alone without one)."""
+    answers = (writer or bank).generate_many(list(zip(*settings)))
     requests = request if isinstance(request, list) else [request] * len(answers)
     return [list(column) for column in zip(*(answer_view(bank, a, locale.of(r)) for a, r in zip(answers, requests)))]
 
@@ -34,10 +36,11 @@ def answer_view(bank: textgen.TextModels, result: dict | UserError, lang: str = 
     return out
 
 
-def write(bank: textgen.TextModels, seed, length, temperature, top_k, random_seed, top_p, beams,
+def write(writer: textgen.Writer, seed, length, temperature, top_k, random_seed, top_p, beams,
           request: gr.Request = None) -> list[list]:
-    """The Generate button (batched): text_views in each request's language."""
-    return text_views(bank, seed, length, temperature, top_k, random_seed, top_p, beams, request=request)
+    """The Generate button (batched): text_views in each request's language, through the server's writer."""
+    return text_views(writer.bank, seed, length, temperature, top_k, random_seed, top_p, beams, request=request,
+                      writer=writer)
 
 
 def next_view(bank: textgen.TextModels, seed: str, lang: str = "en"):
@@ -49,7 +52,7 @@ def next_for(bank: textgen.TextModels, seed: str, request: gr.Request = None):
     return next_view(bank, seed, locale.of(request))
 
 
-def textgen_tab(bank: textgen.TextModels) -> None:
+def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
     names = list(textgen.MODELS)
     gr.Markdown(locale.L("textgen.chinese_data"), elem_id="gen-language-note")
     with gr.Row():
@@ -67,7 +70,7 @@ def textgen_tab(bank: textgen.TextModels) -> None:
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, elem_id=f"gen-{n}") for n in names]
     next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False),
                                     lambda lang: next_view(bank, "早餐", lang))
-    write_all = locale.bound(write, bank)
+    write_all = locale.bound(write, writer)
     seed.change(locale.bound(next_for, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
                 show_progress="hidden")
     settings = [seed, length, temperature, top_k, random_seed, top_p, beams]
