@@ -25,6 +25,7 @@ import torch
 
 from seqcompare import CELLS, UserError, checkpoints, data, digits, reviews, tasks, textgen
 from seqcompare.i18n import said
+from seqcompare.models.cells import CELL_KERNELS, WEIGHTS, step_through
 
 SHOWN = {"lstm": ("input", "forget", "output", "cell"), "gru": ("reset", "update"), "rnn": ("hidden",)}
 GATES = {"lstm": ("input", "forget", "output"), "gru": ("reset", "update")}
@@ -38,10 +39,7 @@ SATURATION_ROWS = 16                  # the validation stream cut into rows read
 
 def layer_weights(rnn: torch.nn.RNNBase, layer: int) -> list[torch.Tensor]:
     """weight_ih, weight_hh, bias_ih, bias_hh of one layer, in float32."""
-    return [getattr(rnn, f"{w}_l{layer}").detach().float() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
-
-CELL_KERNELS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}
+    return [getattr(rnn, f"{w}_l{layer}").detach().float() for w in WEIGHTS]
 
 
 def step_layer(cell: str, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -50,19 +48,13 @@ def step_layer(cell: str, weights: list[torch.Tensor], x: torch.Tensor) -> dict[
     stepped with PyTorch's own cell kernels on the float32 weights; the gates of every step then follow from
     the weights, the step's input and the hidden state before it, all steps at once."""
     w_ih, w_hh, b_ih, b_hh = weights
-    H, (B, T, _), x = w_hh.shape[1], x.shape, x.float()
-    zeros = x.new_zeros(B, H)
-    state, hs, cs = ((zeros, zeros) if cell == "lstm" else zeros), [], []
-    for t in range(T):
-        state = CELL_KERNELS[cell](x[:, t], state, *weights)
-        hs.append(state[0] if cell == "lstm" else state)
-        cs.append(state[1] if cell == "lstm" else None)
-    hidden = torch.stack(hs, 1)
+    H, B, x = w_hh.shape[1], x.shape[0], x.float()
+    hidden, cells = step_through(CELL_KERNELS[cell], weights, x)
     before = torch.cat([hidden.new_zeros(B, 1, H), hidden[:, :-1]], 1)       # h₋₁ of every step
     from_x, from_h = x @ w_ih.T + b_ih, before @ w_hh.T + b_hh
     if cell == "lstm":
         i, f, g, o = (from_x + from_h).chunk(4, -1)
-        return {"input": i.sigmoid(), "forget": f.sigmoid(), "output": o.sigmoid(), "cell": torch.stack(cs, 1),
+        return {"input": i.sigmoid(), "forget": f.sigmoid(), "output": o.sigmoid(), "cell": cells,
                 "candidate": g.tanh(), "hidden": hidden}
     if cell == "gru":
         (xr, xz, xn), (hr, hz, hn) = from_x.chunk(3, -1), from_h.chunk(3, -1)
@@ -87,14 +79,15 @@ def model_gates(cell: str, rnn: torch.nn.RNNBase, x: torch.Tensor) -> list[dict[
 def text_steps(bank: textgen.TextModels, inputs) -> tuple[dict, list[str], callable]:
     """A typed hotel text: (what was read, the steps' labels, model → layer-0 input (1, S, embed))."""
     text = " ".join(inputs) if isinstance(inputs, (list, tuple)) else inputs
-    if not isinstance(text, str) or not text.replace("\r", "").strip():
+    if not isinstance(text, str) or not textgen.clean(text):
         raise UserError("cells.errors.empty_text")
-    text, notices = text.replace("\r", "").replace(textgen.END, " ").strip(), []
+    text, notices = textgen.clean(text), []
     if len(text) > MAX_TEXT:
         notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
         text = text[-MAX_TEXT:]
     if bank.vocab is None:
         raise UserError("cells.errors.no_models")
+    notices += bank.vocab.notices(text)
     ids = torch.tensor([bank.vocab.encode(textgen.END + text)])
     return ({"text": text, "notices": notices}, textgen.shown(textgen.END + text),
             lambda model: model.embed(ids.to(next(model.parameters()).device)))

@@ -106,7 +106,7 @@ def clean_text(text, vocab: textgen.Vocab | None) -> tuple[str, list[str]]:
     for a text with nothing to predict from."""
     if not isinstance(text, str):
         raise UserError("errors.give_text")
-    text = text.replace("\r", "").replace(textgen.END, " ").strip()
+    text = textgen.clean(text)
     if not text:
         raise UserError("errors.empty_text")
     if len(text) < 2:
@@ -116,11 +116,10 @@ def clean_text(text, vocab: textgen.Vocab | None) -> tuple[str, list[str]]:
         notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
         text = text[-MAX_TEXT:]
     if vocab is not None:
-        unknown = sorted({c for c in text if c not in vocab.index and not c.isspace()})
+        unknown = vocab.unknown(text)
         if unknown and all(c in unknown or c.isspace() for c in text):
             raise UserError("errors.unreadable_text")
-        if unknown:
-            notices.append(said("notices.unknown_characters", characters="".join(unknown[:20])))
+        notices += vocab.notices(text)
     return text, notices
 
 
@@ -208,7 +207,7 @@ def text_targets(data_dir, bank: textgen.TextModels, samples: int, batch: int):
     contexts = [m.context for m in bank.models.values() if m.context]
     context, vocab = min(contexts, default=DISTANCES * 10), bank.vocab
     _, val = textgen.split_reviews(data.hotel_reviews(data_dir))
-    texts = [r.replace("\r", "").replace(textgen.END, " ").strip() for r in val]
+    texts = [textgen.clean(r) for r in val]
     eligible = [t for t in texts if len(t) >= DISTANCES]
     if not eligible:
         raise UserError(f"no validation review has {DISTANCES} characters")

@@ -39,17 +39,12 @@ CS = 8                            # regularisation strengths tried by the cross-
 SEED = 0
 
 
-def clean(review: str) -> str:
-    """A review as the language models read it in the corpus."""
-    return review.replace("\r", "").replace(textgen.END, " ").strip()
-
-
 def labelled_split(data_dir) -> tuple[list[str], list[int], list[str], list[int]]:
     """Training reviews, their labels, validation reviews, their labels: the language models' split."""
     reviews, labels = data.hotel_reviews(data_dir), data.hotel_labels(data_dir)
     train, val = split_rows(reviews)
-    return ([clean(reviews[i]) for i in train], [labels[i] for i in train],
-            [clean(reviews[i]) for i in val], [labels[i] for i in val])
+    return ([textgen.clean(reviews[i]) for i in train], [labels[i] for i in train],
+            [textgen.clean(reviews[i]) for i in val], [labels[i] for i in val])
 
 
 # --- the states ------------------------------------------------------------------------------------
@@ -290,17 +285,15 @@ def analyse(bank: textgen.TextModels, text, shipped: dict) -> dict:
     """Each text model's P(positive) for a typed review from its shipped all-units probe (on its chosen
     reading), and its sentiment unit after every character, standardised as its single-unit probe sees it
     and signed so that positive leans positive ("lean")."""
-    if not isinstance(text, str) or not clean(text):
+    if not isinstance(text, str) or not textgen.clean(text):
         raise UserError("cells.errors.empty_review")
-    text, notices = clean(text), []
+    text, notices = textgen.clean(text), []
     if len(text) > MAX_REVIEW:
         notices.append(said("notices.text_cut", n=f"{len(text):,}", limit=f"{MAX_REVIEW:,}"))
         text = text[:MAX_REVIEW]
     if bank.vocab is None:
         raise UserError("cells.errors.no_models")
-    unknown = sorted({c for c in text if c not in bank.vocab.index and not c.isspace()})
-    if unknown:
-        notices.append(said("notices.unknown_characters", characters="".join(unknown[:20])))
+    notices += bank.vocab.notices(text)
     ids = torch.tensor([bank.vocab.encode(textgen.END + text)])
     answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items()}
     for name, model in bank.models.items():

@@ -178,3 +178,15 @@ def test_notices_are_said_in_the_readers_language(text_bank):
     long = "早餐很好。" * (gates.MAX_TEXT // 5 + 10)
     assert "只读取最后" in gates_view.gates_figure(text_bank, "hotel", long, lang="zh-CN")[1]
     assert "only the last" in gates_view.gates_figure(text_bank, "hotel", long, lang="en")[1]
+
+
+def test_characters_the_models_never_saw_are_named(text_bank):
+    """As generation, the explanations and the sentiment view do: the gates view names unknown characters."""
+    from seqcompare.ui import gates_view
+
+    from seqcompare import i18n
+
+    result = gates.explain_bank("hotel", text_bank, "早餐😀很好 Ω")
+    assert [i18n.render(n, "en") for n in result["notices"] if "Ω😀" in i18n.render(n, "en")]
+    assert "Ω😀" in gates_view.gates_figure(text_bank, "hotel", "早餐😀很好 Ω", lang="en")[1]
+    assert not gates.explain_bank("hotel", text_bank, "早餐很好")["notices"]

@@ -46,7 +46,7 @@ def test_probe_json_shape(shipped):
 def test_split_follows_the_language_models(data_dir):
     train, y_train, val, y_val = sentiment.labelled_split(data_dir)
     _, lm_val = textgen.split_reviews(__import__("seqcompare").data.hotel_reviews(data_dir))
-    assert val == [sentiment.clean(r) for r in lm_val] and len(y_val) == len(val) and len(y_train) == len(train)
+    assert val == [textgen.clean(r) for r in lm_val] and len(y_val) == len(val) and len(y_train) == len(train)
     assert 0.6 < np.mean(y_train) < 0.75 and set(y_val) == {0, 1}
 
 

@@ -9,7 +9,14 @@ import torch
 from torch import nn
 
 RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-CELL_KERNELS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}
+CELL_KERNELS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}   # one step each
+
+
+def kernel(rnn: nn.RNNBase):
+    """PyTorch's fused kernel for one step of one of `rnn`'s layers (an nn.RNN's by its nonlinearity)."""
+    if isinstance(rnn, nn.RNN):
+        return torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell
+    return CELL_KERNELS["lstm" if isinstance(rnn, nn.LSTM) else "gru"]
 
 
 @dataclass
@@ -41,7 +48,7 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, state=None):
     if state is None:
         zeros = x.new_zeros(rnn.num_layers, B, rnn.hidden_size)
         state = (zeros, zeros) if lstm else zeros
-    cell = CELL_KERNELS.get(type(rnn)) or (torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell)
+    cell = kernel(rnn)
     flat, per = rnn._flat_weights, len(rnn._flat_weights) // rnn.num_layers   # (w_ih, w_hh, b_ih, b_hh) per layer
     inp, hs, cs = x[:, 0], [], []
     for layer in range(rnn.num_layers):
@@ -62,15 +69,25 @@ def rnn_states(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     if not isinstance(rnn, nn.LSTM):
         return rnn(x)[0], None
     for layer in range(rnn.num_layers):
-        weights = [getattr(rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        zeros = x.new_zeros(x.shape[0], rnn.hidden_size)
-        state, hs, cs = (zeros, zeros), [], []
-        for t in range(x.shape[1]):
-            state = torch.lstm_cell(x[:, t], state, *weights)
-            hs.append(state[0])
+        x, cells = step_through(torch.lstm_cell, [getattr(rnn, f"{w}_l{layer}") for w in WEIGHTS], x)
+    return x, cells
+
+
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")       # one layer's, in the order the kernels take
+
+
+def step_through(step, weights: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One layer over x (B, T, input) from a zero state, stepped with the cell kernel `step` (`CELL_KERNELS`)
+    on its `WEIGHTS`: the hidden states and, for torch.lstm_cell, the cell states, (B, T, hidden) each (else None)."""
+    lstm = step is torch.lstm_cell
+    zeros = x.new_zeros(x.shape[0], weights[1].shape[1])
+    state, hs, cs = ((zeros, zeros) if lstm else zeros), [], []
+    for t in range(x.shape[1]):
+        state = step(x[:, t], state, *weights)
+        hs.append(state[0] if lstm else state)
+        if lstm:
             cs.append(state[1])
-        x = torch.stack(hs, 1)
-    return x, torch.stack(cs, 1)
+    return torch.stack(hs, 1), (torch.stack(cs, 1) if lstm else None)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -9,7 +9,7 @@ writer.py   Writer: a server's requests written on one thread, arrivals joining 
 summary.py  the README's paragraph on the measured numbers
 """
 
-from seqcompare.textgen.corpus import (BPTT, END, END_SHOWN, MIN_COUNT, UNK, VOCAB_FILE, Vocab, corpus, load_vocab,
+from seqcompare.textgen.corpus import (BPTT, END, END_SHOWN, MIN_COUNT, UNK, VOCAB_FILE, Vocab, clean, corpus, load_vocab,
                                        random_windows, shift, shown, split_reviews, streams, windows)
 from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_SEED, Draw, beam_search, candidates,
                                        check_settings, clean_seed, cut, decode, pick, pick_each, pick_rows, prompt,
@@ -21,7 +21,7 @@ from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, SPECS, TRANSFORMER_A
                                       StreamReading, TextModel, WindowReading, architecture, build, fit_model,
                                       reading_of, recipe, score_text, train, window_loss)
 
-__all__ = ["BPTT", "END", "END_SHOWN", "shown", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "corpus", "load_vocab", "random_windows", "shift",
+__all__ = ["BPTT", "END", "END_SHOWN", "shown", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "clean", "corpus", "load_vocab", "random_windows", "shift",
            "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "Draw",
            "beam_search", "candidates", "check_settings", "clean_seed", "cut", "decode", "pick", "pick_each",
            "pick_rows", "prompt", "sample", "sample_many", "whole", "write_many", "TextModels", "evaluate", "load_models",

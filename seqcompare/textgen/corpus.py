@@ -30,9 +30,14 @@ def split_rows(reviews: list[str]) -> tuple[list[int], list[int]]:
     return train, val
 
 
+def clean(review: str) -> str:
+    """A review (or any text) as the stream holds it: no carriage returns, END read as a space, stripped."""
+    return review.replace("\r", "").replace(END, " ").strip()
+
+
 def corpus(reviews: list[str]) -> str:
     """Reviews joined into one stream, each starting after and ending with END."""
-    return END + "".join(r.replace("\r", "").replace(END, " ").strip() + END for r in reviews)
+    return END + "".join(clean(r) + END for r in reviews)
 
 
 class Vocab:
@@ -52,6 +57,17 @@ class Vocab:
 
     def decode(self, ids) -> str:
         return "".join(self.chars[i] if i else "□" for i in ids)
+
+    def unknown(self, text: str) -> list[str]:
+        """The characters of `text` the vocabulary lacks (read as the unknown character), sorted; spaces aside."""
+        return sorted({c for c in text if c not in self.index and not c.isspace()})
+
+    def notices(self, text: str) -> list:
+        """The notice naming the first 20 of `unknown(text)`, or none."""
+        from seqcompare.i18n import said
+
+        unknown = self.unknown(text)
+        return [said("notices.unknown_characters", characters="".join(unknown[:20]))] if unknown else []
 
     def __len__(self) -> int:
         return len(self.chars)

@@ -10,7 +10,7 @@ import torch
 from seqcompare import UserError, devices
 from seqcompare.i18n import said
 from seqcompare.validate import whole
-from seqcompare.textgen.corpus import END, Vocab
+from seqcompare.textgen.corpus import END, Vocab, clean
 
 MAX_LENGTH = 500           # longest generation, in characters
 GREEDY_BELOW = 1e-3       # temperatures this low sample as greedy (and cannot overflow the softmax)
@@ -48,7 +48,7 @@ def check_settings(length, temperature, top_k, top_p=1.0, beams=1) -> tuple[int,
 
 
 def clean_seed(seed: str | None) -> tuple[str, list[str]]:
-    seed = (seed or "").replace("\r", "").replace(END, " ").strip()
+    seed = clean(seed or "")
     notices = []
     if len(seed) > MAX_SEED:
         notices.append(said("notices.seed_cut", max=MAX_SEED))

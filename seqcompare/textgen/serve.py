@@ -139,9 +139,8 @@ class TextModels:
             random_seed = int(random_seed) % 2**63          # any whole number names a generator
         except (TypeError, ValueError, OverflowError):
             raise UserError("errors.random_seed") from None
-        unknown = sorted({c for c in seed if c not in self.vocab.index}) if self.vocab else []
-        if unknown:
-            seed_notices.append(said("notices.unknown_characters", characters="".join(unknown[:20])))
+        if self.vocab:
+            seed_notices += self.vocab.notices(seed)
         return {"seed": seed, "length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
                 "beams": beams, "random_seed": random_seed, "notices": notices + seed_notices}
 
