@@ -48,13 +48,13 @@ def trainer(name: str, vocab_size: int, precision: str, steps: int):
 def time_model(name: str, vocab_size: int, steps: int = STEPS) -> dict:
     """{"fp32_ms", "bf16_ms", "speedup", "batch", "window"}: the median step of each precision, alternated."""
     runs = {p: trainer(name, vocab_size, p, steps) for p in PRECISIONS}
-    times = {p: [] for p in PRECISIONS}
-    for i in range(WARMUP + steps):
-        for p in (PRECISIONS if i % 2 == 0 else PRECISIONS[::-1]):
-            t0 = time.perf_counter()
-            runs[p][0]()
-            if i >= WARMUP:
-                times[p].append((time.perf_counter() - t0) * 1000)
+
+    def timed(p, _):
+        t0 = time.perf_counter()
+        runs[p][0]()
+        return (time.perf_counter() - t0) * 1000
+
+    times = machine.take_turns(PRECISIONS, steps, timed, WARMUP)
     fp32, bf16 = (statistics.median(times[p]) for p in PRECISIONS)
     _, window, batch = runs["fp32"]
     return {"fp32_ms": round(fp32, 2), "bf16_ms": round(bf16, 2), "speedup": round(fp32 / bf16, 3),

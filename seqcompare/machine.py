@@ -1,4 +1,5 @@
-"""What a measurement ran on: CPU model, cores, GPU and torch build (for checkpoints, bench and report)."""
+"""What a measurement ran on: CPU model, cores, GPU and torch build (for checkpoints, bench and report); and
+`take_turns`, how the benchmarks that compare variants in one run time them."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ def native_bf16() -> bool:
     """Whether the CPU computes in bfloat16 natively (AVX512-BF16 or AMX), so that autocast pays."""
     found = bf16_features()
     return found["avx512_bf16"] or found["amx_bf16"] or "AMX" in found["torch_capability"].upper()
+
+
+def take_turns(variants, rounds: int, run, warmup: int = 1) -> dict:
+    """{variant: [what run(variant, round) returned, round after round]}: every variant once per round, in
+    an order reversed every other round (no variant always first, on a CPU warmed by the other), the first
+    `warmup` rounds run but not kept. Variants compared so share whatever else the machine is doing."""
+    variants = list(variants)
+    kept = {v: [] for v in variants}
+    for i in range(warmup + rounds):
+        for v in variants if i % 2 == 0 else variants[::-1]:
+            out = run(v, i)
+            if i >= warmup:
+                kept[v].append(out)
+    return kept
 
 
 def describe() -> dict:

@@ -59,18 +59,16 @@ def resolve(value: str | None = None) -> str:
 # --- the machine ---------------------------------------------------------------------------------
 
 def cpu_features() -> dict:
-    """{"capability": torch's CPU kernel level, "avx512_bf16": bool, "amx_bf16": bool}."""
+    """The CPU's bfloat16 features and torch's kernel level (`machine.bf16_features`)."""
     from seqcompare import machine
 
-    found = machine.bf16_features()
-    return {"capability": found["torch_capability"], "avx512_bf16": found["avx512_bf16"],
-            "amx_bf16": found["amx_bf16"]}
+    return machine.bf16_features()
 
 
 def cpu_key(features: dict | None = None) -> str:
-    """The kind of CPU a table entry is measured on: amx_bf16, avx512_bf16, else torch's capability."""
+    """The kind of CPU a table entry is measured on: amx_bf16, avx512_bf16, else torch's kernel level."""
     f = features or cpu_features()
-    return "amx_bf16" if f["amx_bf16"] else "avx512_bf16" if f["avx512_bf16"] else f["capability"]
+    return "amx_bf16" if f["amx_bf16"] else "avx512_bf16" if f["avx512_bf16"] else f["torch_capability"]
 
 
 # --- the table -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from seqcompare import UserError, checkpoints, precision
-from seqcompare.machine import machine
+from seqcompare.machine import machine, take_turns
 from seqcompare.report import block
 
 BARS = {"rnn": 5.20, "lstm": 4.95, "gru": 4.95, "transformer": 5.00}    # the most bits per character served
@@ -25,16 +25,13 @@ TASK = "hotel"
 
 def time_plans(bank, served: dict, runs: int) -> dict:
     """{model: {plan: median ms for 100 characters}}, the plans taking turns (order flipped every run)."""
-    times = {n: {plan: [] for plan in served} for n in bank.models}
-    plans = list(served)
-    for run in range(runs + 1):                                    # the first round warms up
-        for plan in plans if run % 2 else plans[::-1]:
-            bank.served = served[plan]
-            answer = bank.generate("早餐", 100, 0.8, 20, run, stop_at_end=False)
-            for n, a in answer["models"].items():
-                if run:
-                    times[n][plan].append(a["ms"])
-    return {n: {plan: round(statistics.median(v), 2) for plan, v in per.items()} for n, per in times.items()}
+    def request(plan, run):
+        bank.served = served[plan]
+        return bank.generate("早餐", 100, 0.8, 20, run, stop_at_end=False)["models"]
+
+    answers = take_turns(served, runs, request)                    # the first round warms up
+    return {n: {plan: round(statistics.median(a[n]["ms"] for a in answers[plan]), 2) for plan in served}
+            for n in bank.models}
 
 
 def quality(bank, served: dict, known: dict, data_dir: Path | None) -> dict:
@@ -123,7 +120,7 @@ def precision_block(root: Path) -> str:
             rows.append([label(n), plan, f"{q['fp32']['bpc']:.4f}", f"{q[plan]['bpc']:.4f}",
                          f"{per['fp32']:.1f}", f"{per[plan]:.1f}", f"{per['fp32'] / per[plan]:.2f}×"])
         f = m["cpu_features"]
-        parts.append(f"**{m['machine']}** (torch kernels {f['capability']}, AVX512-BF16 "
+        parts.append(f"**{m['machine']}** (torch kernels {f['torch_capability']}, AVX512-BF16 "
                      f"{'yes' if f['avx512_bf16'] else 'no'}, AMX-BF16 {'yes' if f['amx_bf16'] else 'no'}; "
                      f"medians of {m['runs']} requests per plan, taking turns"
                      + (f"; load average {m['load_average']} when measured" if "load_average" in m else "")

@@ -139,3 +139,13 @@ def test_the_layout_trial_stores_the_same_weights_column_major(text_bank, plan):
     bank.served = {n: column_major(m) for n, m in bank.served.items()}
     after = bank.generate("早餐", 30, 0.8, 20, 4)
     assert {n: a["text"] for n, a in after["models"].items()} == {n: a["text"] for n, a in before["models"].items()}
+
+
+def test_variants_compared_in_one_run_take_turns():
+    """Each round runs every variant once, in an order reversed every other round; warm-up rounds are dropped."""
+    from seqcompare.machine import take_turns
+
+    order = []
+    kept = take_turns(("a", "b", "c"), 3, lambda v, i: order.append(v) or f"{v}{i}", warmup=1)
+    assert order == list("abccbaabccba")
+    assert kept == {"a": ["a1", "a2", "a3"], "b": ["b1", "b2", "b3"], "c": ["c1", "c2", "c3"]}
