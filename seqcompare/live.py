@@ -156,7 +156,10 @@ def check(task, models, hidden, layers, dropout, lr, epochs, seconds, text="", i
         bound = min(max(lr, MIN_LR), CAPS["lr"])
         notices.append(said("notices.lr", lr=f"{lr:g}", low=f"{MIN_LR:g}", high=f"{CAPS['lr']:g}", used=f"{bound:g}"))
         lr = bound
-    seed = whole(seed if seed not in (None, "") else 0, "random seed") % 2**31
+    if seed in (None, ""):                     # a cleared box: the default, said
+        seed = 0
+        notices.append(said("notices.seed_default", seed=seed))
+    seed = whole(seed, "random seed") % 2**31
     images, text = kind.inputs(images, text if isinstance(text, str) else "", notices)
     return Settings(kind.name, names, hidden, layers, dropout, lr, epochs, seconds, text, images, seed), notices
 

@@ -32,6 +32,19 @@ def test_caps_clamp_with_a_notice():
     assert s.lr == live.CAPS["lr"] and len(notices) == 6 and any("learning rate" in n for n in notices)
 
 
+def test_a_cleared_seed_box_trains_with_seed_0_and_says_so():
+    from seqcompare import i18n
+
+    args = {**live.DEFAULTS, "images": 600, "epochs": 2, "hidden": 16}
+    rest = [args[k] for k in ("task", "models", "hidden", "layers", "dropout", "lr", "epochs", "seconds", "text",
+                              "images")]
+    for cleared in (None, ""):
+        s, notices = live.check(*rest, cleared)
+        assert s.seed == 0 and [i18n.render(n, "zh-CN") for n in notices] == ["未填写随机种子，模型用种子 0 训练"]
+    s, notices = live.check(*rest, 7)
+    assert s.seed == 7 and notices == []
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(hidden=0), "hidden size must be at least 1"), (dict(layers=-2), "layers must be at least 1"),
     (dict(epochs=1.5), "whole number"), (dict(epochs=True), "whole number"), (dict(lr=0), "above 0"),
