@@ -5,6 +5,7 @@ Every figure comes from a file under checkpoints/ and is labelled with the machi
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from seqcompare import checkpoints
@@ -295,6 +296,25 @@ def loadtest(root: Path) -> str:
                      f"p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts) or "_no load test yet (`python -m seqcompare loadtest URL --save`)_"
+
+
+WRITER_TRIAL = Path("docs/artifacts/writer_trial.json")
+
+
+@block("writer_trial")
+def writer_trial(root: Path) -> str:
+    """The load test's p95 under the two ways of writing generation requests, from the artifact's runs."""
+    r = read(root / WRITER_TRIAL)
+    if not r:
+        return "_no writer trial saved yet_"
+    rows = []
+    for setting, variants in r["runs"].items():
+        for name, v in variants.items():
+            p95 = sorted(v["p95_s"])
+            rows.append([setting, f"{r['variants'][name]} ({v['commit']})", len(p95), sum(v["failed"]),
+                         f"**{statistics.median(p95):.2f}**", f"{p95[0]:.2f}–{p95[-1]:.2f}"])
+    return (f"{r['procedure']} ({r['machine']}).\n\n"
+            + table(["calls", "generation written by", "runs", "failed", "median p95 (s)", "p95 range (s)"], rows))
 
 
 # --- studies ---------------------------------------------------------------------------------------------

@@ -101,6 +101,20 @@ def test_the_load_test_says_a_training_ran_only_when_its_file_says_so(copy):
         results.loadtest(ROOT) and "while a live training" in results.loadtest(ROOT)
 
 
+def test_the_writer_trial_is_the_median_and_range_of_its_runs(copy):
+    from seqcompare import results
+
+    path = copy / results.WRITER_TRIAL
+    trial = json.loads(path.read_text(encoding="utf-8"))
+    trial["runs"] = {"90 calls": {"writer": {"commit": "abc1234", "p95_s": [3.0, 1.0, 2.5, 9.0], "failed": [0, 1, 0, 0]}}}
+    path.write_text(json.dumps(trial), encoding="utf-8")
+    text = results.writer_trial(copy)
+    assert "| 90 calls | textgen.Writer (abc1234) | 4 | 1 | **2.75** | 1.00–9.00 |" in text
+    assert trial["machine"] in text
+    path.unlink()
+    assert "no writer trial" in results.writer_trial(copy)
+
+
 def test_machines_are_named_or_said_to_be_unrecorded():
     assert machine.label(None) == machine.label({}) == "machine not recorded"
     assert machine.label({"cpu": "AMD EPYC", "cores": 2, "gpu": None, "torch": "2.1"}) == "AMD EPYC, 2 cores, torch 2.1"
