@@ -235,6 +235,10 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
         button.tap()
         assert button.get_attribute("aria-selected") == "true"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390      # nothing widens the page
+    # a figure with a label per step keeps a readable width and scrolls sideways inside its own block
+    page.locator("#gates-hotel .js-plotly-plot").wait_for()
+    assert page.evaluate("(() => { const e = document.querySelector('#gates-hotel');"
+                         " return e.scrollWidth >= 700 && e.clientWidth < 390; })()")
     page.get_by_role("tab", name=tabs[1], exact=True).tap()
     canvas = page.locator("#digit-canvas canvas").first
     page.wait_for_function("document.querySelector('#digit-canvas')?.dataset.armed === '1'")

@@ -45,6 +45,10 @@ CSS = """
   .js-plotly-plot .modebar-container { display: none !important; }
 }
 #digit-canvas canvas, #digit-canvas-train canvas { touch-action: none; }
+@media (max-width: 640px) {
+  .wide-plot { overflow-x: auto; }
+  .wide-plot .js-plotly-plot { min-width: 720px; }
+}
 """
 
 

@@ -12,6 +12,9 @@ from seqcompare import UserError, i18n, metrics, plots
 from seqcompare.ui import locale
 from seqcompare.checkpoints import CHECKPOINTS  # noqa: F401  (the tabs read the shipped checkpoints here)
 
+# Figures too wide for a phone (a label per step, side-by-side panels, long legends): on a narrow screen they
+# keep a desktop width and scroll sideways (ui.CSS) instead of piling their labels on top of each other.
+WIDE = ["wide-plot"]
 UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # Its events share one pool (concurrency_id) whose handlers hand their requests to the server's

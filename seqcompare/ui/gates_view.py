@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, notice
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, notice
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -80,8 +80,8 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
         layout[f"xaxis{n}"] = {"anchor": f"y{n}", "domain": [0, 1], "tickvals": x[::every].tolist(),
                                "ticktext": steps[::every], "tickangle": 0, **({"matches": "x"} if n else {})}
         layout[f"yaxis{n}"] = {"anchor": f"x{n}", "domain": [max(bottom, 0), top]}
-        layout["annotations"].append({"text": r["title"], "x": 0.5, "y": top, "xref": "paper", "yref": "paper",
-                                      "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+        layout["annotations"].append({"text": r["title"], "x": 0, "y": top, "xref": "paper", "yref": "paper",
+                                      "xanchor": "left", "yanchor": "bottom", "showarrow": False,
                                       "font": {"size": 13}})
         top = bottom - gap
         if "lines" in r:
@@ -146,7 +146,7 @@ def section(bank, task: str, triggers: list, source, first=None):
     built = functools.cache(lambda lang: gates_figure(bank, task, first, lang=lang))   # one run per language
     fig, message = built("en") if first is not None else (None, "")
     shown = gr.Markdown(message, elem_id=f"gates-{task}-notice")
-    plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}")
+    plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}", elem_classes=WIDE)
     if first is not None:
         locale.per_language(plot, lambda lang: built(lang)[0])
         locale.per_language(shown, lambda lang: built(lang)[1])
@@ -207,6 +207,7 @@ def saturation_section() -> None:
     if result is None:
         gr.Markdown(locale.L("cells.saturation.missing"))
         return
-    locale.per_language(gr.Plot(saturation_figure(result), show_label=False, elem_id="gates-saturation"),
+    locale.per_language(gr.Plot(saturation_figure(result), show_label=False, elem_id="gates-saturation",
+                                 elem_classes=WIDE),
                         lambda lang: saturation_figure(result, lang))
     gr.Markdown(locale.L("cells.saturation.note", characters=f"{result['characters']:,}"))

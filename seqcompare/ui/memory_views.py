@@ -10,7 +10,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, influence, plots, reviews, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, notice
+from seqcompare.ui.common import CHECKPOINTS, WIDE, notice
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
 
@@ -111,7 +111,7 @@ def textgen_memory(bank: textgen.TextModels, seed: gr.Textbox, columns: list[gr.
     message = gr.Markdown(first[0], elem_id="memory-notice")
     shading = locale.per_language(gr.HTML(first[1], elem_id="memory-shading", max_height=520),
                                   lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[1])
-    attention = locale.per_language(gr.Plot(first[2], show_label=False),
+    attention = locale.per_language(gr.Plot(first[2], show_label=False, elem_classes=WIDE),
                                     lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[2])
     gr.on([source.change, seed.change, *(c.change for c in columns)], take_text, [source, seed, *columns], text,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -207,5 +207,6 @@ def distance_section(task: str) -> None:
     fig, _ = distance_view(task)
     gr.Markdown(locale.L("memory.distance_heading"))
     if fig is not None:
-        locale.per_language(gr.Plot(fig, show_label=False), lambda lang: distance_view(task, lang=lang)[0])
+        locale.per_language(gr.Plot(fig, show_label=False, elem_classes=WIDE),
+                            lambda lang: distance_view(task, lang=lang)[0])
     gr.Markdown(locale.composed(lambda lang: distance_view(task, lang=lang, figure=False)[1]))
