@@ -47,6 +47,20 @@ def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
     assert all(v is None for v in rest)
 
 
+def test_the_picture_button_without_a_picture_asks_for_one(digit_bank):
+    from seqcompare.ui import digits_tab
+
+    seen, message, *rest = digits_tab.picture_view(digit_bank, None)
+    assert seen is None and "choose a picture first" in message and all(v is None for v in rest)
+    assert digits_tab.picture_changed(digit_bank, None)[1] == ""              # a cleared upload: no notice
+    class Chinese:
+        headers, cookies = {"accept-language": "zh-CN"}, {}
+
+    assert "请先选择一张图片" in digits_tab.picture_view(digit_bank, None, Chinese())[1]
+    picture = digits_tab.example_paths()[0]
+    assert digits_tab.picture_view(digit_bank, picture)[0] is not None       # a picture is read as before
+
+
 def test_review_callback_returns_labels_and_a_trace(review_bank):
     bank = review_bank
     message, *labels, trace = ui.review_view(bank, "Superb acting, a wonderful film.")

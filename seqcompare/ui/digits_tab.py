@@ -49,6 +49,20 @@ def digit_view(bank: digits.DigitModels, image, request: gr.Request = None) -> l
     return out
 
 
+def picture_view(bank: digits.DigitModels, path, request: gr.Request = None, cleared: bool = False) -> list:
+    """`digit_view` of an uploaded picture; without one, a notice to choose one (or, when the upload was just
+    cleared, empty outputs)."""
+    if path is None:
+        lang = locale.of(request)
+        return [None, "" if cleared else notice(UserError("errors.choose_picture").render(lang)),
+                *([None] * len(digits.MODELS)), None, None]
+    return digit_view(bank, path, request)
+
+
+def picture_changed(bank: digits.DigitModels, path, request: gr.Request = None) -> list:
+    return picture_view(bank, path, request, cleared=True)
+
+
 def digits_tab(bank: digits.DigitModels) -> None:
     names = list(digits.MODELS)
     with gr.Row():
@@ -83,8 +97,9 @@ def digits_tab(bank: digits.DigitModels) -> None:
     draw_btn.click(classify, canvas, outputs, api_visibility="private")
     canvas.change(classify, canvas, outputs, api_visibility="private", trigger_mode="always_last",
                   show_progress="hidden")
-    upload_btn.click(classify, upload, outputs, api_visibility="private")
-    upload.change(classify, upload, outputs, api_visibility="private", show_progress="hidden")
+    upload_btn.click(locale.bound(picture_view, bank), upload, outputs, api_visibility="private")
+    upload.change(locale.bound(picture_changed, bank), upload, outputs, api_visibility="private",
+                  show_progress="hidden")
 
     gr.Markdown(locale.L("digits.compare"))
     comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"], [str(d) for d in range(10)],
