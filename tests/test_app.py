@@ -48,8 +48,9 @@ def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
 
 
 def test_the_picture_button_without_a_picture_asks_for_one(digit_bank):
-    from seqcompare.ui import digits_tab
+    import importlib
 
+    digits_tab = importlib.import_module("seqcompare.ui.digits_tab")      # the module (ui exports the function)
     seen, message, *rest = digits_tab.picture_view(digit_bank, None)
     assert seen is None and "choose a picture first" in message and all(v is None for v in rest)
     assert digits_tab.picture_changed(digit_bank, None)[1] == ""              # a cleared upload: no notice
