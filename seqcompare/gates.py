@@ -79,9 +79,9 @@ def model_gates(cell: str, rnn: torch.nn.RNNBase, x: torch.Tensor) -> list[dict[
 def text_steps(bank: textgen.TextModels, inputs) -> tuple[dict, list[str], callable]:
     """A typed hotel text: (what was read, the steps' labels, model → layer-0 input (1, S, embed))."""
     text = " ".join(inputs) if isinstance(inputs, (list, tuple)) else inputs
-    if not isinstance(text, str) or not textgen.clean(text):
+    text, notices = textgen.clean(text) if isinstance(text, str) else "", []
+    if not text:
         raise UserError("cells.errors.empty_text")
-    text, notices = textgen.clean(text), []
     if len(text) > MAX_TEXT:
         notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
         text = text[-MAX_TEXT:]

@@ -119,7 +119,7 @@ def clean_text(text, vocab: textgen.Vocab | None) -> tuple[str, list[str]]:
         unknown = vocab.unknown(text)
         if unknown and all(c in unknown or c.isspace() for c in text):
             raise UserError("errors.unreadable_text")
-        notices += vocab.notices(text)
+        notices += vocab.notices(text, unknown)
     return text, notices
 
 

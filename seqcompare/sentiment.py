@@ -285,9 +285,9 @@ def analyse(bank: textgen.TextModels, text, shipped: dict) -> dict:
     """Each text model's P(positive) for a typed review from its shipped all-units probe (on its chosen
     reading), and its sentiment unit after every character, standardised as its single-unit probe sees it
     and signed so that positive leans positive ("lean")."""
-    if not isinstance(text, str) or not textgen.clean(text):
+    text, notices = textgen.clean(text) if isinstance(text, str) else "", []
+    if not text:
         raise UserError("cells.errors.empty_review")
-    text, notices = textgen.clean(text), []
     if len(text) > MAX_REVIEW:
         notices.append(said("notices.text_cut", n=f"{len(text):,}", limit=f"{MAX_REVIEW:,}"))
         text = text[:MAX_REVIEW]

@@ -36,6 +36,7 @@ def test_concurrent_callers_get_what_they_get_alone(text_bank):
         t.start()
     for t in threads:
         t.join(120)
+        assert not t.is_alive(), "a caller is still waiting for the writer"
     assert isinstance(answers[1][1], UserError) and "length" in str(answers[1][1])
     for requests, got in zip(calls, answers):
         for request, answer in zip(requests, got):
@@ -46,6 +47,7 @@ def test_concurrent_callers_get_what_they_get_alone(text_bank):
             assert answer["seed"] == alone["seed"] and answer["notices"] == alone["notices"]
             assert all(a["ms"] > 0 and a["characters"] == len(a["text"]) - len(answer["seed"])
                        for a in answer["models"].values())
+    assert max(a.get("batch", 1) for got in answers for a in got if isinstance(a, dict)) > 1   # some shared
     assert answers[2][0]["models"]["gru"]["score"] == text_bank.generate(*calls[2][0])["models"]["gru"]["score"]
     assert writer.generate_many([("早餐", -1, 0.8, 20, 0)])[0].key == "errors.length"     # refused, not queued
 
@@ -53,8 +55,9 @@ def test_concurrent_callers_get_what_they_get_alone(text_bank):
 @pytest.mark.parametrize("admit_steps, stages", [(100, 4), (0, 5)])
 def test_an_arrival_joins_the_model_writing(text_bank, monkeypatch, admit_steps, stages):
     """A request arriving at step 5 of the first model's stage joins it at the next step (one stage per model
-    in all); with admission closed after the first step it waits for that model's next stage (a fifth)."""
-    writer = textgen.Writer(text_bank, admit_steps=admit_steps)
+    in all); with admission only before the first step it waits for that model's next stage (a fifth). The
+    texts run to their length (no END), so the first request is still being written at step 5."""
+    writer = textgen.Writer(text_bank, admit_steps=admit_steps, stop_at_end=False)
     steps, step_jobs = [], writer_module.step_jobs           # (stage, jobs) of every step
     late: list = []
 
@@ -69,14 +72,16 @@ def test_an_arrival_joins_the_model_writing(text_bank, monkeypatch, admit_steps,
     first = writer.generate_many([("早餐", 40, 0.8, 20, 1)])[0]
     wait_for(lambda: late)
     assert writer.stages == stages
-    assert texts(first) == texts(text_bank.generate("早餐", 40, 0.8, 20, 1))
-    assert texts(late[0][0]) == texts(text_bank.generate("房间", 12, 0.8, 20, 7))
+    assert texts(first) == texts(text_bank.generate("早餐", 40, 0.8, 20, 1, stop_at_end=False))
+    assert texts(late[0][0]) == texts(text_bank.generate("房间", 12, 0.8, 20, 7, stop_at_end=False))
     joined = max(jobs for stage, jobs in steps if stage == 1) == 2       # in the first model's stage
     assert joined == (admit_steps > 0)
     assert late[0][0].get("batch") == 2 and first.get("batch") == 2     # other models wrote the two together
 
 
 def test_a_failing_stage_fails_its_requests_and_the_writer_goes_on(text_bank, monkeypatch):
+    """The request in the failing stage gets an error in its place; the caller's other requests and later
+    callers are answered as ever."""
     writer = textgen.Writer(text_bank)
     step_jobs, failures = writer_module.step_jobs, []
 
@@ -87,8 +92,9 @@ def test_a_failing_stage_fails_its_requests_and_the_writer_goes_on(text_bank, mo
         return step_jobs(model, jobs)
 
     monkeypatch.setattr(writer_module, "step_jobs", failing)
-    with pytest.raises(RuntimeError, match="a model failed"):
-        writer.generate_many([("早餐", 10, 0.8, 20, 1)])
+    failed, refused = writer.generate_many([("早餐", 10, 0.8, 20, 1), ("早餐", 0, 0.8, 20, 1)])
+    assert isinstance(failed, UserError) and failed.key == "errors.unavailable"
+    assert failed.render("en") == "unavailable: a model failed" and refused.key == "errors.length"
     answer = writer.generate_many([("早餐", 10, 0.8, 20, 1)])[0]
     assert texts(answer) == texts(text_bank.generate("早餐", 10, 0.8, 20, 1))
     assert writer.waiting == []

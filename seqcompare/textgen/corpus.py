@@ -62,11 +62,11 @@ class Vocab:
         """The characters of `text` the vocabulary lacks (read as the unknown character), sorted; spaces aside."""
         return sorted({c for c in text if c not in self.index and not c.isspace()})
 
-    def notices(self, text: str) -> list:
-        """The notice naming the first 20 of `unknown(text)`, or none."""
+    def notices(self, text: str, unknown: list[str] | None = None) -> list:
+        """The notice naming the first 20 of `unknown(text)` (or of `unknown`, found already), or none."""
         from seqcompare.i18n import said
 
-        unknown = self.unknown(text)
+        unknown = self.unknown(text) if unknown is None else unknown
         return [said("notices.unknown_characters", characters="".join(unknown[:20]))] if unknown else []
 
     def __len__(self) -> int:

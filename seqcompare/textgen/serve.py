@@ -92,7 +92,7 @@ class TextModels:
         sampled = [i for i in good if checked[i]["beams"] == 1]
         searched = [i for i in good if checked[i]["beams"] > 1]
         answers = {i: self._unavailable() for i in good}
-        searches = [(checked[i]["seed"], checked[i]["length"], checked[i]["beams"]) for i in searched]
+        searches = [self.search(checked[i]) for i in searched]
         for name, model in self.served.items():
             # every model draws from a fresh generator seeded alike, so the columns compare
             draws = [self.draw(checked[i]) for i in sampled]
@@ -121,6 +121,11 @@ class TextModels:
         """A sampled request's `Draw`, with a fresh generator from its random seed (each model draws alike)."""
         return Draw(checked["seed"], checked["length"], checked["temperature"], checked["top_k"], checked["top_p"],
                     torch.Generator().manual_seed(checked["random_seed"]))
+
+    @staticmethod
+    def search(checked: dict) -> tuple[str, int, int]:
+        """A beam-search request's (seed, length, beams), as `write_many` takes it."""
+        return checked["seed"], checked["length"], checked["beams"]
 
     def answer(self, checked: dict, models: dict, batch: int) -> dict:
         """A request's answer: its seed, notices and each model's text (`written`), in the bank's order, and how

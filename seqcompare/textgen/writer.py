@@ -5,9 +5,10 @@ The models write in turns (stages): a stage runs one model, stepping every reque
 the weights read once per step for all of them), and admits the requests that arrive during its first
 ADMIT_STEPS steps. It ends when its last request is written; the next stage runs the next model some waiting
 request still needs. A request's answer is complete when every model has written it, in whatever order its
-stages came. Each request gets the text it gets alone (batched rows equal lone rows, see the tests), its own
-ms per model (from joining the stage to its last character) and, in "batch", the most requests a model wrote
-together with it.
+stages came. Each request gets the text it gets alone (batched rows compute what lone rows do, up to float
+rounding: a beam search's score can differ in its fourth decimal; see the tests), its own ms per model (from
+joining the stage to its last character) and, in "batch", the most requests a model wrote together with it.
+A request whose stage fails gets a UserError in its place; the others are answered as ever.
 
 Stages take turns so that one model's weights stay in the CPU's caches while it writes, and admission closes so
 that a stream of arrivals cannot hold one model's stage forever.
@@ -36,7 +37,7 @@ class Pending:
     future: Future
     todo: list[str]                                   # models that have not admitted it yet
     models: dict = field(default_factory=dict)        # name → its part of the answer (`serve.written`)
-    writing: int = 0                                  # stages it is in or waiting for
+    writing: int = 0                                  # 1 while a stage writes it, else 0
     shared: int = 1                                   # the most requests a model wrote together with it
 
 
@@ -50,9 +51,18 @@ class Member:
     shared: int = 1
 
 
+def outcome(future: Future) -> dict | UserError:
+    """A request's answer, or a UserError in its place when writing it failed."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return UserError("errors.unavailable", reason=str(exc) or type(exc).__name__)
+
+
 class Writer:
     """Writes a `TextModels` bank's generation requests on one thread, admitting arrivals between steps
-    (see the module). `generate_many` is the bank's, answered the same way; the thread starts with the first."""
+    (see the module). `generate_many` takes and answers what the bank's does (its "ms" is each request's own
+    time in a model's stage, "batch" the most requests written with it); the thread starts with the first."""
 
     def __init__(self, bank, admit_steps: int = ADMIT_STEPS, stop_at_end: bool = True):
         self.bank, self.admit_steps, self.stop_at_end = bank, admit_steps, stop_at_end
@@ -76,11 +86,20 @@ class Writer:
                     self.thread.start()
                 self.waiting.extend(pending.values())
                 self.lock.notify()
-        return [c if i not in pending else pending[i].future.result() for i, c in enumerate(checked)]
+        return [c if i not in pending else outcome(pending[i].future) for i, c in enumerate(checked)]
 
     # --- the thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:                                      # only a BaseException ends the loop: answer its callers
+            with self.lock:
+                left, self.waiting, self.thread = self.waiting, [], None
+            for p in left:
+                p.future.set_exception(RuntimeError("the writer stopped"))
+
+    def _loop(self) -> None:
         names = list(self.bank.served)
         with torch.inference_mode():
             while True:
@@ -137,8 +156,7 @@ class Writer:
         sampled = [p for p in joining if p.checked["beams"] == 1]
         searched = [p for p in joining if p.checked["beams"] > 1]
         groups, beams = start_jobs(model, self.bank.vocab, [self.bank.draw(p.checked) for p in sampled],
-                                   [(p.checked["seed"], p.checked["length"], p.checked["beams"]) for p in searched],
-                                   self.stop_at_end)
+                                   [self.bank.search(p.checked) for p in searched], self.stop_at_end)
         members = [Member(sampled[i], job, row, start) for rows, job in groups for row, i in enumerate(rows)]
         members += [Member(p, job, None, start) for p, job in zip(searched, beams)]
         jobs += [job for _, job in groups] + beams
@@ -161,7 +179,10 @@ class Writer:
             if p.todo or p.writing:
                 return
             self.waiting.remove(p)
-        p.future.set_result(self.bank.answer(p.checked, {**self.bank._unavailable(), **p.models}, p.shared))
+        try:
+            p.future.set_result(self.bank.answer(p.checked, {**self.bank._unavailable(), **p.models}, p.shared))
+        except Exception as exc:                      # (it has left `waiting`: `_fail` would not find it)
+            p.future.set_exception(exc)
 
     def _fail(self, name: str, exc: Exception) -> None:
         """Every request in the failed stage gets the exception (they are answered no further)."""

@@ -70,7 +70,7 @@ def api_endpoints(digit_bank, review_bank, text_writer) -> None:
 
     def generate_text(seed: str = "早餐", length: int = 100, temperature: float = 0.8, top_k: int = 20,
                       random_seed: int = 0, top_p: float = 1.0, beams: int = 1) -> dict:
-        """Each model's text, ms and characters (concurrent requests are written as one batch)."""
+        """Each model's text, ms and characters (concurrent requests are written together)."""
         return api_generate_text(text_writer, seed, length, temperature, top_k, random_seed, top_p, beams)
 
     def train_models(task: str = D["task"], models: str = D["models"], hidden_size: float = D["hidden"],

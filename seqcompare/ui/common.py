@@ -18,11 +18,12 @@ WIDE = ["wide-plot"]
 UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # Its events share one pool (concurrency_id) whose handlers hand their requests to the server's
-# `textgen.Writer` and wait: one thread writes them all, and a request that arrives while a model is writing
-# joins it at its next step, since a step over 30 sequences costs about 2.5× one sequence (the weights are
-# read once for all of them). Gradio still hands over the requests waiting in the queue as one batch (up to
-# MAX_BATCH); up to GENERATION_SLOTS batches wait on the writer at once. The quick digit and review requests
-# keep their own slots (app.CONCURRENCY each) and the second core.
+# `textgen.Writer` and wait: one thread writes them all, one model at a time, and a request that arrives in
+# the first steps of a model's stage (writer.ADMIT_STEPS) joins it at its next step, since a step over 30
+# sequences costs about 2.5× one sequence (the weights are read once for all of them). Gradio still hands
+# over the requests waiting in the queue as one batch (up to MAX_BATCH); up to GENERATION_SLOTS batches wait
+# on the writer at once. The quick digit and review requests keep their own slots (app.CONCURRENCY each)
+# and the second core.
 MAX_BATCH = 32
 # The views inside the models, answering as their input changes: not in the API (they have endpoints of
 # their own), only the latest input answered, and no spinner.

@@ -32,7 +32,7 @@ def digit_view(bank: digits.DigitModels, image, request: gr.Request = None) -> l
     try:
         result = bank.predict(image)
     except UserError as exc:
-        return [None, notice(exc.render(lang)), *([None] * len(names)), None, None]
+        return unanswered(notice(exc.render(lang)))
     seen = (result["digit"].numpy() * 255).astype(np.uint8)
     out = [seen.repeat(6, 0).repeat(6, 1), ""]               # 28×28 shown at 168×168, pixels kept sharp
     for n in names:
@@ -53,10 +53,13 @@ def picture_view(bank: digits.DigitModels, path, request: gr.Request = None, cle
     """`digit_view` of an uploaded picture; without one, a notice to choose one (or, when the upload was just
     cleared, empty outputs)."""
     if path is None:
-        lang = locale.of(request)
-        return [None, "" if cleared else notice(UserError("errors.choose_picture").render(lang)),
-                *([None] * len(digits.MODELS)), None, None]
+        return unanswered("" if cleared else notice(UserError("errors.choose_picture").render(locale.of(request))))
     return digit_view(bank, path, request)
+
+
+def unanswered(message: str) -> list:
+    """The Digits tab's outputs with a message and no answer."""
+    return [None, message, *([None] * len(digits.MODELS)), None, None]
 
 
 def picture_changed(bank: digits.DigitModels, path, request: gr.Request = None) -> list:
