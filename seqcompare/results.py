@@ -303,18 +303,23 @@ WRITER_TRIAL = Path("docs/artifacts/writer_trial.json")
 
 @block("writer_trial")
 def writer_trial(root: Path) -> str:
-    """The load test's p95 under the two ways of writing generation requests, from the artifact's runs."""
+    """The load test's p95 under each way of writing generation requests, from the artifact's trials (each
+    its own servers taking turns, so compare rows within a trial)."""
     r = read(root / WRITER_TRIAL)
     if not r:
         return "_no writer trial saved yet_"
-    rows = []
-    for setting, variants in r["runs"].items():
-        for name, v in variants.items():
-            p95 = sorted(v["p95_s"])
-            rows.append([setting, f"{r['variants'][name]} ({v['commit']})", len(p95), sum(v["failed"]),
-                         f"**{statistics.median(p95):.2f}**", f"{p95[0]:.2f}–{p95[-1]:.2f}"])
-    return (f"{r['procedure']} ({r['machine']}).\n\n"
-            + table(["calls", "generation written by", "runs", "failed", "median p95 (s)", "p95 range (s)"], rows))
+    parts = []
+    for number, trial in enumerate(r["trials"], 1):
+        rows = []
+        for setting, variants in trial["runs"].items():
+            for name, v in variants.items():
+                p95 = sorted(v["p95_s"])
+                rows.append([setting, f"{r['variants'][name]} ({v['commit']})", len(p95), sum(v["failed"]),
+                             f"**{statistics.median(p95):.2f}**", f"{p95[0]:.2f}–{p95[-1]:.2f}"])
+        parts.append(f"Trial {number}: {trial['procedure']} ({trial['machine']}).\n\n"
+                     + table(["calls", "generation written by", "runs", "failed", "median p95 (s)", "p95 range (s)"],
+                             rows))
+    return "\n\n".join(parts)
 
 
 # --- studies ---------------------------------------------------------------------------------------------

@@ -106,11 +106,13 @@ def test_the_writer_trial_is_the_median_and_range_of_its_runs(copy):
 
     path = copy / results.WRITER_TRIAL
     trial = json.loads(path.read_text(encoding="utf-8"))
-    trial["runs"] = {"90 calls": {"writer": {"commit": "abc1234", "p95_s": [3.0, 1.0, 2.5, 9.0], "failed": [0, 1, 0, 0]}}}
+    trial["trials"] = [{"procedure": "one", "machine": "a CPU", "runs": {"90 calls": {"writer": {
+        "commit": "abc1234", "p95_s": [3.0, 1.0, 2.5, 9.0], "failed": [0, 1, 0, 0]}}}},
+        {"procedure": "two", "machine": "another CPU", "runs": {}}]
     path.write_text(json.dumps(trial), encoding="utf-8")
     text = results.writer_trial(copy)
     assert "| 90 calls | textgen.Writer (abc1234) | 4 | 1 | **2.75** | 1.00–9.00 |" in text
-    assert trial["machine"] in text
+    assert "Trial 1: one (a CPU)" in text and "Trial 2: two (another CPU)" in text
     path.unlink()
     assert "no writer trial" in results.writer_trial(copy)
 

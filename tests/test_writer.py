@@ -98,3 +98,19 @@ def test_a_failing_stage_fails_its_requests_and_the_writer_goes_on(text_bank, mo
     answer = writer.generate_many([("早餐", 10, 0.8, 20, 1)])[0]
     assert texts(answer) == texts(text_bank.generate("早餐", 10, 0.8, 20, 1))
     assert writer.waiting == []
+
+
+def test_two_workers_write_two_models_at_once_and_the_same_texts(text_bank, monkeypatch):
+    writer = textgen.Writer(text_bank, workers=2)
+    busy, step_jobs = [], writer_module.step_jobs
+
+    def watched(model, jobs):
+        busy.append(len(writer.busy))
+        return step_jobs(model, jobs)
+
+    monkeypatch.setattr(writer_module, "step_jobs", watched)
+    requests = [("早餐", 30, 0.8, 20, seed) for seed in range(3)] + [("房间", 20, 0.8, 20, 0, 1.0, 2)]
+    answers = writer.generate_many(requests)
+    for request, answer in zip(requests, answers):
+        assert texts(answer) == texts(text_bank.generate(*request))
+    assert max(busy) == 2 and len(writer.threads) == 2 and writer.waiting == []

@@ -28,6 +28,7 @@ from seqcompare.textgen.decode import start_jobs, step_jobs
 from seqcompare.textgen.serve import written
 
 ADMIT_STEPS = 100          # a stage admits arrivals during its first steps (a default request's length)
+WORKERS = 1                # threads, each running one model's stage at a time
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Pending:
     future: Future
     todo: list[str]                                   # models that have not admitted it yet
     models: dict = field(default_factory=dict)        # name → its part of the answer (`serve.written`)
-    writing: int = 0                                  # 1 while a stage writes it, else 0
+    writing: int = 0                                  # the stages writing it now (one per worker at most)
     shared: int = 1                                   # the most requests a model wrote together with it
 
 
@@ -64,11 +65,13 @@ class Writer:
     (see the module). `generate_many` takes and answers what the bank's does (its "ms" is each request's own
     time in a model's stage, "batch" the most requests written with it); the thread starts with the first."""
 
-    def __init__(self, bank, admit_steps: int = ADMIT_STEPS, stop_at_end: bool = True):
+    def __init__(self, bank, admit_steps: int = ADMIT_STEPS, stop_at_end: bool = True, workers: int | None = None):
         self.bank, self.admit_steps, self.stop_at_end = bank, admit_steps, stop_at_end
+        self.workers = workers or WORKERS
         self.waiting: list[Pending] = []              # submitted, not yet answered
         self.lock = threading.Condition()
-        self.thread: threading.Thread | None = None
+        self.threads: list[threading.Thread] = []
+        self.busy: set[str] = set()                   # the models whose stage is running
         self.last = -1                                # the model of the last stage (stages go round)
         self.stages = 0                               # stages run so far (the tests count them)
 
@@ -81,11 +84,11 @@ class Writer:
                    if not isinstance(c, UserError)}
         if pending:
             with self.lock:
-                if self.thread is None:
-                    self.thread = threading.Thread(target=self._run, daemon=True, name="seqcompare-writer")
-                    self.thread.start()
+                while len(self.threads) < self.workers:
+                    self.threads.append(threading.Thread(target=self._run, daemon=True, name="seqcompare-writer"))
+                    self.threads[-1].start()
                 self.waiting.extend(pending.values())
-                self.lock.notify()
+                self.lock.notify_all()
         return [c if i not in pending else outcome(pending[i].future) for i, c in enumerate(checked)]
 
     # --- the thread -------------------------------------------------------------------------------
@@ -95,26 +98,34 @@ class Writer:
             self._loop()
         finally:                                      # only a BaseException ends the loop: answer its callers
             with self.lock:
-                left, self.waiting, self.thread = self.waiting, [], None
+                self.threads.remove(threading.current_thread())
+                left, self.waiting, self.busy = self.waiting, [], set()
             for p in left:
-                p.future.set_exception(RuntimeError("the writer stopped"))
+                if not p.future.done():
+                    p.future.set_exception(RuntimeError("the writer stopped"))
 
     def _loop(self) -> None:
         names = list(self.bank.served)
         with torch.inference_mode():
             while True:
                 with self.lock:
-                    while not any(p.todo for p in self.waiting):
+                    # the next model, going round, that a waiting request still needs and no stage is running
+                    while (name := self._next(names)) is None:
                         self.lock.wait()
-                    # the next model, going round, that a waiting request still needs
-                    order = [names[(self.last + k) % len(names)] for k in range(1, len(names) + 1)]
-                    name = next(n for n in order if any(n in p.todo for p in self.waiting))
-                self.last = names.index(name)
-                self.stages += 1
+                    self.last, self.stages = names.index(name), self.stages + 1
+                    self.busy.add(name)
                 try:
                     self._stage(name, self.bank.served[name])
                 except Exception as exc:              # a failing model fails its requests, not the thread
                     self._fail(name, exc)
+                finally:
+                    with self.lock:
+                        self.busy.discard(name)
+                        self.lock.notify_all()
+
+    def _next(self, names: list[str]) -> str | None:
+        order = [names[(self.last + k) % len(names)] for k in range(1, len(names) + 1)]
+        return next((n for n in order if n not in self.busy and any(n in p.todo for p in self.waiting)), None)
 
     def _admit(self, name: str) -> list[Pending]:
         with self.lock:
