@@ -38,6 +38,11 @@ def test_the_committed_documents_are_what_report_writes():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_the_readme_stays_a_page_of_what_is():
+    """The README says what the software is, in at most 350 lines; studies and history live in docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 350
+
+
 def test_a_figure_changed_by_hand_fails_the_check_at_its_line(copy):
     readme = copy / "README.md"
     lines = readme.read_text(encoding="utf-8").splitlines(keepends=True)
