@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from seqcompare import bench_layout, bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
-from seqcompare.machine import machine
+from seqcompare.machine import bf16_features, machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
                         "it trusts its audience to watch and listen. ") * 12).split()[:250])
@@ -204,7 +204,7 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
     """Each named benchmark: a task's request latency (`tasks.BENCH`: digits, reviews, textgen) at the
     serving `precision`, or one of EXTRA; {"machine": …, "cpu_features": …, name: result, …}. The precision
     table is measured first and, with `save`, written before the others run (auto reads it)."""
-    features = precisions.cpu_features()
+    features = bf16_features()
     result = {"machine": machine(), "cpu_features": {**features, "key": precisions.cpu_key(features)},
               "serving_precision": precisions.resolve(precision)}
     for name in sorted(names, key=lambda n: n != "precision"):

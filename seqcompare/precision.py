@@ -58,16 +58,12 @@ def resolve(value: str | None = None) -> str:
 
 # --- the machine ---------------------------------------------------------------------------------
 
-def cpu_features() -> dict:
-    """The CPU's bfloat16 features and torch's kernel level (`machine.bf16_features`)."""
+def cpu_key(features: dict | None = None) -> str:
+    """The kind of CPU a table entry is measured on (`machine.bf16_features`, this CPU's by default): amx_bf16,
+    avx512_bf16, else torch's kernel level."""
     from seqcompare import machine
 
-    return machine.bf16_features()
-
-
-def cpu_key(features: dict | None = None) -> str:
-    """The kind of CPU a table entry is measured on: amx_bf16, avx512_bf16, else torch's kernel level."""
-    f = features or cpu_features()
+    f = features or machine.bf16_features()
     return "amx_bf16" if f["amx_bf16"] else "avx512_bf16" if f["avx512_bf16"] else f["torch_capability"]
 
 

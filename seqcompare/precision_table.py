@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from seqcompare import UserError, checkpoints, precision
-from seqcompare.machine import machine, take_turns
+from seqcompare.machine import bf16_features, machine, take_turns
 from seqcompare.report import block
 
 BARS = {"rnn": 5.20, "lstm": 4.95, "gru": 4.95, "transformer": 5.00}    # the most bits per character served
@@ -80,7 +80,7 @@ def measure(root: Path, runs: int, data_dir: Path | None) -> dict:
     plans = choose(ms, scores)
     fp32 = sum(per["fp32"] for per in ms.values())
     auto = sum(ms[n][plans[f"{TASK}/{n}"]] for n in ms)
-    features = precision.cpu_features()
+    features = bf16_features()
     return {"machine": machine(), "cpu_features": {**features, "key": precision.cpu_key(features)},
             "runs": max(3, runs // 5), "ms": ms, "quality": scores, "auto": plans,
             "total_ms": {"fp32": round(fp32, 1), "auto": round(auto, 1)}, "speedup": round(fp32 / auto, 2),

@@ -210,7 +210,7 @@ def latency(root: Path) -> str:
     burst = b.get("textgen", {}).get("burst")
     if burst:
         text += (f"\n\n**A burst of generations** — {burst['requests']} requests for 100 characters at once, written "
-                 "as one batch (as the server steps the requests under way together): "
+                 "together (as the server's writer steps the requests of a stage): "
                  f"{burst['batched_ms']['median'] / 1000:.2f} s for all {burst['requests']}, against "
                  f"{burst['one_at_a_time_ms'] / 1000:.2f} s one at a time (the median request above, times the burst).")
     return text

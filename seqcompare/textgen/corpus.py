@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from seqcompare import UserError, checkpoints
+from seqcompare.i18n import said
 
 END = "\n"                 # ends every review; generation stops there
 END_SHOWN = "⏎"          # END as the views show it (a review\'s start or end)
@@ -64,8 +65,6 @@ class Vocab:
 
     def notices(self, text: str, unknown: list[str] | None = None) -> list:
         """The notice naming the first 20 of `unknown(text)` (or of `unknown`, found already), or none."""
-        from seqcompare.i18n import said
-
         unknown = self.unknown(text) if unknown is None else unknown
         return [said("notices.unknown_characters", characters="".join(unknown[:20]))] if unknown else []
 

@@ -97,12 +97,13 @@ class Writer:
         try:
             self._loop()
         finally:                                      # only a BaseException ends the loop: answer its callers
-            with self.lock:
+            with self.lock:                           # (when no other thread is left to write for them)
                 self.threads.remove(threading.current_thread())
-                left, self.waiting, self.busy = self.waiting, [], set()
+                left = [] if self.threads else self.waiting
+                if not self.threads:
+                    self.waiting, self.busy = [], set()
             for p in left:
-                if not p.future.done():
-                    p.future.set_exception(RuntimeError("the writer stopped"))
+                p.future.set_exception(RuntimeError("the writer stopped"))
 
     def _loop(self) -> None:
         names = list(self.bank.served)
