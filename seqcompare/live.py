@@ -21,7 +21,7 @@ from seqcompare import CELLS, UserError, data, devices, digits, textgen
 from seqcompare.i18n import said
 from seqcompare.models import count_parameters
 from seqcompare.training import TrainConfig
-from seqcompare.validate import finite, whole
+from seqcompare.validate import finite, random_seed, whole
 
 # Caps no input can lift: a request asking for more is clamped, with a notice.
 CAPS = {"hidden": 256, "layers": 3, "epochs": 30, "seconds": 180, "images": 10_000, "characters": 200_000,
@@ -156,10 +156,7 @@ def check(task, models, hidden, layers, dropout, lr, epochs, seconds, text="", i
         bound = min(max(lr, MIN_LR), CAPS["lr"])
         notices.append(said("notices.lr", lr=f"{lr:g}", low=f"{MIN_LR:g}", high=f"{CAPS['lr']:g}", used=f"{bound:g}"))
         lr = bound
-    if seed in (None, ""):                     # a cleared box: the default, said
-        seed = 0
-        notices.append(said("notices.seed_default", seed=seed))
-    seed = whole(seed, "random seed") % 2**31
+    seed = whole(random_seed(seed, notices), "random seed") % 2**31
     images, text = kind.inputs(images, text if isinstance(text, str) else "", notices)
     return Settings(kind.name, names, hidden, layers, dropout, lr, epochs, seconds, text, images, seed), notices
 

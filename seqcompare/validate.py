@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from seqcompare import UserError
+from seqcompare.i18n import said
 
 
 def whole(value, what: str) -> int:
@@ -16,6 +17,14 @@ def whole(value, what: str) -> int:
     if isinstance(value, bool) or not number.is_integer():
         raise UserError("errors.whole", what=what, value=repr(value))
     return int(number)
+
+
+def random_seed(value, notices: list):
+    """A random-seed box's value as given, or 0 for a cleared box (None or ""), which `notices` then says."""
+    if value is None or value == "":
+        notices.append(said("notices.seed_default", seed=0))
+        return 0
+    return value
 
 
 def finite(value, what: str) -> float:

@@ -130,6 +130,14 @@ def test_generation_tab(text_bank, case):
         assert all(len(box.value) <= len(textgen.clean_seed(args[0])[0]) + textgen.MAX_LENGTH for box in boxes)
 
 
+@pytest.mark.parametrize("cleared", [None, ""])
+def test_a_cleared_random_seed_box_writes_with_seed_0_and_says_so(text_bank, cleared):
+    message, *boxes, _ = [column[0] for column in ui.text_views(text_bank, *([a] for a in ("早餐", 20, 0.8, 20, cleared)))]
+    assert "no random seed given: seed 0 is used" in message
+    zero = [column[0] for column in ui.text_views(text_bank, *([a] for a in ("早餐", 20, 0.8, 20, 0)))]
+    assert [box.value for box in boxes] == [box.value for box in zero[1:5]] and "seed" not in zero[0]
+
+
 def test_generation_is_deterministic_for_odd_random_seeds(text_bank):
     a = text_bank.generate("早餐", 30, 0.8, 20, 2**70)
     b = text_bank.generate("早餐", 30, 0.8, 20, 2**70)

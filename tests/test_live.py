@@ -40,7 +40,7 @@ def test_a_cleared_seed_box_trains_with_seed_0_and_says_so():
                               "images")]
     for cleared in (None, ""):
         s, notices = live.check(*rest, cleared)
-        assert s.seed == 0 and [i18n.render(n, "zh-CN") for n in notices] == ["未填写随机种子，模型用种子 0 训练"]
+        assert s.seed == 0 and [i18n.render(n, "zh-CN") for n in notices] == ["未填写随机种子：使用种子 0"]
     s, notices = live.check(*rest, 7)
     assert s.seed == 7 and notices == []
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from seqcompare import UserError, checkpoints, data, devices, precision as precisions
+from seqcompare import UserError, checkpoints, data, devices, precision as precisions, validate
 from seqcompare.i18n import said
 from seqcompare.textgen.corpus import END, VOCAB_FILE, shown, corpus, load_vocab, split_reviews
 from seqcompare.textgen.decode import Draw, check_settings, clean_seed, write_many
@@ -141,7 +141,7 @@ class TextModels:
         length, temperature, top_k, top_p, beams, notices = check_settings(length, temperature, top_k, top_p, beams)
         seed, seed_notices = clean_seed(seed)
         try:
-            random_seed = int(random_seed) % 2**63          # any whole number names a generator
+            random_seed = int(validate.random_seed(random_seed, notices)) % 2**63   # any whole number names one
         except (TypeError, ValueError, OverflowError):
             raise UserError("errors.random_seed") from None
         if self.vocab:
