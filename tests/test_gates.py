@@ -188,5 +188,6 @@ def test_characters_the_models_never_saw_are_named(text_bank):
 
     result = gates.explain_bank("hotel", text_bank, "早餐😀很好 Ω")
     assert [i18n.render(n, "en") for n in result["notices"] if "Ω😀" in i18n.render(n, "en")]
-    assert "Ω😀" in gates_view.gates_figure(text_bank, "hotel", "早餐😀很好 Ω", lang="en")[1]
+    said = gates_view.gates_figure(text_bank, "hotel", "早餐😀很好 Ω", lang="en")[1]
+    assert "Ω😀**\n\nRNN: " in said                              # the notice, then the timings below it
     assert not gates.explain_bank("hotel", text_bank, "早餐很好")["notices"]

@@ -109,7 +109,7 @@ def gates_figure(bank, task: str, inputs, unit: int | None = None, layer: int = 
     timing = " · ".join(t("cells.gates.ms", lang, model=plots.label(n), ms=a["ms"])
                         for n, a in result["models"].items() if "ms" in a)
     notes = [locale.say(n, lang) for n in result.get("notices", [])]
-    return fig, notice("; ".join(notes + missing)) + ("\n\n" if missing else "") + timing
+    return fig, "\n\n".join(part for part in (notice("; ".join(notes + missing)), timing) if part)
 
 
 def gates_view(bank, task: str, inputs, mode: str, unit, layer, request: gr.Request):
