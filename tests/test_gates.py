@@ -126,6 +126,9 @@ def test_view_shows_gates_and_units(text_bank, digit_bank):
                                                        [figure.layout[k] for k in figure.layout if k.startswith("xaxis")])
     one, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=7)
     assert all(list(h.y) == ["7"] for h in one.data if h.type == "heatmap")
+    # a unit or layer typed outside the sliders' range shows the nearest one
+    last, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=999, layer=-4)
+    assert {tuple(h.y) for h in last.data if h.type == "heatmap"} == {("383",)}       # the last of 384
     none, message = gates_view.gates_figure(text_bank, "hotel", "", lang="zh-CN")
     assert none is None and "请先输入文字" in message
     digit, _ = gates_view.gates_figure(digit_bank, "mnist", sketches.render(2), layer=2)

@@ -122,6 +122,22 @@ def test_generation_notices_follow_each_request_in_a_batch(text_bank):
     assert "长度限制为" in zh and "length capped at" in en
 
 
+def test_a_slider_number_typed_out_of_range_reaches_the_callback_that_says_so():
+    """gr.Slider refuses a typed number outside its range in English before any callback knows the reader; the
+    dashboard's sliders pass it on, and every slider on the page is one of them."""
+    import gradio as gr
+
+    from seqcompare import ui
+    from seqcompare.ui.common import slider
+
+    with pytest.raises(gr.Error, match="greater than maximum"):
+        gr.Slider(1, 500).preprocess(600)
+    assert slider(1, 500).preprocess(600) == 600 and slider(0, 383, step=1).preprocess(-3) == -3
+    assert slider(0, 2).preprocess(None) is None and slider(0, 2, precision=0).preprocess(1.6) == 2
+    sliders = [b for b in ui.build().blocks.values() if isinstance(b, gr.Slider)]
+    assert len(sliders) >= 15 and all(b.preprocess(b.maximum + 7) == b.maximum + 7 for b in sliders)
+
+
 def test_errors_and_notices_stay_english_for_the_cli_and_the_api(review_bank):
     import json
     from seqcompare import ui

@@ -33,6 +33,17 @@ GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": GENERATI
               "max_batch_size": MAX_BATCH}
 
 
+def slider(*args, **kwargs) -> gr.Slider:
+    """gr.Slider, except that a number typed into its box outside the range reaches the callback, whose own
+    checks cap it or refuse it in the reader's language (gr.Slider refuses it first, in English, before any
+    callback knows the reader). The handle still moves within the range. (An instance's own `preprocess`,
+    not a subclass: Gradio writes a .pyi file beside the module of every Component subclass.)"""
+    made = gr.Slider(*args, **kwargs)
+    made.preprocess = lambda payload: payload if payload is None else gr.Number.round_to_precision(payload,
+                                                                                                  made.precision)
+    return made
+
+
 def notice(text: str) -> str:
     return f"⚠️ **{text}**" if text else ""
 

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, notice
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, notice, slider
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -43,7 +43,7 @@ def panels(result: dict, unit: int | None, layer: int, lang: str) -> tuple[list[
         if "error" in a:
             missing.append(t("cells.gates.unavailable", lang, model=plots.label(name), error=locale.say(a["error"], lang)))
             continue
-        values = a["layers"][min(layer, len(a["layers"])) - 1]
+        values = a["layers"][min(max(layer, 1), len(a["layers"])) - 1]
         means = {}
         for key, v in values.items():
             v = torch.as_tensor(v)
@@ -127,9 +127,9 @@ def controls(bank):
     with gr.Row():
         mode = locale.per_language(gr.Radio(unit_choices("en"), value="most", label=locale.L("cells.gates.units"), scale=2),
                                    lambda lang: gr.Radio(choices=unit_choices(lang)))
-        unit = gr.Slider(0, hidden - 1, value=0, step=1, label=locale.L("cells.gates.unit", last=hidden - 1), scale=2)
-        layer = gr.Slider(1, max(layers, 2), value=1, step=1, label=locale.L("cells.gates.layer"), visible=layers > 1,
-                          scale=1)
+        unit = slider(0, hidden - 1, value=0, step=1, label=locale.L("cells.gates.unit", last=hidden - 1), scale=2)
+        layer = slider(1, max(layers, 2), value=1, step=1, label=locale.L("cells.gates.layer"), visible=layers > 1,
+                       scale=1)
     return mode, unit, layer
 
 

@@ -10,7 +10,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, influence, plots, reviews, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, WIDE, notice
+from seqcompare.ui.common import CHECKPOINTS, WIDE, notice, slider
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
 
@@ -75,7 +75,7 @@ def text_memory_for(bank: textgen.TextModels, text: str, request: gr.Request = N
     """A new text: the character slider spans it (the last character chosen) and the view explains that."""
     try:
         cleaned, _ = influence.clean_text(text, bank.vocab)
-        slider = gr.Slider(minimum=2, maximum=len(cleaned), value=len(cleaned))
+        slider = gr.Slider(minimum=2, maximum=len(cleaned), value=len(cleaned))   # an update: range and value
     except UserError:
         slider = gr.skip()
     return [slider, *text_memory_view(bank, text, lang=locale.of(request))]
@@ -105,8 +105,8 @@ def textgen_memory(bank: textgen.TextModels, seed: gr.Textbox, columns: list[gr.
         source = locale.per_language(gr.Radio(sources("en"), value=plots.label("lstm"),
                                               label=locale.L("memory.take"), scale=2),
                                      lambda lang: gr.Radio(choices=sources(lang)))
-        character = gr.Slider(2, len(EXAMPLE_TEXT), value=len(EXAMPLE_TEXT), step=1, scale=2,
-                              label=locale.L("memory.character"), elem_id="memory-character")
+        character = slider(2, len(EXAMPLE_TEXT), value=len(EXAMPLE_TEXT), step=1, scale=2,
+                           label=locale.L("memory.character"), elem_id="memory-character")
     text = gr.Textbox(EXAMPLE_TEXT, label=locale.L("memory.text"), lines=2, max_lines=6, elem_id="memory-text")
     message = gr.Markdown(first[0], elem_id="memory-notice")
     shading = locale.per_language(gr.HTML(first[1], elem_id="memory-shading", max_height=520),

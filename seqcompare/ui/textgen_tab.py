@@ -7,7 +7,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice
+from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice, slider
 
 
 def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None,
@@ -57,13 +57,15 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
     gr.Markdown(locale.L("textgen.chinese_data"), elem_id="gen-language-note")
     with gr.Row():
         seed = gr.Textbox(label=locale.L("textgen.seed"), value="早餐", max_lines=2, scale=3, elem_id="gen-seed")
-        length = gr.Slider(1, textgen.MAX_LENGTH, value=100, step=1, label=locale.L("textgen.length"), scale=2)
+        length = slider(1, textgen.MAX_LENGTH, value=100, step=1, label=locale.L("textgen.length"), scale=2,
+                     elem_id="gen-length")
         random_seed = gr.Number(value=0, precision=0, label=locale.L("textgen.random_seed"), scale=1)
     with gr.Row():
-        temperature = gr.Slider(0, 2, value=0.8, step=0.05, label=locale.L("textgen.temperature"), scale=2)
-        top_k = gr.Slider(0, 100, value=20, step=1, label=locale.L("textgen.top_k"), scale=2)
-        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label=locale.L("textgen.top_p"), scale=2)
-        beams = gr.Slider(1, textgen.MAX_BEAMS, value=1, step=1, scale=2, label=locale.L("textgen.beams"))
+        temperature = slider(0, 2, value=0.8, step=0.05, label=locale.L("textgen.temperature"), scale=2)
+        top_k = slider(0, 100, value=20, step=1, label=locale.L("textgen.top_k"), scale=2)
+        top_p = slider(0.05, 1, value=1.0, step=0.05, label=locale.L("textgen.top_p"), scale=2)
+        beams = slider(1, textgen.MAX_BEAMS, value=1, step=1, scale=2, label=locale.L("textgen.beams"),
+                    elem_id="gen-beams")
     generate = gr.Button(locale.L("textgen.generate"), variant="primary", elem_id="gen-button")
     message = gr.Markdown(elem_id="gen-notice")
     with gr.Row(equal_height=True):

@@ -13,7 +13,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, notice, table
+from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, notice, slider, table
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
@@ -153,15 +153,15 @@ def settings_column(d: dict) -> list:
                                                   label=locale.L("train.models")),
                                  lambda lang: gr.CheckboxGroup(choices=model_choices(lang)))
     with gr.Row():
-        hidden = gr.Slider(8, live.CAPS["hidden"], value=d["hidden"], step=8, label=locale.L("train.hidden"))
-        layers = gr.Slider(1, live.CAPS["layers"], value=d["layers"], step=1, label=locale.L("train.layers"))
-        dropout = gr.Slider(0, 0.9, value=d["dropout"], step=0.05, label=locale.L("train.dropout"))
+        hidden = slider(8, live.CAPS["hidden"], value=d["hidden"], step=8, label=locale.L("train.hidden"))
+        layers = slider(1, live.CAPS["layers"], value=d["layers"], step=1, label=locale.L("train.layers"))
+        dropout = slider(0, 0.9, value=d["dropout"], step=0.05, label=locale.L("train.dropout"))
     with gr.Row():
         lr = gr.Number(value=d["lr"], label=locale.L("train.lr"))
-        epochs = gr.Slider(1, live.CAPS["epochs"], value=d["epochs"], step=1, label=locale.L("train.epochs"))
-        seconds = gr.Slider(5, live.CAPS["seconds"], value=d["seconds"], step=5, label=locale.L("train.seconds"))
+        epochs = slider(1, live.CAPS["epochs"], value=d["epochs"], step=1, label=locale.L("train.epochs"))
+        seconds = slider(5, live.CAPS["seconds"], value=d["seconds"], step=5, label=locale.L("train.seconds"))
     with gr.Row():
-        images = gr.Slider(500, live.CAPS["images"], value=d["images"], step=500, label=locale.L("train.images"))
+        images = slider(500, live.CAPS["images"], value=d["images"], step=500, label=locale.L("train.images"))
         seed = gr.Number(value=0, precision=0, label=locale.L("train.seed"))
     return [task, models, hidden, layers, dropout, lr, epochs, seconds, images, seed]
 
