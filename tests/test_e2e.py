@@ -235,6 +235,10 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
         button.tap()
         assert button.get_attribute("aria-selected") == "true"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390      # nothing widens the page
+    # each slider has a row of its own, so its label is not squeezed beside its number box
+    widths = page.evaluate("[...document.querySelectorAll('#gen-length, #gen-beams, .phone-full-row')]"
+                           ".map(e => e.getBoundingClientRect().width).filter(w => w > 0)")
+    assert len(widths) >= 6 and min(widths) > 300, widths
     # a figure with a label per step keeps a readable width and scrolls sideways inside its own block
     page.locator("#gates-hotel .js-plotly-plot").wait_for()
     assert page.evaluate("(() => { const e = document.querySelector('#gates-hotel');"

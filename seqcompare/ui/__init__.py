@@ -34,7 +34,7 @@ ARM_BRUSH = """() => {
 
 # Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
 # overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables scroll inside
-# their box; the canvas takes a finger's strokes instead of scrolling the page.
+# their box; the canvas takes a finger's strokes instead of scrolling the page; each slider has a row.
 CSS = """
 #lang-row { justify-content: flex-end; margin-bottom: -12px; }
 #lang-switch { flex-grow: 0 !important; width: auto !important; }
@@ -48,6 +48,7 @@ CSS = """
 @media (max-width: 640px) {
   .wide-plot { overflow-x: auto; }
   .wide-plot .js-plotly-plot { min-width: 720px; }
+  .phone-full-row { min-width: 100% !important; }
 }
 """
 

@@ -15,6 +15,9 @@ from seqcompare.checkpoints import CHECKPOINTS  # noqa: F401  (the tabs read the
 # Figures too wide for a phone (a label per step, side-by-side panels, long legends): on a narrow screen they
 # keep a desktop width and scroll sideways (ui.CSS) instead of piling their labels on top of each other.
 WIDE = ["wide-plot"]
+# Sliders share rows on a desktop; on a phone each takes a row of its own (ui.CSS), so that its label is not
+# squeezed to a character per line beside its number box.
+SLIDER_CLASS = "phone-full-row"
 UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # Its events share one pool (concurrency_id) whose handlers hand their requests to the server's
@@ -36,9 +39,12 @@ GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": GENERATI
 def slider(*args, **kwargs) -> gr.Slider:
     """gr.Slider, except that a number typed into its box outside the range reaches the callback, whose own
     checks cap it or refuse it in the reader's language (gr.Slider refuses it first, in English, before any
-    callback knows the reader). The handle still moves within the range. (An instance's own `preprocess`,
-    not a subclass: Gradio writes a .pyi file beside the module of every Component subclass.)"""
-    made = gr.Slider(*args, **kwargs)
+    callback knows the reader). The handle still moves within the range; on a phone it takes a row of its own
+    (SLIDER_CLASS). (An instance's own `preprocess`, not a subclass: Gradio writes a .pyi file beside the module
+    of every Component subclass.)"""
+    classes = kwargs.pop("elem_classes", None) or []
+    made = gr.Slider(*args, elem_classes=[*([classes] if isinstance(classes, str) else classes), SLIDER_CLASS],
+                     **kwargs)
     made.preprocess = lambda payload: payload if payload is None else gr.Number.round_to_precision(payload,
                                                                                                   made.precision)
     return made

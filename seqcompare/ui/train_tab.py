@@ -185,7 +185,7 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
                               placeholder=locale.L("train.placeholder"), elem_id="train-text")
             with gr.Row():
                 upload = gr.File(label=locale.L("train.upload"), file_types=[".txt", "text"], type="filepath",
-                                 height=100, elem_id="train-upload")
+                                 height=140, elem_id="train-upload")
                 hotel = gr.Button(locale.L("train.hotel"))
     with gr.Row():
         train = gr.Button(locale.L("train.train"), variant="primary", elem_id="train-button")
