@@ -115,7 +115,8 @@ def test_bad_input_is_a_user_error(text_bank, shipped):
     from seqcompare.ui import sentiment_view
     with pytest.raises(UserError, match="hotel review"):
         sentiment.analyse(text_bank, "   ", shipped)
-    assert "酒店评论" in sentiment_view.sentiment_html(text_bank, "", "zh-CN", shipped)
+    said = sentiment_view.sentiment_html(text_bank, "", "zh-CN", shipped)
+    assert "酒店评论" in said and said.startswith("<p>") and "**" not in said       # HTML, not Markdown's marks
     run = subprocess.run([sys.executable, "-m", "seqcompare", "sentiment", "hotel", "--models", "cnn"],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert run.returncode == 2 and "unknown text model cnn" in run.stderr and "Traceback" not in run.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from html import escape
 
 import gradio as gr
 
@@ -52,6 +53,11 @@ def slider(*args, **kwargs) -> gr.Slider:
 
 def notice(text: str) -> str:
     return f"⚠️ **{text}**" if text else ""
+
+
+def notice_html(text: str) -> str:
+    """`notice` for a gr.HTML output, which shows Markdown's asterisks as they are."""
+    return f"<p>⚠️ <b>{escape(text)}</b></p>" if text else ""
 
 
 def model_table(meta: dict[str, dict], columns: list[str]) -> list[list]:
