@@ -4,8 +4,12 @@ $SEQCOMPARE_PRECISION) and applied at load time to a copy of the fp32 model. Che
 Plans, per model:
 - ``fp32``: the checkpoint's weights as they are.
 - ``bf16``: every weight and activation in bfloat16.
-- ``int8``: the output layer (the largest matrix: 384 → 3,073 characters for the recurrent models, the
-  tied 192 → 3,073 embedding for the Transformer) in weight-only int8, the rest in fp32.
+- ``int8``: every matrix product in weight-only int8: the output layer, the cell's input and recurrent
+  matrices (`models.int8.Int8Cells`), the Transformer blocks' linear layers. The embeddings, norms, biases
+  and the state stay fp32.
+- ``int8-head``: the output layer alone in int8 (the largest matrix: 384 → 3,073 characters for the
+  recurrent models, the tied 192 → 3,073 embedding for the Transformer), the rest in fp32 (the recurrent
+  cells keep PyTorch's fused kernels).
 - ``int8+bf16``: the output layer in int8 and the rest (the cell, the Transformer blocks) in bfloat16.
 
 ``auto`` reads a table shipped beside the checkpoints (checkpoints/precision.json, written by
@@ -34,7 +38,7 @@ from seqcompare import UserError
 
 CHOICES = ("auto", "fp32", "bf16", "int8")
 ENV_VAR = "SEQCOMPARE_PRECISION"
-PLANS = ("fp32", "bf16", "int8", "int8+bf16")
+PLANS = ("fp32", "bf16", "int8", "int8-head", "int8+bf16")
 TABLE = "precision.json"
 BPC_LIMIT, ACCURACY_LIMIT = 0.02, 0.002
 CPU_KEYS = ("amx_bf16", "avx512_bf16", "AVX512", "AVX2")     # from the most capable; a table entry for a
@@ -113,29 +117,19 @@ def within_limits(fp32: dict, served: dict, bar: float | None = None) -> bool:
 
 # --- converting a model --------------------------------------------------------------------------
 
-INT8_BLOCK = 32               # the int8 kernel reads rows in blocks: other input widths give wrong sums
-
-
 def convert(model, plan: str) -> tuple:
     """(the model to serve at `plan`, the plan it got): `model` itself at fp32, else an evaluation copy.
     A model with no `output_weights` (nothing worth quantising), or not on the CPU (the int8 kernel is
-    the CPU's), is served at fp32; an output layer whose input width the int8 kernel cannot read stays
-    floating point (int8 → fp32, int8+bf16 → bf16)."""
+    the CPU's), is served at fp32."""
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}; one of {', '.join(PLANS)}")
     if plan == "fp32" or not hasattr(model, "output_weights") or next(model.parameters()).device.type != "cpu":
         return model, "fp32"
     import torch
 
-    from seqcompare.models.int8 import Int8Linear
-
-    if plan.startswith("int8") and model.output_weights()[0].shape[1] % INT8_BLOCK:
-        plan = {"int8": "fp32", "int8+bf16": "bf16"}[plan]
-        if plan == "fp32":
-            return model, plan
     served = copy.deepcopy(model).eval().requires_grad_(False)
     if plan.startswith("int8"):
-        served.decoder = Int8Linear(*served.output_weights())
+        served.int8(everything=plan == "int8")
     if plan.endswith("bf16"):
         served.to(torch.bfloat16)
         served.min_rows = 2              # a lone row's bf16 products round unlike a batch's: decode pads it

@@ -131,8 +131,9 @@ def precision_block(root: Path) -> str:
                               "served ms", "speed-up"], rows))
     text = ("`--precision auto` (the default) serves each text model at the fastest plan measured on this kind "
             f"of CPU whose validation bits per character stay within {precision.BPC_LIMIT} of fp32 and under "
-            "the model's ceiling (`python -m seqcompare bench --tasks precision --save`; int8: the output layer in "
-            "weight-only int8; int8+bf16: the rest in bfloat16 too). The digit and review classifiers are "
+            "the model's ceiling (`python -m seqcompare bench --tasks precision --save`; int8: every matrix product "
+            "in weight-only int8; int8-head: the output layer alone; int8+bf16: the output layer in int8 and the "
+            "rest in bfloat16). The digit and review classifiers are "
             "served in fp32 (no layer large enough to gain). Analysis views always run in fp32.\n\n"
             + "\n\n".join(parts))
     return text + floor_text(root)

@@ -30,7 +30,7 @@ def test_batched_requests_get_the_texts_they_get_alone(served):
         assert {n: a["text"] for n, a in answer["models"].items()} == {n: a["text"] for n, a in alone["models"].items()}
 
 
-STEP = {"fp32": 1e-4, "int8": 2 ** -4, "bf16": 2 ** -3, "int8+bf16": 2 ** -3}   # logits below 16: bf16 steps
+STEP = {"fp32": 1e-4, "int8": 2 ** -4, "int8-head": 2 ** -4, "bf16": 2 ** -3, "int8+bf16": 2 ** -3}   # logits below 16: bf16 steps
 
 
 def test_cached_steps_equal_a_full_read(served):
@@ -66,11 +66,48 @@ def test_int8_and_bf16_logits_stay_close_to_fp32(text_bank):
 
 def test_int8_reads_fewer_bytes_and_analysis_stays_fp32(text_bank):
     from seqcompare import bench
+    from seqcompare.models.int8 import Int8Cells, Int8Linear
 
     lstm = text_bank.models["lstm"]
-    int8, _ = precision.convert(lstm, "int8")
-    assert bench.weight_bytes(lstm) - bench.weight_bytes(int8) > 0.7 * 384 * 3073 * 4    # the output layer: ¼
-    assert int8.decoder.weight.dtype == torch.int8 and lstm.decoder.weight.dtype == torch.float32
+    head, _ = precision.convert(lstm, "int8-head")
+    assert bench.weight_bytes(lstm) - bench.weight_bytes(head) > 0.7 * 384 * 3073 * 4    # the output layer: ¼
+    assert head.decoder.weight.dtype == torch.int8 and lstm.decoder.weight.dtype == torch.float32
+    int8, _ = precision.convert(lstm, "int8")                 # the cell too: about a quarter of every byte
+    assert isinstance(int8.rnn, Int8Cells) and isinstance(lstm.rnn, torch.nn.LSTM)
+    assert bench.weight_bytes(int8) < 0.3 * bench.weight_bytes(lstm)
+    transformer, _ = precision.convert(text_bank.models["transformer"], "int8")
+    assert all(isinstance(layer, Int8Linear) for b in transformer.blocks
+               for layer in (b.attn.qkv, b.attn.proj, b.mlp[0], b.mlp[2]))
+    assert bench.weight_bytes(transformer) < 0.35 * bench.weight_bytes(text_bank.models["transformer"])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "rnn_relu"])
+def test_int8_cells_compute_the_cells_they_replace(kind):
+    """`Int8Cells`: PyTorch's cell arithmetic with int8 weights: close to the fp32 module (every gate in its
+    place), a step at a time equal to a whole read, and each row of a batch computed from that row alone.
+    Two layers; the input width, 40, is not a multiple of the int8 kernel's blocks (padded)."""
+    from seqcompare.models.int8 import Int8Cells
+
+    torch.manual_seed(0)
+    make = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind.split("_")[0]]
+    extra = {"nonlinearity": "relu"} if kind == "rnn_relu" else {}
+    rnn = make(40, 64, num_layers=2, batch_first=True, **extra).eval()
+    cells = Int8Cells(rnn)
+    x = torch.randn(3, 12, 40)
+    with torch.no_grad():
+        want, want_state = rnn(x)
+        got, state = cells(x)
+        stepped, step_state = [], None
+        for t in range(12):
+            out, step_state = cells.step(x[:, t], step_state)
+            stepped.append(out)
+        alone, _ = cells(x[1:2])
+    assert got.shape == want.shape and got.dtype == torch.float32
+    for a, b in zip(state if kind == "lstm" else (state,), want_state if kind == "lstm" else (want_state,)):
+        assert a.shape == b.shape == (2, 3, 64)
+    error = (got - want).abs()
+    assert error.mean() < 0.005 and error.max() < 0.05, (kind, error.mean(), error.max())
+    assert torch.equal(torch.stack(stepped, 1), got) and torch.equal(alone, got[1:2])
 
 
 def test_the_setting_and_its_errors(monkeypatch):

@@ -58,8 +58,8 @@ def test_an_eight_beam_search_is_stepped_with_the_sampled_requests(text_bank, mo
     calls = []
     decode = importlib.import_module("seqcompare.textgen.decode")     # (textgen.decode is the function)
     step = decode.step
-    monkeypatch.setattr(decode, "step", lambda model, chars, state: calls.append(len(chars)) or
-                        step(model, chars, state))
+    monkeypatch.setattr(decode, "step", lambda model, chars, state, device=None: calls.append(len(chars)) or
+                        step(model, chars, state, device))
     answers = text_bank.generate_many(requests)
     for one, answer in zip(alone, answers):
         assert {n: a["text"] for n, a in answer["models"].items()} == {n: a["text"] for n, a in one["models"].items()}

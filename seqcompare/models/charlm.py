@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcompare.models.cells import TokenRNNConfig, count_parameters, make_rnn, rnn_states, rnn_step, textbook_parameters
+from seqcompare.models.int8 import Int8Cells, Int8Linear
 
 
 @dataclass
@@ -21,6 +22,7 @@ class CharLM(nn.Module):
     so the model reads text of any length (`context` None)."""
 
     context = None
+    min_rows = 1               # decoding runs a batch of at least this many rows (a bf16 copy: 2, `precision`)
 
     def __init__(self, cfg: CharLMConfig):
         super().__init__()
@@ -31,20 +33,39 @@ class CharLM(nn.Module):
         self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 
     def forward(self, tokens: torch.Tensor, state=None):
-        """tokens (B, T) → logits (B, T, vocab) and the state after the last step."""
+        """tokens (B, T) → logits (B, T, vocab) and the state after the last step; one new character in
+        evaluation mode is a `step`."""
+        if not self.training and tokens.shape[1] == 1:
+            return self.step(tokens, state)
         return self.forward_embedded(self.embed(tokens), state)
 
     def forward_embedded(self, x: torch.Tensor, state=None):
         """`forward` from the character embedding vectors x (B, T, embed) instead of the ids (input influence)."""
-        if not self.training and x.shape[1] == 1:      # generation: one character at a time
-            out, state = rnn_step(self.rnn, x, state)
-        else:
-            out, state = self.rnn(self.drop(x), state)
+        out, state = self.rnn(self.drop(x), state)
         return self.decoder(self.drop(out)), state
+
+    def step(self, tokens: torch.Tensor, state=None):
+        """One new character per sequence while decoding: tokens (B, 1) → logits (B, 1, vocab) and the new
+        state, through the cell kernels one step at a time (`rnn_step`; served int8 cells step themselves),
+        with no module calls around them (each costs microseconds, a step's small operations alike)."""
+        x = F.embedding(tokens, self.embed.weight)
+        if isinstance(self.rnn, nn.RNNBase):
+            out, state = rnn_step(self.rnn, x, state)
+            out = out[:, 0]
+        else:
+            out, state = self.rnn.step(x[:, 0], state)
+        return self.decoder.forward(out)[:, None], state
 
     def output_weights(self):
         """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
         return self.decoder.weight, self.decoder.bias
+
+    def int8(self, everything: bool = True) -> None:
+        """Serve the output layer in weight-only int8 and, with `everything`, the cell's matrices too (in
+        place, on a served copy: `precision.convert`)."""
+        self.decoder = Int8Linear(self.decoder.weight, self.decoder.bias)
+        if everything:
+            self.rnn = Int8Cells(self.rnn)
 
     def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
         """Logits (B, T, vocab) for the embedding vectors x read from scratch, and no attention (None)."""

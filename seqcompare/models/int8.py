@@ -1,26 +1,103 @@
-"""Weight-only int8 linear layers for serving (see seqcompare.precision)."""
+"""Weight-only int8 for serving (see seqcompare.precision): a linear layer, and a stack of recurrent cells
+whose matrices are int8."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+BLOCK = 32                # the int8 kernel reads each row in blocks of 32 inputs: other widths are padded
 
 
 class Int8Linear(nn.Module):
     """A linear layer with weight-only int8: W stored as int8 with one bfloat16 scale per output channel,
     multiplied by bfloat16 activations (`torch._weight_int8pack_mm`); the result comes back in the
-    input's dtype (adding the bias, kept in that dtype, converts it in the same operation)."""
+    input's dtype (adding the bias, kept in that dtype, converts it in the same operation). Each row of a
+    batch is computed from that row alone, so a batched request equals the same request alone."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
         w = weight.detach().float()
+        self.pad = -w.shape[1] % BLOCK                   # zero columns: they add nothing to any sum
         scale = (w.abs().amax(1).clamp(min=1e-12) / 127).to(torch.bfloat16)     # the scale the kernel reads
-        self.register_buffer("weight", torch.round(w / scale.float()[:, None]).clamp(-127, 127).to(torch.int8))
+        q = torch.round(w / scale.float()[:, None]).clamp(-127, 127).to(torch.int8)
+        self.register_buffer("weight", F.pad(q, (0, self.pad)) if self.pad else q)
         self.register_buffer("scale", scale)
         self.register_buffer("bias", None if bias is None else bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.weight, self.scale)
-        y = y.view(*x.shape[:-1], -1)
+        if x.dim() != 2:
+            return self(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
+        a = x.to(torch.bfloat16)
+        y = torch._weight_int8pack_mm(F.pad(a, (0, self.pad)) if self.pad else a, self.weight, self.scale)
         bias = self.bias
         return y.to(x.dtype) if bias is None or bias.dtype != x.dtype else torch.add(bias, y)
+
+
+class Int8Cells(nn.Module):
+    """The layers of a batch-first nn.RNN, nn.LSTM or nn.GRU (in evaluation) with their matrices in weight-only
+    int8, called as the module is, `(x (B, T, input), state) → (out, state)`, and stepped one time step at a
+    time: the arithmetic of PyTorch's cell kernels (torch.rnn_tanh_cell, lstm_cell, gru_cell) written out, its
+    products through `Int8Linear`. The RNN's and the LSTM's input and recurrent products are one product over
+    [x, h] (one kernel call, their two biases summed); the GRU keeps them apart, as its candidate scales the
+    recurrent part alone."""
+
+    def __init__(self, rnn: nn.RNNBase):
+        super().__init__()
+        self.kind = "lstm" if isinstance(rnn, nn.LSTM) else "gru" if isinstance(rnn, nn.GRU) else rnn.nonlinearity
+        self.num_layers, self.hidden_size = rnn.num_layers, rnn.hidden_size
+        self.products = nn.ModuleList()
+        for layer in range(rnn.num_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{w}_l{layer}").detach()
+                                      for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            self.products.append(nn.ModuleList([Int8Linear(w_ih, b_ih), Int8Linear(w_hh, b_hh)])
+                                 if self.kind == "gru" else Int8Linear(torch.cat([w_ih, w_hh], 1), b_ih + b_hh))
+
+    def forward(self, x: torch.Tensor, state=None):
+        """x (B, T, input) → the last layer's outputs (B, T, hidden) and the state after them (as nn.RNN's)."""
+        outs = []
+        for t in range(x.shape[1]):
+            out, state = self.step(x[:, t], state)
+            outs.append(out)
+        return torch.stack(outs, 1), state
+
+    def step(self, x: torch.Tensor, state=None):
+        """One time step: x (B, input) → the last layer's output (B, hidden) and the new state, laid out as
+        nn.RNN's ((layers, B, hidden); an LSTM's a pair (h, c) of them)."""
+        lstm = self.kind == "lstm"
+        if state is None:
+            zeros = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
+            state = (zeros, zeros) if lstm else zeros
+        hs, cs = [], []
+        for layer, product in enumerate(self.products):
+            if lstm:
+                x, c = self.lstm(product, x, state[0][layer], state[1][layer])
+                cs.append(c)
+            elif self.kind == "gru":
+                x = self.gru(product, x, state[layer])
+            else:
+                pre = product(torch.cat([x, state[layer]], 1))
+                x = pre.tanh() if self.kind == "tanh" else pre.relu()
+            hs.append(x)
+        stack = (lambda t: t[0][None]) if self.num_layers == 1 else torch.stack
+        return x, ((stack(hs), stack(cs)) if lstm else stack(hs))
+
+    @staticmethod
+    def lstm(product, x, h, c):
+        """torch.lstm_cell: gates i, f, g, o from one product over [x, h]."""
+        gates = product(torch.cat([x, h], 1))
+        i, f, g, o = gates.chunk(4, 1)
+        c = torch.addcmul(f.sigmoid() * c, i.sigmoid(), g.tanh())
+        return o.sigmoid() * c.tanh(), c
+
+    @staticmethod
+    def gru(products, x, h):
+        """torch.gru_cell: reset and update gates from both products, the candidate from the input's and the
+        reset-scaled recurrent one; h' = n + z · (h − n)."""
+        ih, hh = products
+        gi, gh = ih(x), hh(h)
+        width = h.shape[1]
+        r, z = (gi[:, :2 * width] + gh[:, :2 * width]).sigmoid().chunk(2, 1)
+        n = torch.addcmul(gi[:, 2 * width:], r, gh[:, 2 * width:]).tanh()
+        return torch.lerp(n, h, z)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from seqcompare.models.int8 import Int8Linear
+
 
 @dataclass
 class TransformerLMConfig:
@@ -17,6 +21,14 @@ class TransformerLMConfig:
     layers: int = 3
     heads: int = 6
     dropout: float = 0.2       # on the embeddings and on each residual branch
+
+
+def linear(layer: nn.Module):
+    """A linear layer as a plain function of its input: F.linear over an nn.Linear's weights (without a
+    module call's hooks), or the layer's own `forward` (a served `Int8Linear`)."""
+    if isinstance(layer, nn.Linear):
+        return functools.partial(F.linear, weight=layer.weight, bias=layer.bias)
+    return layer.forward
 
 
 class CausalSelfAttention(nn.Module):
@@ -78,6 +90,8 @@ class TransformerLM(nn.Module):
     its key/value cache, so each new character costs one step. When the window is full it keeps the
     last half window, re-reads it without the cache, and carries on.
     """
+
+    min_rows = 1               # decoding runs a batch of at least this many rows (a bf16 copy: 2, `precision`)
 
     def __init__(self, cfg: TransformerLMConfig):
         super().__init__()
@@ -147,33 +161,45 @@ class TransformerLM(nn.Module):
         embed, position, (ln_w, ln_b), layers = self.flat_weights()
         x = embed[tokens[:, 0]] + position[past]                                        # (B, C)
         new_cache = []
-        for (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, out_w, out_b), (k_past, v_past) \
-                in zip(layers, cache):
-            q, k, v = F.linear(F.layer_norm(x, (C,), ln1_w, ln1_b), qkv_w, qkv_b).view(B, 3, H, 1, C // H).unbind(1)
+        for (ln1_w, ln1_b, qkv, proj, ln2_w, ln2_b, fc, out), (k_past, v_past) in zip(layers, cache):
+            q, k, v = qkv(F.layer_norm(x, (C,), ln1_w, ln1_b)).view(B, 3, H, 1, C // H).unbind(1)
             k, v = torch.cat([k_past, k], 2), torch.cat([v_past, v], 2)
             y = F.scaled_dot_product_attention(q, k, v).view(B, C)          # a lone new query sees every key
-            x = x + F.linear(y, proj_w, proj_b)
-            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (C,), ln2_w, ln2_b), fc_w, fc_b)), out_w, out_b)
+            x = x + proj(y)
+            x = x + out(F.gelu(fc(F.layer_norm(x, (C,), ln2_w, ln2_b))))
             new_cache.append((k, v))
         logits = self.head(F.layer_norm(x, (C,), ln_w, ln_b))
         return logits[:, None], (torch.cat([window, tokens], 1), new_cache)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """The output layer: the token embedding, tied, or the served copy that replaces it."""
-        return F.linear(x, self.embed.weight) if self.decoder is None else self.decoder(x)
+        return F.linear(x, self.embed.weight) if self.decoder is None else self.decoder.forward(x)
 
     def output_weights(self):
         """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
         return self.embed.weight, None
 
+    def int8(self, everything: bool = True) -> None:
+        """Serve the output layer in weight-only int8 (a copy of the tied embedding, which stays float for
+        reading characters in) and, with `everything`, every block's linear layers too (in place, on a
+        served copy: `precision.convert`)."""
+        self.decoder = Int8Linear(self.embed.weight, None)
+        if everything:
+            for b in self.blocks:
+                b.attn.qkv, b.attn.proj = Int8Linear(b.attn.qkv.weight, b.attn.qkv.bias), \
+                    Int8Linear(b.attn.proj.weight, b.attn.proj.bias)
+                b.mlp[0], b.mlp[2] = Int8Linear(b.mlp[0].weight, b.mlp[0].bias), Int8Linear(b.mlp[2].weight,
+                                                                                          b.mlp[2].bias)
+        self.__dict__.pop("_flat", None)
+
     def flat_weights(self):
-        """The parameters `step` reads, gathered once (the same tensors: loading, training and `.to()`
-        update them in place); gathered again if the embedding was replaced."""
+        """The parameters `step` reads, gathered once, each linear layer as a function of its input (the same
+        tensors: loading, training and `.to()` update them in place); gathered again if the embedding was
+        replaced, or the layers (`int8`)."""
         flat = self.__dict__.get("_flat")
         if flat is None or flat[0] is not self.embed.weight:
-            layers = tuple((b.ln1.weight, b.ln1.bias, b.attn.qkv.weight, b.attn.qkv.bias, b.attn.proj.weight,
-                            b.attn.proj.bias, b.ln2.weight, b.ln2.bias, b.mlp[0].weight, b.mlp[0].bias,
-                            b.mlp[2].weight, b.mlp[2].bias) for b in self.blocks)
+            layers = tuple((b.ln1.weight, b.ln1.bias, linear(b.attn.qkv), linear(b.attn.proj), b.ln2.weight,
+                            b.ln2.bias, linear(b.mlp[0]), linear(b.mlp[2])) for b in self.blocks)
             flat = self.__dict__["_flat"] = (self.embed.weight, self.position.weight, (self.ln.weight, self.ln.bias),
                                              layers)
         return flat

@@ -224,13 +224,15 @@ def step_jobs(model, jobs: list) -> bool:
     for group in groups.values():
         chars = [c for _, cs, _ in group for c in cs]
         state = group[0][2] if len(group) == 1 else model.merge_states([s for _, _, s in group])
-        logits, state = step(model, chars, state)
+        logits, state = step(model, chars, state, group[0][0].logits.device)
+        if len(group) == 1:                                # one job: the whole batch is its own
+            group[0][0].logits, group[0][0].state = logits, state
+            continue
         start = 0
         for job, cs, _ in group:
             end = start + len(cs)
-            part = state if len(group) == 1 else model.reorder_state(state, torch.arange(start, end,
-                                                                                        device=logits.device))
-            job.logits, job.state = logits[start:end], part
+            job.logits, job.state = logits[start:end], model.reorder_state(state, torch.arange(start, end,
+                                                                                               device=logits.device))
             start = end
     return bool(groups)
 
@@ -277,11 +279,11 @@ def decode(model, draws: list[Draw], prompts: list, end_id: int, stop_at_end: bo
     return job.out
 
 
-def step(model, chars: list[int], state):
+def step(model, chars: list[int], state, device=None):
     """One decoding step: each row reads its character → float logits (the unknown character masked) and
     the new state. A model with `min_rows` 2 (bfloat16 matrix products round a lone row unlike a batch's
     rows, which are computed alike) runs a lone row twice, so that it gets what it gets in any batch."""
-    device = devices.of(model)
+    device = device or devices.of(model)
     pad = len(chars) < getattr(model, "min_rows", 1)
     if pad:
         state, chars = model.reorder_state(state, torch.zeros(2, dtype=torch.long, device=device)), chars * 2
@@ -289,7 +291,7 @@ def step(model, chars: list[int], state):
     if pad:
         logits, state = logits[:1], model.reorder_state(state, torch.zeros(1, dtype=torch.long, device=device))
     logits = logits[:, -1].float()
-    logits[:, 0] = -math.inf
+    logits.select(1, 0).fill_(-math.inf)
     return logits, state
 
 
