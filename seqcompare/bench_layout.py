@@ -47,7 +47,7 @@ def run(root: Path, runs: int) -> dict:
         served[setting], plans[setting] = precision.serve_all(bank.models, setting, precision_table.TASK, Path(root))
         served[f"{setting}, {COLUMN_MAJOR}"] = {n: column_major(m) for n, m in served[setting].items()}
     rounds = max(3, runs // 5)
-    ms = precision_table.time_plans(bank, served, rounds)
+    ms, _ = precision_table.time_plans(bank, served, rounds, bursts=False)
     return {"machine": machine(), "runs": rounds, "plans": plans, "ms": ms,
             "total_ms": {v: round(sum(per[v] for per in ms.values()), 1) for v in served},
             "load_average": round(os.getloadavg()[0], 2)}

@@ -203,10 +203,14 @@ def _explain_speed(r: dict) -> list[str]:
 def _precision_speed(r: dict) -> list[str]:
     lines = [f"precision: {r['machine']} ({r['cpu_features']['key']}); 100 characters, median of {r['runs']} per plan, "
              f"taking turns: fp32 {r['total_ms']['fp32']:.1f} ms, auto {r['total_ms']['auto']:.1f} ms ({r['speedup']:.2f}×)"]
+    if "burst_total_ms" in r:
+        lines.append(f"  30 such requests at once: fp32 {r['burst_total_ms']['fp32']:.1f} ms, "
+                     f"auto {r['burst_total_ms']['auto']:.1f} ms")
     for n, per in r["ms"].items():
-        q = r["quality"][f"hotel/{n}"]
+        q, burst = r["quality"][f"hotel/{n}"], r.get("burst_ms", {}).get(n, {})
         lines.append(f"  {n:11s} auto {r['auto'][f'hotel/{n}']:9s} " + "  ".join(
-            f"{plan} {ms:.1f} ms bpc {q[plan]['bpc']:.4f}" for plan, ms in per.items()))
+            f"{plan} {ms:.1f} ms" + (f" ({burst[plan]:.0f} for 30)" if plan in burst else "")
+            + f" bpc {q[plan]['bpc']:.4f}" for plan, ms in per.items()))
     return lines
 
 

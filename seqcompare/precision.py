@@ -7,6 +7,10 @@ Plans, per model:
 - ``int8``: every matrix product in weight-only int8: the output layer, the cell's input and recurrent
   matrices (`models.int8.Int8Cells`), the Transformer blocks' linear layers. The embeddings, norms, biases
   and the state stay fp32.
+- ``w8a8``: ``int8`` with int8 activations too in the large products (the output layer, the cells'
+  matrices), each row of a product's input scaled by its own largest magnitude
+  (`models.int8.DynamicInt8Linear`, `torch._int_mm`: exact integer sums); the Transformer blocks' narrow
+  layers stay weight-only (`TransformerLM.int8`).
 - ``int8-head``: the output layer alone in int8 (the largest matrix: 384 → 3,073 characters for the
   recurrent models, the tied 192 → 3,073 embedding for the Transformer), the rest in fp32 (the recurrent
   cells keep PyTorch's fused kernels).
@@ -25,7 +29,10 @@ equals the same request alone and a cached step equals a full re-read. ``torch.a
 quantize_dynamic`` is deprecated (its warning points to torchao, which is not installed here) and scales
 the activations per tensor, so a row's logits depend on the other rows of its batch (0.056 logits apart in
 a batch of 8, measured here). It is faster on large batches (one step of 8 rows, 107 µs against 354 µs), as
-fast on one row (93 µs against 102 µs; fp32 183 µs, under load on the AMD EPYC).
+fast on one row (93 µs against 102 µs; fp32 183 µs, under load on the AMD EPYC). ``w8a8`` scales the
+activations per row instead, which keeps each row to itself, and multiplies in integers with
+``torch._int_mm``, whose sums are exact: it is the faster kernel on the large matrices, one row or many
+(docs/precision.md).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from seqcompare import UserError
 
 CHOICES = ("auto", "fp32", "bf16", "int8")
 ENV_VAR = "SEQCOMPARE_PRECISION"
-PLANS = ("fp32", "bf16", "int8", "int8-head", "int8+bf16")
+PLANS = ("fp32", "bf16", "int8", "w8a8", "int8-head", "int8+bf16")
 TABLE = "precision.json"
 BPC_LIMIT, ACCURACY_LIMIT = 0.02, 0.002
 CPU_KEYS = ("amx_bf16", "avx512_bf16", "AVX512", "AVX2")     # from the most capable; a table entry for a
@@ -128,8 +135,8 @@ def convert(model, plan: str) -> tuple:
     import torch
 
     served = copy.deepcopy(model).eval().requires_grad_(False)
-    if plan.startswith("int8"):
-        served.int8(everything=plan == "int8")
+    if plan.startswith("int8") or plan == "w8a8":
+        served.int8(everything=plan in ("int8", "w8a8"), dynamic=plan == "w8a8")
     if plan.endswith("bf16"):
         served.to(torch.bfloat16)
         served.min_rows = 2              # a lone row's bf16 products round unlike a batch's: decode pads it

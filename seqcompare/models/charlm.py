@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcompare.models.cells import TokenRNNConfig, count_parameters, make_rnn, rnn_states, rnn_step, textbook_parameters
-from seqcompare.models.int8 import Int8Cells, Int8Linear
+from seqcompare.models.int8 import DynamicInt8Linear, Int8Cells, Int8Linear
 
 
 @dataclass
@@ -60,12 +60,14 @@ class CharLM(nn.Module):
         """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
         return self.decoder.weight, self.decoder.bias
 
-    def int8(self, everything: bool = True) -> None:
-        """Serve the output layer in weight-only int8 and, with `everything`, the cell's matrices too (in
-        place, on a served copy: `precision.convert`)."""
-        self.decoder = Int8Linear(self.decoder.weight, self.decoder.bias)
+    def int8(self, everything: bool = True, dynamic: bool = False) -> None:
+        """Serve the output layer in int8 and, with `everything`, the cell's matrices too: weight-only
+        (`Int8Linear`), or with `dynamic` int8 activations too (`DynamicInt8Linear`); in place, on a served
+        copy (`precision.convert`)."""
+        linear = DynamicInt8Linear if dynamic else Int8Linear
+        self.decoder = linear(self.decoder.weight, self.decoder.bias)
         if everything:
-            self.rnn = Int8Cells(self.rnn)
+            self.rnn = Int8Cells(self.rnn, linear)
 
     def logits_from_embedded(self, x: torch.Tensor, need_weights: bool = False):
         """Logits (B, T, vocab) for the embedding vectors x read from scratch, and no attention (None)."""

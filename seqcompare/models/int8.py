@@ -1,5 +1,5 @@
-"""Weight-only int8 for serving (see seqcompare.precision): a linear layer, and a stack of recurrent cells
-whose matrices are int8."""
+"""int8 for serving (see seqcompare.precision): linear layers with int8 weights (weight-only, or with int8
+activations scaled row by row), and a stack of recurrent cells whose matrices are int8."""
 
 from __future__ import annotations
 
@@ -35,15 +35,39 @@ class Int8Linear(nn.Module):
         return y.to(x.dtype) if bias is None or bias.dtype != x.dtype else torch.add(bias, y)
 
 
+class DynamicInt8Linear(nn.Module):
+    """A linear layer with int8 weights (one float32 scale per output channel) and int8 activations, each row
+    of the input scaled by its own largest magnitude when it arrives (dynamic, per row), multiplied in
+    integers (`torch._int_mm`, exact int32 sums) and scaled back to float32. Each row's scale and sums come
+    from that row alone, so a batched request equals the same request alone; the integer kernel reuses each
+    weight across the rows of a batch, which the weight-only kernel does not."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        w = weight.detach().float()
+        scale = w.abs().amax(1).clamp(min=1e-12) / 127
+        q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        self.register_buffer("weight", q)
+        self.register_buffer("scale", scale)
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2:
+            return self(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
+        step = x.float().abs().amax(1, keepdim=True).clamp_(min=1e-12).div_(127)     # each row's own scale
+        y = torch._int_mm(torch.round(x / step).to(torch.int8), self.weight.t()).float().mul_(step).mul_(self.scale)
+        return (y if self.bias is None else y.add_(self.bias)).to(x.dtype)
+
+
 class Int8Cells(nn.Module):
     """The layers of a batch-first nn.RNN, nn.LSTM or nn.GRU (in evaluation) with their matrices in weight-only
     int8, called as the module is, `(x (B, T, input), state) → (out, state)`, and stepped one time step at a
     time: the arithmetic of PyTorch's cell kernels (torch.rnn_tanh_cell, lstm_cell, gru_cell) written out, its
-    products through `Int8Linear`. The RNN's and the LSTM's input and recurrent products are one product over
-    [x, h] (one kernel call, their two biases summed); the GRU keeps them apart, as its candidate scales the
-    recurrent part alone."""
+    products through `linear` (`Int8Linear` or `DynamicInt8Linear`). The RNN's and the LSTM's input and
+    recurrent products are one product over [x, h] (one kernel call, their two biases summed); the GRU keeps
+    them apart, as its candidate scales the recurrent part alone."""
 
-    def __init__(self, rnn: nn.RNNBase):
+    def __init__(self, rnn: nn.RNNBase, linear=Int8Linear):
         super().__init__()
         self.kind = "lstm" if isinstance(rnn, nn.LSTM) else "gru" if isinstance(rnn, nn.GRU) else rnn.nonlinearity
         self.num_layers, self.hidden_size = rnn.num_layers, rnn.hidden_size
@@ -51,8 +75,8 @@ class Int8Cells(nn.Module):
         for layer in range(rnn.num_layers):
             w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{w}_l{layer}").detach()
                                       for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            self.products.append(nn.ModuleList([Int8Linear(w_ih, b_ih), Int8Linear(w_hh, b_hh)])
-                                 if self.kind == "gru" else Int8Linear(torch.cat([w_ih, w_hh], 1), b_ih + b_hh))
+            self.products.append(nn.ModuleList([linear(w_ih, b_ih), linear(w_hh, b_hh)])
+                                 if self.kind == "gru" else linear(torch.cat([w_ih, w_hh], 1), b_ih + b_hh))
 
     def forward(self, x: torch.Tensor, state=None):
         """x (B, T, input) → the last layer's outputs (B, T, hidden) and the state after them (as nn.RNN's)."""

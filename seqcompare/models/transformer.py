@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.int8 import Int8Linear
+from seqcompare.models.int8 import DynamicInt8Linear, Int8Linear
 
 
 @dataclass
@@ -179,11 +179,13 @@ class TransformerLM(nn.Module):
         """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
         return self.embed.weight, None
 
-    def int8(self, everything: bool = True) -> None:
-        """Serve the output layer in weight-only int8 (a copy of the tied embedding, which stays float for
-        reading characters in) and, with `everything`, every block's linear layers too (in place, on a
-        served copy: `precision.convert`)."""
-        self.decoder = Int8Linear(self.embed.weight, None)
+    def int8(self, everything: bool = True, dynamic: bool = False) -> None:
+        """Serve the output layer in int8 (a copy of the tied embedding, which stays float for reading
+        characters in) and, with `everything`, every block's linear layers in weight-only int8 too; in place,
+        on a served copy (`precision.convert`). With `dynamic`, the output layer takes int8 activations too
+        (`DynamicInt8Linear`); the blocks stay weight-only, since at one row the per-row scaling of the
+        activations costs more than their narrow products save (192 wide: docs/precision.md)."""
+        self.decoder = (DynamicInt8Linear if dynamic else Int8Linear)(self.embed.weight, None)
         if everything:
             for b in self.blocks:
                 b.attn.qkv, b.attn.proj = Int8Linear(b.attn.qkv.weight, b.attn.qkv.bias), \
