@@ -25,7 +25,8 @@ TASK = "hotel"
 
 BURST = 30             # concurrent requests, as a server batches them (bench's textgen burst)
 BURST_EVERY = 4        # a burst every 4th round of the timing
-TIE = 1.05             # plans within 5% of the fastest single request count as equally fast: the burst decides
+TIE = 1.10             # plans within 10% of the fastest single request count as equally fast (repeated runs on a
+                       # shared host spread as much): the time of a burst of concurrent requests decides
 
 
 def time_plans(bank, served: dict, runs: int, bursts: bool = True) -> tuple[dict, dict]:

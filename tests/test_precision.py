@@ -219,10 +219,10 @@ def test_auto_takes_the_fastest_plan_within_limits_and_a_burst_breaks_near_ties(
                              "bf16": {"bpc": 4.951}},                 # within 0.02, but over the ceiling, 4.95
               "hotel/gru": {"fp32": {"bpc": 4.90}, "int8": {"bpc": 4.91}, "w8a8": {"bpc": 4.91}}}
     ms = {"lstm": {"fp32": 40.0, "int8": 30.0, "w8a8": 31.0, "bf16": 20.0},
-          "gru": {"fp32": 40.0, "int8": 30.0, "w8a8": 33.0}}
+          "gru": {"fp32": 40.0, "int8": 30.0, "w8a8": 34.0}}
     burst = {"lstm": {"fp32": 900.0, "int8": 1400.0, "w8a8": 950.0, "bf16": 500.0},
              "gru": {"fp32": 900.0, "int8": 1400.0, "w8a8": 950.0}}
-    # w8a8 is within 5% of int8 for one request and faster for thirty; the GRU's w8a8 is 10% slower: not a tie
+    # w8a8 is within 10% of int8 for one request and faster for thirty; the GRU's w8a8 is 13% slower: not a tie
     assert precision_table.choose(ms, scores, burst) == {"hotel/lstm": "w8a8", "hotel/gru": "int8"}
     assert precision_table.choose(ms, scores) == {"hotel/lstm": "int8", "hotel/gru": "int8"}
     scores["hotel/gru"]["int8"] = {"bpc": 4.93}                       # 0.03 above fp32: past the 0.02 limit
