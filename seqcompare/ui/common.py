@@ -88,16 +88,18 @@ def word(name: str, lang: str) -> str:
 
 
 def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],
-               rows: list[list] | None = None, header=None) -> None:
+               rows=None, header=None) -> None:
     """The comparison block every tab ends with: a table, confusion matrices, training curves, in the page's
-    language (`header(lang)` names the columns of `rows`, by default those of model_table)."""
+    language (`header(lang)` names the columns of `rows`, by default those of model_table; `rows` is a list of
+    rows, or a function of the language giving them)."""
     if errors:
         gr.Markdown(locale.composed(lambda lang: notice(i18n.t("app.unavailable", lang, models="; ".join(
             f"{plots.label(n)} ({r})" for n, r in errors.items())))))
     rows = rows if rows is not None else model_table(meta, columns)
+    rows_in = rows if callable(rows) else (lambda lang: rows)
     header = header or (lambda lang: headers(columns, lang))
-    locale.per_language(gr.Dataframe(table(rows, header("en")), interactive=False, show_label=False),
-                        lambda lang: table(rows, header(lang)))
+    locale.per_language(gr.Dataframe(table(rows_in("en"), header("en")), interactive=False, show_label=False),
+                        lambda lang: table(rows_in(lang), header(lang)))
     if classes:
         with gr.Row():
             for name, m in meta.items():

@@ -83,10 +83,10 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
 
     gr.Markdown(locale.L("textgen.compare"))
     table = precision.load_table(CHECKPOINTS)
-    rows = [[plots.label(n), m["validation"]["bpc"], bank.plans[n],
-             precision.served_metric(table, "hotel", n, bank.plans[n], m["validation"]["bpc"]),
-             m["validation"]["perplexity"], f"{m['parameters']:,}",
-             f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
+    rows = lambda lang: [[plots.label(n), m["validation"]["bpc"], i18n.t(f"precision.plans.{bank.plans[n]}", lang),
+                          precision.served_metric(table, "hotel", n, bank.plans[n], m["validation"]["bpc"]),
+                          m["validation"]["perplexity"], f"{m['parameters']:,}",
+                          f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
     comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], rows=rows, header=table_header)
     bench = read_bench()
     if textgen.summary(bank.meta, bench):
