@@ -39,13 +39,27 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from seqcompare import UserError
 
 CHOICES = ("auto", "fp32", "bf16", "int8")
 ENV_VAR = "SEQCOMPARE_PRECISION"
-PLANS = ("fp32", "bf16", "int8", "w8a8", "int8-head", "int8+bf16")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a plan changes in a served copy: which matrices go int8 (None, the output layer "head", or "all"
+    of them), whether their activations go int8 too (`dynamic`), and whether the rest goes bfloat16."""
+    int8: str | None = None
+    dynamic: bool = False
+    bf16: bool = False
+
+
+PLAN = {"fp32": Plan(), "bf16": Plan(bf16=True), "int8": Plan("all"), "w8a8": Plan("all", dynamic=True),
+        "int8-head": Plan("head"), "int8+bf16": Plan("head", bf16=True)}
+PLANS = tuple(PLAN)
 TABLE = "precision.json"
 BPC_LIMIT, ACCURACY_LIMIT = 0.02, 0.002
 CPU_KEYS = ("amx_bf16", "avx512_bf16", "AVX512", "AVX2")     # from the most capable; a table entry for a
@@ -134,10 +148,10 @@ def convert(model, plan: str) -> tuple:
         return model, "fp32"
     import torch
 
-    served = copy.deepcopy(model).eval().requires_grad_(False)
-    if plan.startswith("int8") or plan == "w8a8":
-        served.int8(everything=plan in ("int8", "w8a8"), dynamic=plan == "w8a8")
-    if plan.endswith("bf16"):
+    served, spec = copy.deepcopy(model).eval().requires_grad_(False), PLAN[plan]
+    if spec.int8:
+        served.int8(everything=spec.int8 == "all", dynamic=spec.dynamic)
+    if spec.bf16:
         served.to(torch.bfloat16)
         served.min_rows = 2              # a lone row's bf16 products round unlike a batch's: decode pads it
     return served, plan

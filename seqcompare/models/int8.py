@@ -7,10 +7,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqcompare.models.cells import WEIGHTS
+
 BLOCK = 32                # the int8 kernel reads each row in blocks of 32 inputs: other widths are padded
 
 
-class Int8Linear(nn.Module):
+def int8_rows(weight: torch.Tensor, scale_dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A weight (out, in) as int8 rows and one scale per row (its largest magnitude over 127, stored in
+    `scale_dtype`; the rows are rounded on the stored scale, the one the kernel multiplies by)."""
+    w = weight.detach().float()
+    scale = (w.abs().amax(1).clamp(min=1e-12) / 127).to(scale_dtype)
+    return torch.round(w / scale.float()[:, None]).clamp(-127, 127).to(torch.int8), scale
+
+
+class RowLinear(nn.Module):
+    """A served linear layer whose kernel computes each row of its input alone (`rows`, on (N, in)); any
+    leading shape is flattened to rows and back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2:
+            return self.rows(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
+        return self.rows(x)
+
+
+class Int8Linear(RowLinear):
     """A linear layer with weight-only int8: W stored as int8 with one bfloat16 scale per output channel,
     multiplied by bfloat16 activations (`torch._weight_int8pack_mm`); the result comes back in the
     input's dtype (adding the bias, kept in that dtype, converts it in the same operation). Each row of a
@@ -18,24 +38,20 @@ class Int8Linear(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
-        w = weight.detach().float()
-        self.pad = -w.shape[1] % BLOCK                   # zero columns: they add nothing to any sum
-        scale = (w.abs().amax(1).clamp(min=1e-12) / 127).to(torch.bfloat16)     # the scale the kernel reads
-        q = torch.round(w / scale.float()[:, None]).clamp(-127, 127).to(torch.int8)
+        q, scale = int8_rows(weight, torch.bfloat16)                     # the kernel reads a bf16 scale
+        self.pad = -q.shape[1] % BLOCK                                    # zero columns add nothing to any sum
         self.register_buffer("weight", F.pad(q, (0, self.pad)) if self.pad else q)
         self.register_buffer("scale", scale)
         self.register_buffer("bias", None if bias is None else bias.detach().clone())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2:
-            return self(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
+    def rows(self, x: torch.Tensor) -> torch.Tensor:
         a = x.to(torch.bfloat16)
         y = torch._weight_int8pack_mm(F.pad(a, (0, self.pad)) if self.pad else a, self.weight, self.scale)
         bias = self.bias
         return y.to(x.dtype) if bias is None or bias.dtype != x.dtype else torch.add(bias, y)
 
 
-class DynamicInt8Linear(nn.Module):
+class DynamicInt8Linear(RowLinear):
     """A linear layer with int8 weights (one float32 scale per output channel) and int8 activations, each row
     of the input scaled by its own largest magnitude when it arrives (dynamic, per row), multiplied in
     integers (`torch._int_mm`, exact int32 sums) and scaled back to float32. Each row's scale and sums come
@@ -44,16 +60,12 @@ class DynamicInt8Linear(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
-        w = weight.detach().float()
-        scale = w.abs().amax(1).clamp(min=1e-12) / 127
-        q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        q, scale = int8_rows(weight)
         self.register_buffer("weight", q)
         self.register_buffer("scale", scale)
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2:
-            return self(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
+    def rows(self, x: torch.Tensor) -> torch.Tensor:
         step = x.float().abs().amax(1, keepdim=True).clamp_(min=1e-12).div_(127)     # each row's own scale
         y = torch._int_mm(torch.round(x / step).to(torch.int8), self.weight.t()).float().mul_(step).mul_(self.scale)
         return (y if self.bias is None else y.add_(self.bias)).to(x.dtype)
@@ -69,12 +81,11 @@ class Int8Cells(nn.Module):
 
     def __init__(self, rnn: nn.RNNBase, linear=Int8Linear):
         super().__init__()
-        self.kind = "lstm" if isinstance(rnn, nn.LSTM) else "gru" if isinstance(rnn, nn.GRU) else rnn.nonlinearity
+        self.kind = rnn.nonlinearity if isinstance(rnn, nn.RNN) else rnn.mode.lower()   # tanh, relu, lstm, gru
         self.num_layers, self.hidden_size = rnn.num_layers, rnn.hidden_size
         self.products = nn.ModuleList()
         for layer in range(rnn.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{w}_l{layer}").detach()
-                                      for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{w}_l{layer}").detach() for w in WEIGHTS)
             self.products.append(nn.ModuleList([linear(w_ih, b_ih), linear(w_hh, b_hh)])
                                  if self.kind == "gru" else linear(torch.cat([w_ih, w_hh], 1), b_ih + b_hh))
 
