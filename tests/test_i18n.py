@@ -192,3 +192,13 @@ def test_the_train_tab_answers_in_chinese(digit_bank):
     assert "请先训练数字模型" in train_tab.try_digit(None, drawing, digit_bank, "zh-CN")
     assert "train digit models first" in train_tab.try_digit(None, drawing, digit_bank)
     assert "已停止" in train_tab.stopped(Browser(accept="zh-CN"))
+
+
+def test_notices_on_one_line_are_separated_as_the_page_language_separates_clauses(review_bank):
+    """A review too long in characters and in tokens gets two notices; a Chinese page joins them with "；"."""
+    from seqcompare.ui.reviews_tab import review_view
+
+    long_review = "great " * 30_000
+    zh, en = (review_view(review_bank, long_review, Browser(lang))[0] for lang in ("zh-CN", "en"))
+    assert "；" in zh and "; " not in zh and "只读取前 20,000 个" in zh
+    assert "; " in en and "；" not in en

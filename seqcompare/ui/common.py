@@ -51,6 +51,11 @@ def slider(*args, **kwargs) -> gr.Slider:
     return made
 
 
+def joined(texts, lang: str) -> str:
+    """Several notices on one line, separated as the page's language separates clauses ("; ", "；")."""
+    return i18n.t("app.separator", lang).join(texts)
+
+
 def notice(text: str) -> str:
     return f"⚠️ **{text}**" if text else ""
 
@@ -93,8 +98,8 @@ def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] 
     language (`header(lang)` names the columns of `rows`, by default those of model_table; `rows` is a list of
     rows, or a function of the language giving them)."""
     if errors:
-        gr.Markdown(locale.composed(lambda lang: notice(i18n.t("app.unavailable", lang, models="; ".join(
-            f"{plots.label(n)} ({r})" for n, r in errors.items())))))
+        gr.Markdown(locale.composed(lambda lang: notice(i18n.t("app.unavailable", lang, models=joined(
+            (f"{plots.label(n)} ({r})" for n, r in errors.items()), lang)))))
     rows = rows if rows is not None else model_table(meta, columns)
     rows_in = rows if callable(rows) else (lambda lang: rows)
     header = header or (lambda lang: headers(columns, lang))

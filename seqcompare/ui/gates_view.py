@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, notice, slider
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, joined, notice, slider
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -109,7 +109,7 @@ def gates_figure(bank, task: str, inputs, unit: int | None = None, layer: int = 
     timing = " · ".join(t("cells.gates.ms", lang, model=plots.label(n), ms=a["ms"])
                         for n, a in result["models"].items() if "ms" in a)
     notes = [locale.say(n, lang) for n in result.get("notices", [])]
-    return fig, "\n\n".join(part for part in (notice("; ".join(notes + missing)), timing) if part)
+    return fig, "\n\n".join(part for part in (notice(joined(notes + missing, lang)), timing) if part)
 
 
 def gates_view(bank, task: str, inputs, mode: str, unit, layer, request: gr.Request):

@@ -10,7 +10,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, influence, plots, reviews, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, WIDE, notice, slider
+from seqcompare.ui.common import CHECKPOINTS, WIDE, joined, notice, slider
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
 
@@ -68,7 +68,7 @@ def text_memory_view(bank: textgen.TextModels, text: str, character=None, lang: 
             attention = plots.attention_layers([w[start:] for w in a["attention"]], inputs[start:], lang)
     caption = i18n.t("memory.text_caption", lang, target=f"<b>{target}</b>", position=result["position"] + 1,
                      length=len(result["text"]), n=len(inputs))
-    return [notice("; ".join(locale.say(n, lang) for n in result["notices"])), columns_html(blocks, caption), attention]
+    return [notice(joined((locale.say(n, lang) for n in result["notices"]), lang)), columns_html(blocks, caption), attention]
 
 
 def text_memory_for(bank: textgen.TextModels, text: str, request: gr.Request = None) -> list:

@@ -7,7 +7,7 @@ import gradio as gr
 
 from seqcompare import UserError, i18n, plots, reviews
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import comparison, notice, word
+from seqcompare.ui.common import comparison, joined, notice, word
 
 
 REVIEW_EXAMPLES = [
@@ -30,7 +30,7 @@ def review_view(bank: reviews.ReviewModels, review: str, request: gr.Request = N
         result = bank.predict(review)
     except UserError as exc:
         return [notice(exc.render(lang)), *([None] * len(names)), None]
-    out = [notice("; ".join(locale.say(n, lang) for n in result["notices"]))]
+    out = [notice(joined((locale.say(n, lang) for n in result["notices"]), lang))]
     for n in names:
         a = result["models"].get(n, {"error": i18n.said("app.unavailable_model")})
         if "error" in a:

@@ -11,7 +11,7 @@ import gradio as gr
 from seqcompare import UserError, checkpoints, plots, sentiment, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, notice_html, table as frame
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, joined, notice_html, table as frame
 from seqcompare.ui.locale import of
 
 
@@ -54,7 +54,7 @@ def sentiment_html(bank: textgen.TextModels, text: str, lang: str, probes: dict)
         blocks.append(f'<div style="margin-bottom:10px"><b>{escape(title)}</b>{bar}'
                       f'<div style="line-height:1.9;word-break:break-all">'
                       f'{unit_html(result["characters"], a["values"], a["lean"])}</div></div>')
-    return notice_html("; ".join(locale.say(n, lang) for n in result["notices"])) + "".join(blocks)
+    return notice_html(joined((locale.say(n, lang) for n in result["notices"]), lang)) + "".join(blocks)
 
 
 def probe_rows(probes: dict, lang: str) -> list[list]:

@@ -7,7 +7,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, notice, slider
+from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, joined, notice, slider
 
 
 def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None,
@@ -26,7 +26,7 @@ def answer_view(bank: textgen.TextModels, result: dict | UserError, lang: str = 
     if isinstance(result, UserError):
         return [notice(result.render(lang)), *([None] * len(names)), None]
     shared = [i18n.t("textgen.batch", lang, others=result["batch"] - 1)] if result.get("batch") else []
-    out = [notice("; ".join([locale.say(n, lang) for n in result["notices"]] + shared))]
+    out = [notice(joined([locale.say(n, lang) for n in result["notices"]] + shared, lang))]
     for name in names:
         a = result["models"].get(name, {"error": i18n.said("app.unavailable_model")})
         out.append(gr.Textbox(value=a.get("text", ""), label=f"{plots.label(name)} — {locale.say(a['error'], lang)}"

@@ -13,7 +13,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, notice, slider, table
+from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, joined, notice, slider, table
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
@@ -81,7 +81,7 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
                 messages = [locale.say(n, lang) for n in update["notices"]] + \
                     ([locale.say(update["error"], lang)] if update.get("error") else [])
                 if not update["done"]:
-                    yield outputs(notice("; ".join(messages)), progress, fig, None, None)
+                    yield outputs(notice(joined(messages, lang)), progress, fig, None, None)
                     continue
                 trained = {n: keep[n] for n in s.models if n in keep}
                 folder, files = _downloads(update, trained)
@@ -89,7 +89,7 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
                 new = {"task": s.task, "models": trained, "vocab": keep.get("vocab"), "dir": folder}
                 if update.get("stopped"):
                     messages.append(i18n.t("train.stopped_kept", lang))
-                yield outputs(notice("; ".join(messages)), progress, fig, _table(update, lang), files, new)
+                yield outputs(notice(joined(messages, lang)), progress, fig, _table(update, lang), files, new)
     except UserError as exc:
         yield outputs(notice(exc.render(lang)))
 
