@@ -7,7 +7,8 @@ for RNN, LSTM and GRU; 32 random windows of its 128-character context for the Tr
 random characters of the vocabulary: a step costs the same whatever characters it reads. Two copies of a
 model start from the same weights, one trained at each precision; after warm-up, step i of each is timed,
 the fp32 one first on even i, the bf16 one first on odd i, so both see the same load. The result: the
-medians per step and their ratio, and the CPU with its bfloat16 features (`machine.bf16_features`).
+medians per step and their ratio, and the CPU with its bfloat16 features (`machine.bf16_features`). A CPU
+without native bfloat16 times fp32 alone: training refuses bf16 there (`devices.precision`).
 """
 
 from __future__ import annotations
@@ -45,19 +46,21 @@ def trainer(name: str, vocab_size: int, precision: str, steps: int):
             reading.window, cfg.batch_size)
 
 
-def time_model(name: str, vocab_size: int, steps: int = STEPS) -> dict:
-    """{"fp32_ms", "bf16_ms", "speedup", "batch", "window"}: the median step of each precision, alternated."""
-    runs = {p: trainer(name, vocab_size, p, steps) for p in PRECISIONS}
+def time_model(name: str, vocab_size: int, steps: int = STEPS, precisions=PRECISIONS) -> dict:
+    """{"fp32_ms", "bf16_ms", "speedup", "batch", "window"}: the median step of each precision, alternated
+    (bf16_ms and speedup None when bf16 is not among `precisions`)."""
+    runs = {p: trainer(name, vocab_size, p, steps) for p in precisions}
 
     def timed(p, _):
         t0 = time.perf_counter()
         runs[p][0]()
         return (time.perf_counter() - t0) * 1000
 
-    times = machine.take_turns(PRECISIONS, steps, timed, WARMUP)
-    fp32, bf16 = (statistics.median(times[p]) for p in PRECISIONS)
+    times = machine.take_turns(precisions, steps, timed, WARMUP)
+    ms = {p: round(statistics.median(times[p]), 2) for p in precisions}
     _, window, batch = runs["fp32"]
-    return {"fp32_ms": round(fp32, 2), "bf16_ms": round(bf16, 2), "speedup": round(fp32 / bf16, 3),
+    bf16 = ms.get("bf16")
+    return {"fp32_ms": ms["fp32"], "bf16_ms": bf16, "speedup": round(ms["fp32"] / bf16, 3) if bf16 else None,
             "batch": batch, "window": window}
 
 
@@ -67,8 +70,9 @@ def run(root: Path, steps: int = STEPS, models=textgen.MODELS) -> dict:
     load = os.getloadavg()[0]                             # how busy the CPU was: timings on a shared one are noisy
     out = {"steps": steps, "threads": torch.get_num_threads(), "cpu": {"name": machine.cpu_name(),
                                                                        **machine.bf16_features()}}
+    precisions = PRECISIONS if machine.native_bf16() else ("fp32",)
     for name in models:
-        out[name] = time_model(name, len(vocab), steps)
+        out[name] = time_model(name, len(vocab), steps, precisions)
     return {**out, "load_average": [round(load, 2), round(os.getloadavg()[0], 2)], "cpus": os.cpu_count()}
 
 
@@ -80,12 +84,14 @@ def lines(r: dict) -> list[str]:
     for name in textgen.MODELS:
         if name in r:
             m = r[name]
-            out.append(f"  {name:11s} {m['batch']}×{m['window']}  fp32 {m['fp32_ms']:.1f} ms  bf16 {m['bf16_ms']:.1f} ms"
-                       f"  ×{m['speedup']:.2f}")
+            bf16 = (f"bf16 {m['bf16_ms']:.1f} ms  ×{m['speedup']:.2f}" if m["bf16_ms"] is not None
+                    else "bf16 not timed: not native on this CPU")
+            out.append(f"  {name:11s} {m['batch']}×{m['window']}  fp32 {m['fp32_ms']:.1f} ms  {bf16}")
     return out
 
 
 def save(result: dict, repo: Path) -> None:
-    """The training figures of a saved bench, with the machine line, as the artifact the report reads."""
-    if "training" in result:
+    """The training figures of a saved bench, with the machine line, as the artifact the report reads (a run
+    without bf16 timings, on a CPU without native bf16, leaves the artifact as it is: it compares nothing)."""
+    if "training" in result and any(isinstance(m, dict) and m.get("bf16_ms") for m in result["training"].values()):
         checkpoints.write_json(repo / ARTIFACT, {"machine": result["machine"], "training": result["training"]})

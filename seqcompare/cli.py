@@ -47,7 +47,8 @@ def device_arg(sp) -> None:
 def training_precision_arg(sp) -> None:
     sp.add_argument("--precision", default="auto", metavar="{auto,fp32,bf16}",
                     help="training precision: auto (bfloat16 autocast on CUDA and on a CPU with AVX512-BF16 or AMX, "
-                         "else fp32), fp32 or bf16; the weights, the loss and the optimiser stay float32")
+                         "else fp32), fp32, or bf16 (refused on a CPU without native bfloat16); the weights, the loss and the "
+                         "optimiser stay float32")
 
 
 def data_arg(sp) -> None:

@@ -44,7 +44,9 @@ PRECISIONS = ("auto", "fp32", "bf16")       # of training
 
 def precision(name: str | None, device: torch.device) -> str:
     """The precision a training runs at, "bf16" or "fp32". `auto` (or None): bf16 on CUDA and on a CPU
-    that computes bfloat16 natively (AVX512-BF16 or AMX), fp32 elsewhere; `fp32` forces float32."""
+    that computes bfloat16 natively (AVX512-BF16 or AMX), fp32 elsewhere; `fp32` forces float32. `bf16` on
+    another CPU is refused: emulated there, it is slower than float32 (3× for the output layer's products on
+    an AVX2 AMD EPYC), and oneDNN has no bfloat16 LSTM for it (nn.LSTM fails under autocast)."""
     name = (name or "auto").strip().lower()
     if name not in PRECISIONS:
         raise UserError("bf16.unknown_precision", name=name, choices=", ".join(PRECISIONS))
@@ -52,6 +54,8 @@ def precision(name: str | None, device: torch.device) -> str:
         return "bf16" if device.type == "cuda" or (device.type == "cpu" and machine.native_bf16()) else "fp32"
     if name == "bf16" and device.type not in ("cpu", "cuda"):
         raise UserError("bf16.precision_device", device=device.type)
+    if name == "bf16" and device.type == "cpu" and not machine.native_bf16():
+        raise UserError("bf16.not_native", cpu=machine.cpu_name())
     return name
 
 

@@ -12,26 +12,47 @@ import torch
 NOT_RECORDED = "machine not recorded"
 
 
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
+# Server CPUs that back 2-core cloud machines, by (vendor, family, model) in /proc/cpuinfo. A virtual
+# machine often names every generation alike ("AMD EPYC"), and they differ a lot in speed.
+GENERATIONS = {("AuthenticAMD", 23, 49): "Zen 2", ("AuthenticAMD", 25, 1): "Zen 3", ("AuthenticAMD", 25, 17): "Zen 4",
+               ("AuthenticAMD", 25, 160): "Zen 4c", ("AuthenticAMD", 26, 2): "Zen 5", ("AuthenticAMD", 26, 17): "Zen 5c",
+               ("GenuineIntel", 6, 85): "Skylake/Cascade Lake", ("GenuineIntel", 6, 106): "Ice Lake",
+               ("GenuineIntel", 6, 143): "Sapphire Rapids", ("GenuineIntel", 6, 207): "Emerald Rapids",
+               ("GenuineIntel", 6, 173): "Granite Rapids"}
+
+
+def cpuinfo(text: str | None = None) -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ({} where there is none)."""
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return {}
+    fields = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_name(info: dict | None = None) -> str:
+    """The CPU's model name from /proc/cpuinfo with its generation ("AMD EPYC (Zen 3)") or, when not in
+    GENERATIONS, its family and model numbers ("AMD EPYC (family 25 model 1)"); else what `platform` knows."""
+    info = cpuinfo() if info is None else info
+    name = info.get("model name")
+    if not name:
+        return platform.processor() or platform.machine() or "unknown CPU"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+        family, model = int(info["cpu family"]), int(info["model"])
+    except (KeyError, ValueError):
+        return name
+    return f"{name} ({GENERATIONS.get((info.get('vendor_id'), family, model), f'family {family} model {model}')})"
 
 
 def cpu_flags() -> set[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set(cpuinfo().get("flags", "").split())
 
 
 def bf16_features() -> dict:

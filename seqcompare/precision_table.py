@@ -164,6 +164,34 @@ def precision_block(root: Path) -> str:
     return text + floor_text(root)
 
 
+@block("precision_summary")
+def precision_summary_block(root: Path) -> str:
+    """The README's view of the table: per text model, its fp32 bits per character, and on each kind of CPU
+    the plan `auto` serves, its bits per character and the ms per 100 characters at fp32 and served; then the
+    bench's floor. docs/precision.md has the whole table (block "precision")."""
+    from seqcompare.results import label, read, table
+
+    t = read(root / "checkpoints" / precision.TABLE) or {}
+    if not t.get("measured"):
+        return "_no precision table yet (`python -m seqcompare bench --tasks precision --save`)_"
+    kinds = list(t["measured"].items())
+    header, rows = ["model", "fp32 bpc"], []
+    for key, m in kinds:
+        header += [f"{m['machine'].split(',')[0]}, {key}: auto serves", "bpc", "ms fp32 → served"]
+    for n in kinds[0][1]["ms"]:
+        q = t["quality"][f"{TASK}/{n}"]
+        row = [label(n), f"{q['fp32']['bpc']:.4f}"]
+        for key, m in kinds:
+            plan = t["auto"][key][f"{TASK}/{n}"]
+            row += [plan, f"{q[plan]['bpc']:.4f}", f"{m['ms'][n]['fp32']:.1f} → {m['ms'][n][plan]:.1f}"]
+        rows.append(row)
+    totals = "; ".join(f"{m['machine']} ({key}): all four {m['total_ms']['fp32']:.1f} ms at fp32, "
+                       f"{m['total_ms']['auto']:.1f} ms at auto ({m['speedup']:.2f}×)" for key, m in kinds)
+    return (f"Medians of {kinds[0][1]['runs']} requests of 100 characters per plan, the plans taking turns "
+            f"(`python -m seqcompare bench --tasks precision --save`): {totals}.\n\n" + table(header, rows)
+            + floor_text(root))
+
+
 def floor_text(root: Path) -> str:
     from seqcompare.results import label, machines, read, table
 

@@ -13,6 +13,8 @@ from seqcompare.models import CharLM, CharLMConfig
 from seqcompare.training import TrainConfig, optimise, run_epoch, settings
 
 CPU = torch.device("cpu")
+NATIVE = pytest.mark.skipif(not machine.native_bf16(), reason="this CPU has no native bfloat16 (AVX512-BF16 or AMX): "
+                            "training refuses bf16 here, and oneDNN has no bfloat16 LSTM for it")
 
 
 def tiny_lm(cell: str = "lstm") -> CharLM:
@@ -43,6 +45,7 @@ def one_step(model, precision: str, seen: list | None = None):
     return out, optimizer
 
 
+@NATIVE
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_a_bf16_step_has_the_fp32_loss_within_bf16_rounding(cell):
     fp32, bf16 = tiny_lm(cell), tiny_lm(cell)
@@ -54,6 +57,7 @@ def test_a_bf16_step_has_the_fp32_loss_within_bf16_rounding(cell):
     assert max(moved) < 0.02                                         # the steps agree too (lr 1e-2)
 
 
+@NATIVE
 def test_weights_gradients_and_optimiser_state_stay_float32_under_bf16():
     model = tiny_lm()
     out, optimizer = one_step(model, "bf16")
@@ -81,6 +85,7 @@ def family_batches():
             (tiny_transformer, batches()[0], lm_loss)]
 
 
+@NATIVE
 def test_every_model_family_takes_a_bf16_step_and_keeps_float32_weights():
     torch.manual_seed(0)
     for model, batch, batch_fn in family_batches():
@@ -92,6 +97,7 @@ def test_every_model_family_takes_a_bf16_step_and_keeps_float32_weights():
         assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())      # it did learn
 
 
+@NATIVE
 def test_fp32_runs_without_autocast_and_gives_the_plain_float32_step():
     seen32, seen16 = [], []
     model = tiny_lm()
@@ -117,7 +123,10 @@ def test_auto_chooses_bf16_where_the_cpu_has_it_and_fp32_forces_float32(monkeypa
     assert settings(TrainConfig(precision="fp32"), device=CPU).precision == "fp32"     # None keeps the recipe's
     assert devices.precision("auto", torch.device("cuda")) == "bf16"
     monkeypatch.setattr(machine, "native_bf16", lambda: False)
-    assert devices.precision("auto", CPU) == "fp32" and devices.precision("BF16", CPU) == "bf16"
+    assert devices.precision("auto", CPU) == "fp32"
+    with pytest.raises(UserError, match=r"trains only where bfloat16 is native.*This CPU \(.+\) has neither.*use fp32"):
+        devices.precision("BF16", CPU)
+    assert devices.precision("bf16", torch.device("cuda")) == "bf16"
     assert devices.precision("auto", torch.device("mps")) == "fp32"
     with pytest.raises(UserError, match="unknown training precision 'int8'"):
         devices.precision("int8", CPU)
@@ -133,7 +142,9 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch):
         assert machine.bf16_features()["avx512_bf16"] is ("avx512_bf16" in flags)
 
 
-def test_the_checkpoint_records_the_precision_fp32_is_the_plain_path_and_a_bad_one_is_one_line(data_dir, tmp_path, capsys):
+def test_the_checkpoint_records_the_precision_fp32_is_the_plain_path_and_a_bad_one_is_one_line(data_dir, tmp_path, capsys,
+                                                                                           monkeypatch):
+    monkeypatch.setattr(machine, "native_bf16", lambda: True)      # bf16 autocast runs on any x86 CPU for an RNN
     for precision in ("bf16", "fp32"):
         out = tmp_path / precision
         code = cli.main(["train", "hotel", "--models", "rnn", "--epochs", "1", "--limit", "200", "--precision",
@@ -148,13 +159,18 @@ def test_the_checkpoint_records_the_precision_fp32_is_the_plain_path_and_a_bad_o
     assert cli.main(["train", "hotel", "--precision", "int8", "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert err == "seqcompare: error: unknown training precision 'int8'; choose one of auto, fp32, bf16\n"
+    monkeypatch.setattr(machine, "native_bf16", lambda: False)
+    assert cli.main(["train", "hotel", "--precision", "bf16", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seqcompare: error: --precision bf16 trains only where") and err.count("\n") == 1
 
 
-def test_bench_training_times_both_precisions_of_a_model_in_one_run(tmp_path):
+def test_bench_training_times_both_precisions_of_a_model_in_one_run(tmp_path, monkeypatch):
     """`bench --tasks training`: training.<model> = {fp32_ms, bf16_ms, speedup} per step, the CPU with its
     bf16 features; `bench --save` writes the training artifact and leaves bench.json to the other tasks."""
     from seqcompare import bench, bench_training
 
+    monkeypatch.setattr(machine, "native_bf16", lambda: True)      # bf16 autocast runs on any x86 CPU for an RNN
     r = bench_training.run(CHECKPOINTS, steps=1, models=("rnn",))
     m = r["rnn"]
     assert m["fp32_ms"] > 0 and m["bf16_ms"] > 0 and m["speedup"] == pytest.approx(m["fp32_ms"] / m["bf16_ms"], rel=0.01)
@@ -168,6 +184,22 @@ def test_bench_training_times_both_precisions_of_a_model_in_one_run(tmp_path):
     assert json.loads((tmp_path / bench_training.ARTIFACT).read_text())["training"]["rnn"] == m
     bench.save_result({"machine": "here", "coldstart": {"seconds": 1.0}, "training": r}, folder)
     assert json.loads((folder / "bench.json").read_text()) == {"machine": "here", "coldstart": {"seconds": 1.0}}
+
+
+def test_bench_training_on_a_cpu_without_native_bf16_times_fp32_alone_and_keeps_the_saved_artifact(tmp_path,
+                                                                                                  monkeypatch):
+    from seqcompare import bench, bench_training
+
+    monkeypatch.setattr(machine, "native_bf16", lambda: False)
+    r = bench_training.run(CHECKPOINTS, steps=1, models=("lstm",))     # the LSTM, which oneDNN cannot run in bf16
+    assert r["lstm"]["fp32_ms"] > 0 and r["lstm"]["bf16_ms"] is None and r["lstm"]["speedup"] is None
+    assert "bf16 not timed: not native on this CPU" in bench_training.lines(r)[1]
+    artifact = tmp_path / bench_training.ARTIFACT
+    artifact.parent.mkdir(parents=True)
+    artifact.write_text('{"kept": true}')
+    (tmp_path / "checkpoints").mkdir()
+    bench.save_result({"machine": "here", "training": r}, tmp_path / "checkpoints")
+    assert json.loads(artifact.read_text()) == {"kept": True}
 
 
 def test_bench_training_is_a_bench_task_and_a_bad_one_is_named():

@@ -227,3 +227,19 @@ def test_auto_takes_the_fastest_plan_within_limits_and_a_burst_breaks_near_ties(
     assert precision_table.choose(ms, scores) == {"hotel/lstm": "int8", "hotel/gru": "int8"}
     scores["hotel/gru"]["int8"] = {"bpc": 4.93}                       # 0.03 above fp32: past the 0.02 limit
     assert precision_table.choose(ms, scores, burst)["hotel/gru"] == "w8a8"
+
+
+def test_the_readme_summary_shows_each_cpu_kinds_plan_with_its_bits_per_character_and_times():
+    """The README's precision block: per model its fp32 bpc and, for every kind of CPU in the shipped table,
+    the plan auto serves there, that plan's bpc and its ms at fp32 and served (the figures of the table)."""
+    from seqcompare import precision_table
+
+    t = precision.load_table(CHECKPOINTS)
+    text = precision_table.precision_summary_block(CHECKPOINTS.parent)
+    lstm = next(line for line in text.splitlines() if line.startswith("| LSTM |"))
+    assert f"| {t['quality']['hotel/lstm']['fp32']['bpc']:.4f} |" in lstm
+    for key, m in t["measured"].items():
+        plan = t["auto"][key]["hotel/lstm"]
+        assert f"| {plan} | {t['quality']['hotel/lstm'][plan]['bpc']:.4f} | " \
+               f"{m['ms']['lstm']['fp32']:.1f} → {m['ms']['lstm'][plan]:.1f} |" in lstm
+        assert f"({key}): all four {m['total_ms']['fp32']:.1f} ms at fp32" in text

@@ -128,6 +128,26 @@ def test_machines_are_named_or_said_to_be_unrecorded():
     assert machine.label("Intel Xeon, 2 cores") == "Intel Xeon, 2 cores"
 
 
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: {model}
+model name\t: AMD EPYC
+flags\t\t: fpu avx2
+
+processor\t: 1
+model name\t: another CPU
+"""
+
+
+def test_cpus_named_alike_by_a_virtual_machine_are_told_apart_by_generation():
+    zen3, zen4 = (machine.cpuinfo(CPUINFO.format(model=m)) for m in (1, 17))
+    assert machine.cpu_name(zen3) == "AMD EPYC (Zen 3)" and machine.cpu_name(zen4) == "AMD EPYC (Zen 4)"
+    assert machine.cpu_name(machine.cpuinfo(CPUINFO.format(model=99))) == "AMD EPYC (family 25 model 99)"
+    assert machine.cpuinfo(CPUINFO.format(model=1))["flags"] == "fpu avx2"      # the first processor's fields
+    assert machine.cpu_name({"model name": "Some CPU"}) == "Some CPU"           # no family: the name alone
+    assert machine.cpu_name({}) and machine.cpuinfo("") == {}
+
 def test_a_saved_checkpoint_records_its_machine(tmp_path):
     checkpoints.save(tmp_path, "tiny", torch.nn.Linear(2, 2), {"config": {}})
     recorded = checkpoints.read_json(tmp_path / "tiny.json")["machine"]
