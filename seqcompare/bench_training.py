@@ -93,5 +93,6 @@ def lines(r: dict) -> list[str]:
 def save(result: dict, repo: Path) -> None:
     """The training figures of a saved bench, with the machine line, as the artifact the report reads (a run
     without bf16 timings, on a CPU without native bf16, leaves the artifact as it is: it compares nothing)."""
-    if "training" in result and any(isinstance(m, dict) and m.get("bf16_ms") for m in result["training"].values()):
+    timed = result.get("training", {})
+    if any(timed.get(name, {}).get("bf16_ms") for name in textgen.MODELS):
         checkpoints.write_json(repo / ARTIFACT, {"machine": result["machine"], "training": result["training"]})

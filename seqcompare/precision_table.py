@@ -122,15 +122,26 @@ def save(root: Path, measured: dict) -> Path:
 
 # --- the report block ----------------------------------------------------------------------------
 
+NO_TABLE = "_no precision table yet (`python -m seqcompare bench --tasks precision --save`)_"
+
+
+def shipped_table(root: Path) -> dict:
+    """The repository's checkpoints/precision.json, or {} when it has no measurement yet (the report blocks)."""
+    from seqcompare.results import read
+
+    t = read(root / "checkpoints" / precision.TABLE) or {}
+    return t if t.get("measured") else {}
+
+
 @block("precision")
 def precision_block(root: Path) -> str:
     """Per text model and kind of CPU: the plan `auto` serves, fp32 and served bits per character, and
     fp32 and served ms per 100 characters; then the bench's floor (the machine's own limit)."""
-    from seqcompare.results import label, read, table
+    from seqcompare.results import label, table
 
-    t = read(root / "checkpoints" / precision.TABLE) or {}
-    if not t.get("measured"):
-        return "_no precision table yet (`python -m seqcompare bench --tasks precision --save`)_"
+    t = shipped_table(root)
+    if not t:
+        return NO_TABLE
     parts = []
     for key, m in t["measured"].items():
         rows = []
@@ -169,11 +180,11 @@ def precision_summary_block(root: Path) -> str:
     """The README's view of the table: per text model, its fp32 bits per character, and on each kind of CPU
     the plan `auto` serves, its bits per character and the ms per 100 characters at fp32 and served; then the
     bench's floor. docs/precision.md has the whole table (block "precision")."""
-    from seqcompare.results import label, read, table
+    from seqcompare.results import label, table
 
-    t = read(root / "checkpoints" / precision.TABLE) or {}
-    if not t.get("measured"):
-        return "_no precision table yet (`python -m seqcompare bench --tasks precision --save`)_"
+    t = shipped_table(root)
+    if not t:
+        return NO_TABLE
     kinds = list(t["measured"].items())
     header, rows = ["model", "fp32 bpc"], []
     for key, m in kinds:
