@@ -260,6 +260,9 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
     canvas = page.locator("#digit-canvas canvas").first
     page.wait_for_function("document.querySelector('#digit-canvas')?.dataset.armed === '1'")
     canvas.scroll_into_view_if_needed()
+    # the canvas's label is readable: its zoom bar sits below it, not over it
+    label, bar = (page.locator(f"#digit-canvas {s}").first.bounding_box() for s in ("> label", ".top-panel"))
+    assert label["width"] > 150 and bar["y"] >= label["y"] + label["height"] - 1, (label, bar)
     box = canvas.bounding_box()
     cx, top, h = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["height"] * 0.7
     touch_stroke(page, [(cx, top + h * i / 24) for i in range(25)])          # a 1: one vertical stroke

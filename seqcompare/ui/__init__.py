@@ -34,7 +34,8 @@ ARM_BRUSH = """() => {
 
 # Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
 # overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables scroll inside
-# their box; the canvas takes a finger's strokes instead of scrolling the page; each slider has a row.
+# their box; the canvas takes a finger's strokes instead of scrolling the page; each slider has a row; the
+# canvas's label takes a line of its own above the canvas and its zoom bar, which would cover it.
 CSS = """
 #lang-row { justify-content: flex-end; margin-bottom: -12px; }
 #lang-switch { flex-grow: 0 !important; width: auto !important; }
@@ -49,6 +50,10 @@ CSS = """
   .wide-plot { overflow-x: auto; }
   .wide-plot .js-plotly-plot { min-width: 720px; }
   .phone-full-row { min-width: 100% !important; }
+  #digit-canvas > label, #digit-canvas-train > label { position: static; }
+  #digit-canvas .image-container, #digit-canvas-train .image-container {
+    position: relative; height: calc(100% - 26px);
+  }
 }
 """
 
