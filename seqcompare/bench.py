@@ -53,7 +53,8 @@ def bench_reviews(folder: Path, runs: int, precision: str | None = None) -> dict
 
 def bench_textgen(folder: Path, runs: int, precision: str | None = None) -> dict:
     """One request's time per model at the serving `precision` (`precision`: the plan each ran), against
-    the machine's own limit (`floor`, see `floor`), and a burst of concurrent requests."""
+    the machine's own limit (`floor`, see `floor`), and a burst of concurrent requests: with one seed, and with
+    seeds of as many lengths (`seeds_apart`: 1 to BURST characters)."""
     bank = textgen.TextModels(folder, precision=precision)
     total, outs = timed(lambda: bank.generate("早餐", 100, 0.8, 20, 0, stop_at_end=False), runs)
     per_model = {n: summary([o["models"][n]["ms"] for o in outs]) for n in bank.models}
@@ -61,14 +62,19 @@ def bench_textgen(folder: Path, runs: int, precision: str | None = None) -> dict
              for n in bank.models}
     # a burst of concurrent users, as the server batches them: 30 requests (other random seeds) at once
     burst = [("早餐", 100, 0.8, 20, i) for i in range(BURST)]
-    together, _ = timed(lambda: bank.generate_many(burst, stop_at_end=False), max(3, runs // 10))
+    together, outs = timed(lambda: bank.generate_many(burst, stop_at_end=False), max(3, runs // 10))
+    # … and the same with seeds of BURST different lengths (the Transformer's rows at as many positions)
+    apart = [(TEXT_200[:i + 1], 100, 0.8, 20, i) for i in range(BURST)]
+    spread, spread_outs = timed(lambda: bank.generate_many(apart, stop_at_end=False), max(3, runs // 10))
+    burst_ms = lambda outs: {n: round(statistics.median(o[0]["models"][n]["ms"] for o in outs), 1) for n in bank.models}
     floors = {n: floor(m, per_model[n]["median"]) for n, m in bank.served.items()}
     return {"request": "100 characters from 早餐, all models (written on past a review's end)",
             "total_ms": summary(total), "model_ms": per_model, "precision": bank.plans,
             "floor_ms": {n: f["floor_ms"] for n, f in floors.items()}, "floor": floors,
             "chars_per_second": {n: round(v) for n, v in chars.items()},
             "burst": {"requests": BURST, "batched_ms": summary(together),
-                      "one_at_a_time_ms": round(statistics.median(total) * BURST, 1)}}
+                      "one_at_a_time_ms": round(statistics.median(total) * BURST, 1), "model_ms": burst_ms(outs),
+                      "seeds_apart_ms": summary(spread), "seeds_apart_model_ms": burst_ms(spread_outs)}}
 
 
 def weight_bytes(model) -> int:

@@ -233,3 +233,8 @@ def bench(result: dict, names: list[str], as_json: bool) -> None:
         for model, s in r["model_ms"].items():
             extra = f", {r['chars_per_second'][model]} chars/s" if "chars_per_second" in r else ""
             print(f"  {model:6s} median {s['median']:.2f} ms  p95 {s['p95']:.2f} ms{extra}")
+        if "seeds_apart_ms" in r.get("burst", {}):
+            b = r["burst"]
+            print(f"  {b['requests']} requests at once: one seed {b['batched_ms']['median']:.0f} ms, seeds of "
+                  f"{b['requests']} lengths {b['seeds_apart_ms']['median']:.0f} ms; per model "
+                  + ", ".join(f"{n} {b['model_ms'][n]:.0f}/{b['seeds_apart_model_ms'][n]:.0f}" for n in b["model_ms"]))

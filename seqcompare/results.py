@@ -212,7 +212,10 @@ def latency(root: Path) -> str:
         text += (f"\n\n**A burst of generations** — {burst['requests']} requests for 100 characters at once, written "
                  "together (as the server's writer steps the requests of a stage): "
                  f"{burst['batched_ms']['median'] / 1000:.2f} s for all {burst['requests']}, against "
-                 f"{burst['one_at_a_time_ms'] / 1000:.2f} s one at a time (the median request above, times the burst).")
+                 f"{burst['one_at_a_time_ms'] / 1000:.2f} s one at a time (the median request above, times the burst)"
+                 + (f"; {burst['seeds_apart_ms']['median'] / 1000:.2f} s when their seeds have {burst['requests']} "
+                    "different lengths (the Transformer's rows at as many positions, padded into one batch)"
+                    if "seeds_apart_ms" in burst else "") + ".")
     return text
 
 

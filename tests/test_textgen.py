@@ -194,6 +194,8 @@ def test_bench_keeps_its_shape_and_times_a_burst():
     assert r["total_ms"]["median"] >= max(m["median"] for m in r["model_ms"].values())
     assert r["burst"]["requests"] == bench.BURST and r["burst"]["batched_ms"]["runs"] == 3
     assert 0 < r["burst"]["batched_ms"]["median"] and r["burst"]["one_at_a_time_ms"] > 0
+    assert r["burst"]["seeds_apart_ms"]["runs"] == 3 and r["burst"]["seeds_apart_ms"]["median"] > 0
+    assert set(r["burst"]["model_ms"]) == set(r["burst"]["seeds_apart_model_ms"]) == set(textgen.MODELS)
     # the serving precision each model ran, and the machine's own limit: bytes per character → floor
     assert set(r["precision"].values()) <= set(precision.PLANS) and set(r["floor_ms"]) == set(textgen.MODELS)
     for name, f in r["floor"].items():

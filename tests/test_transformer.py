@@ -24,7 +24,7 @@ def tiny(vocab):
 
 
 def test_shapes_and_tied_output_layer(tiny, vocab):
-    logits, (window, cache) = tiny(torch.randint(0, len(vocab), (3, 10)))
+    logits, (window, cache, _) = tiny(torch.randint(0, len(vocab), (3, 10)))
     assert logits.shape == (3, 10, len(vocab)) and window.shape == (3, 10)
     assert len(cache) == 2 and cache[0][0].shape == (3, 3, 10, 8)          # (batch, heads, positions, head width)
     names = dict(tiny.named_parameters())
@@ -73,9 +73,9 @@ def test_the_flat_decoding_step_is_the_blocks_arithmetic(tiny, vocab):
     x = torch.randint(0, len(vocab), (3, 9))
     with torch.no_grad():
         _, state = tiny(x[:, :8])
-        fast, (window, cache) = tiny.step(x[:, 8:], state)
+        fast, (window, cache, pad) = tiny.step(x[:, 8:], state)
         slow, slow_cache, _ = tiny.run(x[:, 8:], state[1])
-    assert fast.shape == (3, 1, len(vocab)) and torch.allclose(fast, slow, atol=1e-6) and torch.equal(window, x)
+    assert fast.shape == (3, 1, len(vocab)) and torch.allclose(fast, slow, atol=1e-6) and torch.equal(window, x) and pad is None
     for (k, v), (slow_k, slow_v) in zip(cache, slow_cache):
         assert k.shape == (3, 3, 9, 8) and torch.allclose(k, slow_k, atol=1e-6) and torch.allclose(v, slow_v, atol=1e-6)
 
@@ -116,7 +116,7 @@ def test_training_mode_never_takes_the_decoding_step(vocab):
 def test_past_the_context_it_rereads_the_last_half_window(tiny, vocab):
     x = torch.randint(0, len(vocab), (1, 30))
     with torch.no_grad():
-        logits, (window, _) = tiny(x)
+        logits, (window, _, _) = tiny(x)
         # after 16 + 8 + 6 characters the window holds the last 8 re-read ones and the 6 after them
         assert logits.shape[1] == 30 and torch.equal(window, x[:, -14:])
         fresh, _ = tiny(x[:, 16:24])                      # the first re-read window, read from scratch …
@@ -337,7 +337,7 @@ def lively_cell(cell: str, vocab) -> CharLM:
 @pytest.mark.parametrize("stop_at_end", [True, False])
 def test_batched_sampling_writes_each_request_the_text_it_gets_alone(kind, stop_at_end, lively, vocab, plan):
     """Concurrent requests decoded as one batch: different settings, generators, lengths and seeds (of
-    other lengths: the Transformer groups them by position), some past its 16-character context; at every
+    other lengths: the Transformer's rows at different positions, padded), some past its 16-character context; at every
     serving precision."""
     model = precision.convert(lively if kind == "transformer" else lively_cell(kind, vocab), plan)[0]
     draws = lambda: [textgen.Draw("早餐", 24, 1.2, 0, 1.0, torch.Generator().manual_seed(1)),
@@ -354,12 +354,38 @@ def test_batched_sampling_writes_each_request_the_text_it_gets_alone(kind, stop_
         assert [len(t) for t in together] == [24, 7, 24, 24, 24]
 
 
-def test_states_merge_only_at_one_position(lively, vocab):
-    _, a = lively(torch.tensor([vocab.encode("早餐")]))
-    _, b = lively(torch.tensor([vocab.encode("房间")]))
-    _, c = lively(torch.tensor([vocab.encode("房间干净")]))
-    assert lively.batch_key(a) == lively.batch_key(b) == 2 and lively.batch_key(c) == 4   # the window's length
-    window, cache = lively.merge_states([a, b])
-    assert window.shape == (2, 2) and cache[0][0].shape[0] == 2
-    with pytest.raises(ValueError, match="same position"):
-        lively.merge_states([a, c])
+def test_states_at_different_positions_share_a_batch_each_row_as_alone(lively, vocab):
+    """Rows at different positions merge left-padded; a padded step gives each row the logits and cache it gets
+    alone (its own position, its own keys), also when one row's window fills and is re-read, and taking rows
+    out cuts the padding none of them needs."""
+    seeds = ["早餐", "房间干净又安静", "不错"]
+    with torch.no_grad():
+        alone = [lively(torch.tensor([vocab.encode(s)])) for s in seeds]
+        states = [state for _, state in alone]
+        merged = lively.merge_states(states)
+        assert merged.tokens.shape == (3, 7) and merged.pad.tolist() == [5, 0, 5]
+        assert merged.lengths.tolist() == [2, 7, 2] and merged.cache[0][0].shape[:3] == (3, 3, 7)
+        assert lively.merge_states(states[::2]).pad is None              # one position: no padding
+        assert {lively.batch_key(s) for s in states} == {0}             # any two share a batch …
+        bf16 = precision.convert(lively, "bf16")[0]                      # … but in bfloat16 one position only
+        assert [bf16.batch_key(s) for s in states] == [2, 7, 2]
+        chars = torch.randint(2, len(vocab), (3, 12))                     # row 1 passes the 16-character context
+        for t in range(12):
+            logits, merged = lively(chars[:, t:t + 1], merged)
+            for i in range(3):
+                one, states[i] = lively(chars[i:i + 1, t:t + 1], states[i])
+                assert torch.allclose(logits[i], one[0], atol=1e-5), (t, i)
+        assert merged.lengths.tolist() == [s.tokens.shape[1] for s in states] == [14, 11, 14]
+        for i, state in enumerate(states):
+            row = lively.reorder_state(merged, torch.tensor([i]))
+            assert row.pad is None and torch.equal(row.tokens, state.tokens)
+            assert all(torch.allclose(k, k1, rtol=1e-5, atol=1e-4) and torch.allclose(v, v1, rtol=1e-5, atol=1e-4)
+                       for (k, v), (k1, v1) in zip(row.cache, state.cache))
+        assert lively.reorder_state(merged, torch.tensor([2, 0])).pad is None
+        more = torch.randint(2, len(vocab), (3, 4))                       # several tokens: each row read alone
+        logits, after = lively(more, merged)
+        for i, state in enumerate(states):
+            one, alone_after = lively(more[i:i + 1], state)
+            assert torch.allclose(logits[i], one[0], atol=1e-4)
+            assert torch.equal(lively.reorder_state(after, torch.tensor([i])).tokens, alone_after.tokens)
+        assert lively.reorder_state(merged, torch.tensor([1, 0])).pad.tolist() == [3, 0]

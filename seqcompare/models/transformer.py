@@ -5,12 +5,54 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seqcompare.models.int8 import DynamicInt8Linear, Int8Linear
+
+
+class Window(NamedTuple):
+    """What a TransformerLM has read, its decoding state: the tokens of its window and each layer's key/value
+    cache over them. Rows at different positions share a batch left-padded (`TransformerLM.merge_states`):
+    `pad` counts each row's leading positions that hold no token (masked in attention), or is None when no
+    row has any; the longest row has none, so the window's width is the longest row's length."""
+    tokens: torch.Tensor                  # (B, W)
+    cache: list                           # per layer (keys, values), each (B, heads, W, width / heads)
+    pad: torch.Tensor | None = None       # (B,)
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Each row's count of tokens read, (B,)."""
+        width = torch.full((len(self.tokens),), self.tokens.shape[1], device=self.tokens.device)
+        return width if self.pad is None else width - self.pad
+
+    def rows(self, index: torch.Tensor) -> "Window":
+        """The rows `index` (kept, repeated or dropped), the padding that every one of them has cut off."""
+        tokens, cache = self.tokens[index], [(k[index], v[index]) for k, v in self.cache]
+        if self.pad is None:
+            return Window(tokens, cache)
+        pad = self.pad[index]
+        cut = int(pad.min()) if len(pad) else 0
+        if cut:
+            tokens, cache, pad = tokens[:, cut:], [(k[:, :, cut:], v[:, :, cut:]) for k, v in cache], pad - cut
+        return Window(tokens, cache, pad if bool(pad.any()) else None)
+
+    @staticmethod
+    def merge(windows: list["Window"]) -> "Window":
+        """One batch of the rows of `windows`, each left-padded to the longest."""
+        width = max(w.tokens.shape[1] for w in windows)
+
+        def padded(part, dim: int) -> torch.Tensor:        # part(window) of every window, zeros before it
+            parts = [part(w) for w in windows]
+            return torch.cat([F.pad(p, (0, 0) * (p.dim() - 1 - dim) + (width - p.shape[dim], 0)) for p in parts])
+
+        cache = [(padded(lambda w: w.cache[i][0], 2), padded(lambda w: w.cache[i][1], 2))
+                 for i in range(len(windows[0].cache))]
+        pad = width - torch.cat([w.lengths for w in windows])
+        return Window(padded(lambda w: w.tokens, 1), cache, pad if bool(pad.any()) else None)
 
 
 @dataclass
@@ -87,7 +129,7 @@ class TransformerLM(nn.Module):
     (one matrix, used twice: nothing is stored twice).
 
     `forward(tokens, state)` has the recurrent models' shape: the state is the window read so far and
-    its key/value cache, so each new character costs one step. When the window is full it keeps the
+    its key/value cache (`Window`), so each new character costs one step. When the window is full it keeps the
     last half window, re-reads it without the cache, and carries on.
     """
 
@@ -149,27 +191,43 @@ class TransformerLM(nn.Module):
             weights.append(w)
         return x, new_cache, weights
 
-    def step(self, tokens: torch.Tensor, state):
+    def step(self, tokens: torch.Tensor, state: Window):
         """One new character per sequence while decoding: tokens (B, 1) placed after the window of
         `state` (not full) → logits (B, 1, vocab) and the new state. The arithmetic of `run` with a
         cache, written flat over the weights (as `rnn_step` is for the recurrent cells): at one position
         the ~35 module calls of `run` cost about a third of its time (one step on the AMD EPYC: 366 µs
-        through the modules, 266 µs here)."""
-        window, cache = state
-        B, past = window.shape
+        through the modules, 266 µs here). Rows at different positions (a padded window) each take their
+        own position and attend to their own keys only."""
+        B, past = state.tokens.shape
         C, H = self.cfg.width, self.cfg.heads
         embed, position, (ln_w, ln_b), layers = self.flat_weights()
-        x = embed[tokens[:, 0]] + position[past]                                        # (B, C)
+        if state.pad is None:                                                           # one position
+            x, mask = embed[tokens[:, 0]] + position[past], None
+        else:
+            x = embed[tokens[:, 0]] + position[past - state.pad]                        # (B, C)
+            mask = (torch.arange(past + 1, device=x.device) >= state.pad[:, None])[:, None, None]
         new_cache = []
-        for (ln1_w, ln1_b, qkv, proj, ln2_w, ln2_b, fc, out), (k_past, v_past) in zip(layers, cache):
+        for (ln1_w, ln1_b, qkv, proj, ln2_w, ln2_b, fc, out), (k_past, v_past) in zip(layers, state.cache):
             q, k, v = qkv(F.layer_norm(x, (C,), ln1_w, ln1_b)).view(B, 3, H, 1, C // H).unbind(1)
             k, v = torch.cat([k_past, k], 2), torch.cat([v_past, v], 2)
-            y = F.scaled_dot_product_attention(q, k, v).view(B, C)          # a lone new query sees every key
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).view(B, C)   # every key of its row
             x = x + proj(y)
             x = x + out(F.gelu(fc(F.layer_norm(x, (C,), ln2_w, ln2_b))))
             new_cache.append((k, v))
         logits = self.head(F.layer_norm(x, (C,), ln_w, ln_b))
-        return logits[:, None], (torch.cat([window, tokens], 1), new_cache)
+        return logits[:, None], Window(torch.cat([state.tokens, tokens], 1), new_cache, state.pad)
+
+    def make_room(self, state: Window) -> Window:
+        """`state` with room for one more token: the rows whose window is full keep its last half, re-read
+        without the cache (as `read` does); the others are left as they are."""
+        if state.tokens.shape[1] < self.cfg.context:
+            return state
+        if state.pad is None:                                 # every row is full
+            window = state.tokens[:, -(self.cfg.context // 2):]
+            return Window(window, self.run(window)[1])
+        full, rest = (state.pad == 0).nonzero()[:, 0], (state.pad > 0).nonzero()[:, 0]
+        merged = Window.merge([self.make_room(state.rows(full)), state.rows(rest)])
+        return merged.rows(torch.cat([full, rest]).argsort())   # back in the batch's order
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """The output layer: the token embedding, tied, or the served copy that replaces it."""
@@ -210,9 +268,8 @@ class TransformerLM(nn.Module):
         """tokens (B, T) → logits (B, T, vocab) and the state (window tokens, cache) after the last one.
         Without a state and within the context this is one plain causal pass (training); one new
         character in evaluation mode is a `step`."""
-        if state is not None and tokens.shape[1] == 1 and not self.training \
-                and state[0].shape[1] < self.cfg.context:
-            return self.step(tokens, state)
+        if state is not None and tokens.shape[1] == 1 and not self.training:
+            return self.step(tokens, self.make_room(state))
         return self.read(tokens, state, self.run)
 
     def states(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -221,8 +278,13 @@ class TransformerLM(nn.Module):
         return {"residual": self.read(tokens, None, self.residual)[0]}
 
     def read(self, tokens: torch.Tensor, state, run):
-        """`forward`'s windowed reading with `run` ((tokens, cache) → (outputs, cache, _)) for each chunk."""
-        window, cache = state if state is not None else (tokens[:, :0], None)
+        """`forward`'s windowed reading with `run` ((tokens, cache) → (outputs, cache, _)) for each chunk; the rows
+        of a padded window one by one."""
+        if state is not None and state.pad is not None:
+            rows = [self.read(tokens[i:i + 1], state.rows(torch.tensor([i], device=tokens.device)), run)
+                    for i in range(len(tokens))]
+            return torch.cat([out for out, _ in rows]), Window.merge([s for _, s in rows])
+        window, cache = (state.tokens, state.cache) if state is not None else (tokens[:, :0], None)
         outs = []
         while tokens.shape[1]:
             room = self.cfg.context - window.shape[1]
@@ -234,7 +296,7 @@ class TransformerLM(nn.Module):
             logits, cache, _ = run(chunk, cache)
             window = torch.cat([window, chunk], 1)
             outs.append(logits)
-        return (outs[0] if len(outs) == 1 else torch.cat(outs, 1)), (window, cache)
+        return (outs[0] if len(outs) == 1 else torch.cat(outs, 1)), Window(window, cache)
 
     def window_start(self, n: int) -> int:
         """Where the window `forward` holds after reading n tokens from scratch begins: its last
@@ -286,23 +348,17 @@ class TransformerLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     @staticmethod
-    def reorder_state(state, index: torch.Tensor):
+    def reorder_state(state: Window, index: torch.Tensor) -> Window:
         """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
-        window, cache = state
-        return window[index], [(k[index], v[index]) for k, v in cache]
+        return state.rows(index)
+
+    def batch_key(self, state: Window) -> int:
+        """States with equal keys can be merged into one batch: any two (rows at different positions are
+        padded, `Window`); in bfloat16 those at one position only, since attention over a padded window rounds
+        its bfloat16 sums unlike over the row's own, enough to change a sampled text."""
+        return 0 if self.embed.weight.dtype == torch.float32 else state.tokens.shape[1]
 
     @staticmethod
-    def batch_key(state) -> int:
-        """States with equal keys can be merged into one batch: those at one position (the window's length),
-        whose caches line up."""
-        return state[0].shape[1]
-
-    @classmethod
-    def merge_states(cls, states: list):
-        """One batch's state from the states of single sequences, all at one position (see `batch_key`)."""
-        if len({cls.batch_key(s) for s in states}) > 1:
-            raise ValueError("only states at the same position can share a batch")
-        caches = [cache for _, cache in states]
-        return (torch.cat([window for window, _ in states]),
-                [(torch.cat([c[i][0] for c in caches]), torch.cat([c[i][1] for c in caches]))
-                 for i in range(len(caches[0]))])
+    def merge_states(states: list[Window]) -> Window:
+        """One batch's state from the states of single sequences, at any positions (left-padded, `Window`)."""
+        return Window.merge(states)

@@ -167,7 +167,7 @@ def sample_many(model, vocab: Vocab, draws: list[Draw], stop_at_end: bool = True
 def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str, int, int]],
                stop_at_end: bool = True) -> tuple[list[str], list[tuple[str, float]]]:
     """Sampled continuations (`draws`) and beam searches ((seed, length, beams) each) written together:
-    every step runs the model once for all the sequences at one position, the sampled ones and the beams
+    every step runs the model once for all the sequences that can share a batch, the sampled ones and the beams
     alike, so a beam search rides along the batch instead of holding it. (texts, [(text, score)])."""
     sampled, beams = start_jobs(model, vocab, draws, searches, stop_at_end)
     run_together(model, [job for _, job in sampled] + beams)
@@ -214,8 +214,8 @@ def run_together(model, jobs: list) -> None:
 
 def step_jobs(model, jobs: list) -> bool:
     """One decoding step of `jobs`: every job names the characters its rows read next (None: done), the jobs
-    whose states are at one position (`batch_key`) run as one batch, and each gets its rows of logits and
-    state back. False when every job was done already."""
+    whose states can share a batch (`batch_key`: all but a bfloat16 Transformer's at different positions) run
+    as one batch, and each gets its rows of logits and state back. False when every job was done already."""
     groups: dict[int, list] = {}
     for job in jobs:
         rows = job.rows()
