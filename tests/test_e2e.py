@@ -103,9 +103,10 @@ def test_uploads_are_classified_or_named_as_unusable(page, tmp_path):
 
     open_tab(page, "Digits")
     page.get_by_role("tab", name="Upload or pick an example").click()
-    (tmp_path / "notes.png").write_text("not an image")
-    page.locator("#digit-upload input[type=file]").set_input_files(str(tmp_path / "notes.png"))
-    page.locator("#digit-notice").get_by_text("not a readable image").wait_for()
+    (tmp_path / "notes.txt").write_text("not an image")
+    page.locator("#digit-upload input[type=file]").set_input_files(str(tmp_path / "notes.txt"))
+    page.locator("#digit-notice").get_by_text("notes.txt: not a readable image").wait_for()
+    assert page.locator(".toast-body").count() == 0                 # the notice in the page's language, no toast
     page.locator("#digit-upload").get_by_role("button", name="Clear").click()       # the upload's ✕
     sketches.render(4, mode="RGB").save(tmp_path / "four.png")
     page.locator("#digit-upload input[type=file]").set_input_files(str(tmp_path / "four.png"))

@@ -79,9 +79,10 @@ def digits_tab(bank: digits.DigitModels) -> None:
                     draw_btn = gr.Button(locale.L("digits.classify_drawing"), variant="primary")
                 with gr.Tab(locale.L("digits.upload_tab")):
                     # a File, not an Image: gr.Image opens uploads itself and fails on a non-image with a
-                    # bare "Error"; the path goes to digits.to_mnist, which names what is wrong
+                    # bare "Error"; and no file_types, whose refusal is a toast in English: the path goes to
+                    # digits.to_mnist, which names what is wrong in the page's language
                     upload = gr.File(label=locale.L("digits.upload", mb=UPLOAD_MB), type="filepath",
-                                     file_types=["image"], height=140, elem_id="digit-upload")
+                                     height=140, elem_id="digit-upload")
                     gr.Examples(example_paths(), inputs=upload, label=locale.L("digits.examples"))
                     upload_btn = gr.Button(locale.L("digits.classify_picture"), variant="primary")
         with gr.Column(scale=2):

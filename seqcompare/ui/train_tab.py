@@ -184,8 +184,8 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
             text = gr.Textbox(label=locale.L("train.text"), lines=8, max_lines=8,
                               placeholder=locale.L("train.placeholder"), elem_id="train-text")
             with gr.Row():
-                upload = gr.File(label=locale.L("train.upload"), file_types=[".txt", "text"], type="filepath",
-                                 height=140, elem_id="train-upload")
+                # no file_types (their refusal is a toast in English): live.read_upload names what is wrong
+                upload = gr.File(label=locale.L("train.upload"), type="filepath", height=140, elem_id="train-upload")
                 hotel = gr.Button(locale.L("train.hotel"))
     with gr.Row():
         train = gr.Button(locale.L("train.train"), variant="primary", elem_id="train-button")
