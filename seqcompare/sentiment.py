@@ -243,9 +243,6 @@ class HeldUnit(torch.nn.Module):
     def merge_states(self, states):
         return self.model.merge_states(states)
 
-    def batch_key(self, state):
-        return self.model.batch_key(state)
-
 
 @torch.inference_mode()
 def write_held(model, vocab, unit: int, value: float | None, n: int = GENERATED, seed: int = SEED) -> list[str]:

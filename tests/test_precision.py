@@ -30,6 +30,29 @@ def test_batched_requests_get_the_texts_they_get_alone(served):
         assert {n: a["text"] for n, a in answer["models"].items()} == {n: a["text"] for n, a in alone["models"].items()}
 
 
+def test_transformer_rows_at_other_positions_get_what_they_get_alone(served):
+    """The Transformer's rows at different positions decode as one padded batch; where each row's products
+    are computed from that row alone (every plan but fp32 and int8-head, whose float32 products round a batch's
+    rows unlike a lone one), its logits are exactly those it gets alone: its own position, its own keys, also
+    when its window fills (128) and is re-read. A sum over the padded width would round them otherwise, and
+    the next int8 product can turn that into another character."""
+    model, plan = served.served["transformer"], served.plans["transformer"]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        alone = [model(torch.randint(2, 3000, (1, n)))[1] for n in (1, 60, 127)]
+        merged = model.merge_states(alone)
+        for _ in range(12):
+            chars = torch.randint(2, 3000, (3, 1))
+            logits, merged = model(chars, merged)
+            for i in range(3):
+                one, alone[i] = model(chars[i:i + 1], alone[i])
+                if plan in ("fp32", "int8-head"):                        # bf16 output steps: STEP
+                    assert torch.allclose(logits[i].float(), one[0].float(), atol=STEP[plan])
+                else:
+                    assert torch.equal(logits[i], one[0]), (plan, i)
+    assert merged.lengths.tolist() == [13, 72, 75]           # the third filled its 128, kept 64, read 11 more
+
+
 # logits below 16: bf16 steps of 2⁻⁴ at most; w8a8 keeps its sums in float32 but rounds each input row to 255
 # levels, where a float-rounding difference can move one value a level
 STEP = {"fp32": 1e-4, "int8": 2 ** -4, "w8a8": 2 ** -4, "int8-head": 2 ** -4, "bf16": 2 ** -3, "int8+bf16": 2 ** -3}

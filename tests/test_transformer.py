@@ -256,10 +256,6 @@ class Bigram(torch.nn.Module):
     def reorder_state(state, index):
         return state
 
-    @staticmethod
-    def batch_key(state):
-        return 0
-
 
 def test_beam_search_finds_the_best_continuation_greedy_misses():
     vocab = textgen.Vocab(["\n", "a", "b"])               # ids: <unk> 0, END 1, a 2, b 3
@@ -366,9 +362,6 @@ def test_states_at_different_positions_share_a_batch_each_row_as_alone(lively, v
         assert merged.tokens.shape == (3, 7) and merged.pad.tolist() == [5, 0, 5]
         assert merged.lengths.tolist() == [2, 7, 2] and merged.cache[0][0].shape[:3] == (3, 3, 7)
         assert lively.merge_states(states[::2]).pad is None              # one position: no padding
-        assert {lively.batch_key(s) for s in states} == {0}             # any two share a batch …
-        bf16 = precision.convert(lively, "bf16")[0]                      # … but in bfloat16 one position only
-        assert [bf16.batch_key(s) for s in states] == [2, 7, 2]
         chars = torch.randint(2, len(vocab), (3, 12))                     # row 1 passes the 16-character context
         for t in range(12):
             logits, merged = lively(chars[:, t:t + 1], merged)

@@ -119,11 +119,6 @@ class CharLM(nn.Module):
         return tuple(s[:, index] for s in state) if isinstance(state, tuple) else state[:, index]
 
     @staticmethod
-    def batch_key(state) -> int:
-        """States with equal keys can be merged into one batch: any two (a state is one vector per layer)."""
-        return 0
-
-    @staticmethod
     def merge_states(states: list):
         """One batch's state from the states of single sequences (requests decoded together)."""
         if isinstance(states[0], tuple):

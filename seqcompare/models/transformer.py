@@ -55,6 +55,25 @@ class Window(NamedTuple):
         return Window(padded(lambda w: w.tokens, 1), cache, pad if bool(pad.any()) else None)
 
 
+def positions(pad: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
+    """The rows of a padded window sorted by their padding (`order`), and each run of equal padding in that
+    order as (start, end, padding): the rows at one position."""
+    pad, order = pad.sort(stable=True)
+    values, counts = torch.unique_consecutive(pad, return_counts=True)
+    ends = counts.cumsum(0).tolist()
+    return order, [(end - n, end, p) for end, n, p in zip(ends, counts.tolist(), values.tolist())]
+
+
+def attend_apart(q, k, v, order: torch.Tensor, runs: list[tuple[int, int, int]]) -> torch.Tensor:
+    """Attention of one new query per row (q (B, heads, 1, d)) over its own row's keys only (k, v: (B, heads,
+    W, d), each row's first `padding` positions not its own): the rows at one position together, over exactly
+    their keys, so that each row's sums are those it gets alone (a mask over the padded width rounds them
+    otherwise, which int8's rounding of the next product can turn into another character)."""
+    q, k, v = q[order], k[order], v[order]
+    y = torch.cat([F.scaled_dot_product_attention(q[a:b], k[a:b, :, p:], v[a:b, :, p:]) for a, b, p in runs])
+    return y[order.argsort()]
+
+
 @dataclass
 class TransformerLMConfig:
     vocab_size: int = 3000
@@ -197,20 +216,18 @@ class TransformerLM(nn.Module):
         cache, written flat over the weights (as `rnn_step` is for the recurrent cells): at one position
         the ~35 module calls of `run` cost about a third of its time (one step on the AMD EPYC: 366 µs
         through the modules, 266 µs here). Rows at different positions (a padded window) each take their
-        own position and attend to their own keys only."""
+        own position and attend to their own keys only (`attend_apart`)."""
         B, past = state.tokens.shape
         C, H = self.cfg.width, self.cfg.heads
         embed, position, (ln_w, ln_b), layers = self.flat_weights()
-        if state.pad is None:                                                           # one position
-            x, mask = embed[tokens[:, 0]] + position[past], None
-        else:
-            x = embed[tokens[:, 0]] + position[past - state.pad]                        # (B, C)
-            mask = (torch.arange(past + 1, device=x.device) >= state.pad[:, None])[:, None, None]
+        groups = None if state.pad is None else positions(state.pad)
+        x = embed[tokens[:, 0]] + position[past if groups is None else past - state.pad]  # (B, C)
         new_cache = []
         for (ln1_w, ln1_b, qkv, proj, ln2_w, ln2_b, fc, out), (k_past, v_past) in zip(layers, state.cache):
             q, k, v = qkv(F.layer_norm(x, (C,), ln1_w, ln1_b)).view(B, 3, H, 1, C // H).unbind(1)
             k, v = torch.cat([k_past, k], 2), torch.cat([v_past, v], 2)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).view(B, C)   # every key of its row
+            y = (F.scaled_dot_product_attention(q, k, v) if groups is None       # a new query sees every key …
+                 else attend_apart(q, k, v, *groups)).view(B, C)                 # … of its own row
             x = x + proj(y)
             x = x + out(F.gelu(fc(F.layer_norm(x, (C,), ln2_w, ln2_b))))
             new_cache.append((k, v))
@@ -351,12 +368,6 @@ class TransformerLM(nn.Module):
     def reorder_state(state: Window, index: torch.Tensor) -> Window:
         """The state of the sequences `index` of a batch (beam search keeps, repeats and drops them)."""
         return state.rows(index)
-
-    def batch_key(self, state: Window) -> int:
-        """States with equal keys can be merged into one batch: any two (rows at different positions are
-        padded, `Window`); in bfloat16 those at one position only, since attention over a padded window rounds
-        its bfloat16 sums unlike over the row's own, enough to change a sampled text."""
-        return 0 if self.embed.weight.dtype == torch.float32 else state.tokens.shape[1]
 
     @staticmethod
     def merge_states(states: list[Window]) -> Window:

@@ -167,7 +167,7 @@ def sample_many(model, vocab: Vocab, draws: list[Draw], stop_at_end: bool = True
 def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str, int, int]],
                stop_at_end: bool = True) -> tuple[list[str], list[tuple[str, float]]]:
     """Sampled continuations (`draws`) and beam searches ((seed, length, beams) each) written together:
-    every step runs the model once for all the sequences that can share a batch, the sampled ones and the beams
+    every step runs the model once for all the sequences, the sampled ones and the beams
     alike, so a beam search rides along the batch instead of holding it. (texts, [(text, score)])."""
     sampled, beams = start_jobs(model, vocab, draws, searches, stop_at_end)
     run_together(model, [job for _, job in sampled] + beams)
@@ -181,15 +181,12 @@ def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str,
 def start_jobs(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str, int, int]],
                stop_at_end: bool = True) -> tuple[list[tuple[list[int], "Sampling"]], list["BeamSearch"]]:
     """The decoding jobs of `write_many`, each seed read once: ([(indices of `draws`, their `Sampling`)]: one
-    per group of states that batch together; [a `BeamSearch` per search])."""
+    for all the draws, or none; [a `BeamSearch` per search])."""
     prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys([d.seed for d in draws] +
                                                                            [seed for seed, _, _ in searches])}
-    groups: dict[int, list[int]] = {}
-    for i, d in enumerate(draws):
-        groups.setdefault(model.batch_key(prompts[d.seed][1]), []).append(i)
     end_id = vocab.index[END]
-    sampled = [(rows, Sampling([draws[i] for i in rows], [prompts[draws[i].seed] for i in rows], end_id,
-                               stop_at_end, model)) for rows in groups.values()]
+    sampled = [(list(range(len(draws))), Sampling(draws, [prompts[d.seed] for d in draws], end_id, stop_at_end,
+                                                  model))] if draws else []
     beams = [BeamSearch(model, *prompts[seed], end_id, length, width) for seed, length, width in searches]
     return sampled, beams
 
@@ -213,28 +210,25 @@ def run_together(model, jobs: list) -> None:
 
 
 def step_jobs(model, jobs: list) -> bool:
-    """One decoding step of `jobs`: every job names the characters its rows read next (None: done), the jobs
-    whose states can share a batch (`batch_key`: all but a bfloat16 Transformer's at different positions) run
-    as one batch, and each gets its rows of logits and state back. False when every job was done already."""
-    groups: dict[int, list] = {}
-    for job in jobs:
-        rows = job.rows()
-        if rows is not None:
-            groups.setdefault(model.batch_key(rows[1]), []).append((job, *rows))
-    for group in groups.values():
-        chars = [c for _, cs, _ in group for c in cs]
-        state = group[0][2] if len(group) == 1 else model.merge_states([s for _, _, s in group])
-        logits, state = step(model, chars, state, group[0][0].logits.device)
-        if len(group) == 1:                                # one job: the whole batch is its own
-            group[0][0].logits, group[0][0].state = logits, state
-            continue
-        start = 0
-        for job, cs, _ in group:
-            end = start + len(cs)
-            job.logits, job.state = logits[start:end], model.reorder_state(state, torch.arange(start, end,
-                                                                                               device=logits.device))
-            start = end
-    return bool(groups)
+    """One decoding step of `jobs`: every job names the characters its rows read next (None: done), all of them
+    run as one batch (`merge_states`: the Transformer's rows at different positions too), and each gets its rows
+    of logits and state back. False when every job was done already."""
+    group = [(job, *rows) for job in jobs if (rows := job.rows()) is not None]
+    if not group:
+        return False
+    chars = [c for _, cs, _ in group for c in cs]
+    state = group[0][2] if len(group) == 1 else model.merge_states([s for _, _, s in group])
+    logits, state = step(model, chars, state, group[0][0].logits.device)
+    if len(group) == 1:                                    # one job: the whole batch is its own
+        group[0][0].logits, group[0][0].state = logits, state
+        return True
+    start = 0
+    for job, cs, _ in group:
+        end = start + len(cs)
+        job.logits, job.state = logits[start:end], model.reorder_state(state, torch.arange(start, end,
+                                                                                           device=logits.device))
+        start = end
+    return True
 
 
 class Sampling:
