@@ -62,7 +62,7 @@ def bench_textgen(folder: Path, runs: int, precision: str | None = None) -> dict
              for n in bank.models}
     # a burst of concurrent users, as the server batches them: 30 requests (other random seeds) at once
     burst = [("早餐", 100, 0.8, 20, i) for i in range(BURST)]
-    together, outs = timed(lambda: bank.generate_many(burst, stop_at_end=False), max(3, runs // 10))
+    together, together_outs = timed(lambda: bank.generate_many(burst, stop_at_end=False), max(3, runs // 10))
     # … and the same with seeds of BURST different lengths (the Transformer's rows at as many positions)
     apart = [(TEXT_200[:i + 1], 100, 0.8, 20, i) for i in range(BURST)]
     spread, spread_outs = timed(lambda: bank.generate_many(apart, stop_at_end=False), max(3, runs // 10))
@@ -73,7 +73,7 @@ def bench_textgen(folder: Path, runs: int, precision: str | None = None) -> dict
             "floor_ms": {n: f["floor_ms"] for n, f in floors.items()}, "floor": floors,
             "chars_per_second": {n: round(v) for n, v in chars.items()},
             "burst": {"requests": BURST, "batched_ms": summary(together),
-                      "one_at_a_time_ms": round(statistics.median(total) * BURST, 1), "model_ms": burst_ms(outs),
+                      "one_at_a_time_ms": round(statistics.median(total) * BURST, 1), "model_ms": burst_ms(together_outs),
                       "seeds_apart_ms": summary(spread), "seeds_apart_model_ms": burst_ms(spread_outs)}}
 
 

@@ -39,10 +39,11 @@ def test_transformer_rows_at_other_positions_get_what_they_get_alone(served):
     model, plan = served.served["transformer"], served.plans["transformer"]
     torch.manual_seed(0)
     with torch.no_grad():
-        alone = [model(torch.randint(2, 3000, (1, n)))[1] for n in (1, 60, 127)]
+        V = model.cfg.vocab_size
+        alone = [model(torch.randint(2, V, (1, n)))[1] for n in (1, 60, 127)]
         merged = model.merge_states(alone)
         for _ in range(12):
-            chars = torch.randint(2, 3000, (3, 1))
+            chars = torch.randint(2, V, (3, 1))
             logits, merged = model(chars, merged)
             for i in range(3):
                 one, alone[i] = model(chars[i:i + 1], alone[i])

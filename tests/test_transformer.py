@@ -75,7 +75,8 @@ def test_the_flat_decoding_step_is_the_blocks_arithmetic(tiny, vocab):
         _, state = tiny(x[:, :8])
         fast, (window, cache, pad) = tiny.step(x[:, 8:], state)
         slow, slow_cache, _ = tiny.run(x[:, 8:], state[1])
-    assert fast.shape == (3, 1, len(vocab)) and torch.allclose(fast, slow, atol=1e-6) and torch.equal(window, x) and pad is None
+    assert fast.shape == (3, 1, len(vocab)) and torch.allclose(fast, slow, atol=1e-6)
+    assert torch.equal(window, x) and pad is None
     for (k, v), (slow_k, slow_v) in zip(cache, slow_cache):
         assert k.shape == (3, 3, 9, 8) and torch.allclose(k, slow_k, atol=1e-6) and torch.allclose(v, slow_v, atol=1e-6)
 
@@ -362,6 +363,8 @@ def test_states_at_different_positions_share_a_batch_each_row_as_alone(lively, v
         assert merged.tokens.shape == (3, 7) and merged.pad.tolist() == [5, 0, 5]
         assert merged.lengths.tolist() == [2, 7, 2] and merged.cache[0][0].shape[:3] == (3, 3, 7)
         assert lively.merge_states(states[::2]).pad is None              # one position: no padding
+        none = lively.reorder_state(merged, torch.tensor([], dtype=torch.long))     # no rows, 7 wide: adds nothing
+        assert lively.merge_states([none, states[0]]).tokens.shape == (1, 2)
         chars = torch.randint(2, len(vocab), (3, 12))                     # row 1 passes the 16-character context
         for t in range(12):
             logits, merged = lively(chars[:, t:t + 1], merged)

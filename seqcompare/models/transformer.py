@@ -17,8 +17,9 @@ from seqcompare.models.int8 import DynamicInt8Linear, Int8Linear
 class Window(NamedTuple):
     """What a TransformerLM has read, its decoding state: the tokens of its window and each layer's key/value
     cache over them. Rows at different positions share a batch left-padded (`TransformerLM.merge_states`):
-    `pad` counts each row's leading positions that hold no token (masked in attention), or is None when no
-    row has any; the longest row has none, so the window's width is the longest row's length."""
+    `pad` counts each row's leading positions that hold no token (left out of its attention, `attend_apart`),
+    or is None when no row has any; the longest row has none, so the window's width is the longest row's
+    length."""
     tokens: torch.Tensor                  # (B, W)
     cache: list                           # per layer (keys, values), each (B, heads, W, width / heads)
     pad: torch.Tensor | None = None       # (B,)
@@ -42,7 +43,8 @@ class Window(NamedTuple):
 
     @staticmethod
     def merge(windows: list["Window"]) -> "Window":
-        """One batch of the rows of `windows`, each left-padded to the longest."""
+        """One batch of the rows of `windows`, each left-padded to the longest (windows without rows add none)."""
+        windows = [w for w in windows if len(w.tokens)] or windows[:1]
         width = max(w.tokens.shape[1] for w in windows)
 
         def padded(part, dim: int) -> torch.Tensor:        # part(window) of every window, zeros before it

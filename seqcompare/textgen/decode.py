@@ -170,23 +170,19 @@ def write_many(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str,
     every step runs the model once for all the sequences, the sampled ones and the beams
     alike, so a beam search rides along the batch instead of holding it. (texts, [(text, score)])."""
     sampled, beams = start_jobs(model, vocab, draws, searches, stop_at_end)
-    run_together(model, [job for _, job in sampled] + beams)
-    texts = [""] * len(draws)
-    for rows, job in sampled:
-        for i, chars in zip(rows, job.out):
-            texts[i] = vocab.decode(chars)
+    run_together(model, ([sampled] if sampled else []) + beams)
+    texts = [vocab.decode(chars) for chars in sampled.out] if sampled else []
     return texts, [(vocab.decode(chars), score) for chars, score in (b.best() for b in beams)]
 
 
 def start_jobs(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str, int, int]],
-               stop_at_end: bool = True) -> tuple[list[tuple[list[int], "Sampling"]], list["BeamSearch"]]:
-    """The decoding jobs of `write_many`, each seed read once: ([(indices of `draws`, their `Sampling`)]: one
-    for all the draws, or none; [a `BeamSearch` per search])."""
+               stop_at_end: bool = True) -> tuple["Sampling | None", list["BeamSearch"]]:
+    """The decoding jobs of `write_many`, each seed read once: one `Sampling` for all the draws (its rows in
+    their order; None without draws) and a `BeamSearch` per search."""
     prompts = {seed: prompt(model, vocab, seed) for seed in dict.fromkeys([d.seed for d in draws] +
                                                                            [seed for seed, _, _ in searches])}
     end_id = vocab.index[END]
-    sampled = [(list(range(len(draws))), Sampling(draws, [prompts[d.seed] for d in draws], end_id, stop_at_end,
-                                                  model))] if draws else []
+    sampled = Sampling(draws, [prompts[d.seed] for d in draws], end_id, stop_at_end, model) if draws else None
     beams = [BeamSearch(model, *prompts[seed], end_id, length, width) for seed, length, width in searches]
     return sampled, beams
 

@@ -167,11 +167,11 @@ class Writer:
         start = time.perf_counter()
         sampled = [p for p in joining if p.checked["beams"] == 1]
         searched = [p for p in joining if p.checked["beams"] > 1]
-        groups, beams = start_jobs(model, self.bank.vocab, [self.bank.draw(p.checked) for p in sampled],
-                                   [self.bank.search(p.checked) for p in searched], self.stop_at_end)
-        members = [Member(sampled[i], job, row, start) for rows, job in groups for row, i in enumerate(rows)]
+        sampling, beams = start_jobs(model, self.bank.vocab, [self.bank.draw(p.checked) for p in sampled],
+                                     [self.bank.search(p.checked) for p in searched], self.stop_at_end)
+        members = [Member(p, sampling, row, start) for row, p in enumerate(sampled)]
         members += [Member(p, job, None, start) for p, job in zip(searched, beams)]
-        jobs += [job for _, job in groups] + beams
+        jobs += ([sampling] if sampling else []) + beams
         return members
 
     def _written(self, name: str, m: Member) -> None:
