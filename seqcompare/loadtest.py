@@ -24,6 +24,8 @@ from seqcompare import UserError, sketches
 
 TRAINING = ("digits", "rnn,lstm,gru", 64, 1, 0.0, 0.005, 30, 120, "", 10000)   # a long live training
 ENDPOINTS = ("predict_digit", "classify_review", "generate_text")
+SEEDS = ("早餐", "房间很干净", "服务", "位置不错，交通", "这家酒店")   # seeds of 2–7 characters: users' requests in one
+                                                              # batch stand at different positions
 API = "gradio_api"
 CLIENT = "Gradio's HTTP API over httpx, a session per user"
 
@@ -116,7 +118,8 @@ def jobs(calls_per_endpoint: int) -> list[tuple[str, tuple]]:
     for i in range(calls_per_endpoint):
         out.append(("predict_digit", (Upload(image),)))
         out.append(("classify_review", (f"Review {i}: a warm, funny and well acted film.",)))
-        out.append(("generate_text", ("早餐", 100, 0.8, 20, i, 1.0, 1)))   # every parameter: the HTTP API has no defaults
+        out.append(("generate_text", (SEEDS[i % len(SEEDS)], 100, 0.8, 20, i, 1.0, 1)))   # every parameter: the HTTP API
+                                                                                   # has no defaults
     return out
 
 
@@ -166,7 +169,8 @@ def run(url: str, calls_per_endpoint: int = 30, threads: int = 30, timeout: floa
     times = [t for _, _, t, _ in results]
     per = {e: sorted(t for name, _, t, _ in results if name == e) for e in ENDPOINTS}
     failures = [why for _, ok, _, why in results if not ok]
-    return {"machine": machine(threads=False), "client": CLIENT, "users": threads, "calls": len(results), "failed": len(failures),
+    return {"machine": machine(threads=False), "client": CLIENT, "users": threads, "calls": len(results),
+            "seeds": list(SEEDS), "failed": len(failures),
             "failures": failures[:5], "wall_s": round(wall, 2),
             "p50_s": round(statistics.median(times), 3), "p95_s": round(float(np.percentile(times, 95)), 3),
             "max_s": round(max(times), 3),

@@ -283,6 +283,14 @@ def users(lt: dict) -> str:
     return f"{lt['users']} users, a session each, through Gradio's HTTP API" if lt.get("client") else "gradio_client"
 
 
+def seeds(lt: dict) -> str:
+    """Which seeds a load test's generations read, where its JSON records them (older files used 早餐 alone)."""
+    if not lt.get("seeds"):
+        return ""
+    lengths = sorted(len(s) for s in lt["seeds"])
+    return f"; the generations from {len(lengths)} seeds of {lengths[0]}–{lengths[-1]} characters in turn"
+
+
 @block("loadtest")
 def loadtest(root: Path) -> str:
     """The saved load tests; a training is mentioned only where the file records one."""
@@ -295,7 +303,7 @@ def loadtest(root: Path) -> str:
         caption, flag = ("Many users while one trains", " --while-training") if during else ("Many users", "")
         parts.append(f"**{caption}** — `python -m seqcompare loadtest URL{flag} --save` ({machines(lt)}, app and "
                      f"clients together): {lt['calls']} calls at once from {users(lt)} on loopback (a third to "
-                     f"each endpoint){during}, {lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, "
+                     f"each endpoint{seeds(lt)}){during}, {lt['failed']} failed; latency p50 {lt['p50_s']:.2f} s, "
                      f"p95 {lt['p95_s']:.2f} s, max {lt['max_s']:.2f} s; p95 per endpoint: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in lt["per_endpoint_p95_s"].items()) + ".")
     return "\n\n".join(parts) or "_no load test yet (`python -m seqcompare loadtest URL --save`)_"

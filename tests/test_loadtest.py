@@ -99,3 +99,16 @@ def test_no_server_is_a_clear_error_before_any_call():
         port = sock.getsockname()[1]
     with pytest.raises(loadtest.UserError, match=f"no dashboard answers at http://127.0.0.1:{port}/"):
         loadtest.run(f"http://127.0.0.1:{port}/", calls_per_endpoint=1, threads=1)
+
+
+def test_generations_read_seeds_of_different_lengths_in_turn():
+    """The generations come from several seeds of different lengths, so that a server's batch holds requests at
+    different positions (as users' do); the saved file says which, and the report names them."""
+    from seqcompare import results
+
+    seeds = [args[0] for endpoint, args in loadtest.jobs(10) if endpoint == "generate_text"]
+    assert seeds[:len(loadtest.SEEDS)] == list(loadtest.SEEDS) and seeds[len(loadtest.SEEDS):] == seeds[:5]
+    assert len({len(s) for s in loadtest.SEEDS}) >= 3
+    assert results.seeds({"seeds": ["早餐", "房间很干净", "服务"]}) == \
+        "; the generations from 3 seeds of 2–5 characters in turn"
+    assert results.seeds({}) == ""
