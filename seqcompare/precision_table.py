@@ -203,6 +203,30 @@ def precision_summary_block(root: Path) -> str:
             + floor_text(root))
 
 
+EARLIER = "docs/artifacts/precision_avx512_earlier.json"     # an earlier entry of the same kind of CPU
+
+
+@block("precision_earlier")
+def earlier_block(root: Path) -> str:
+    """The shipped entry of a kind of CPU beside an earlier measurement of the same kind (EARLIER): the four
+    models' fp32 and auto times in each, and how much each moved between them."""
+    from seqcompare.results import read
+
+    t, e = shipped_table(root), read(Path(root) / EARLIER)
+    key = (e or {}).get("cpu_features", {}).get("key")
+    if not t or key not in t["measured"]:
+        return "_no earlier measurement of a kind of CPU in the table_"
+    now, was = t["measured"][key]["total_ms"], e["total_ms"]
+    same = "the same plans chosen" if e.get("auto") == t["auto"][key] else "other plans chosen"
+    less = lambda k: f"{(1 - now[k] / was[k]) * 100:.0f}%"
+    return (f"The same kind of CPU shows both. The `{key}` entry above gives fp32 {now['fp32']:.1f} ms for the four "
+            f"models and auto {now['auto']:.1f} ms, {now['fp32'] / now['auto']:.2f}× faster. An earlier "
+            f"measurement on a machine of the same kind, by the same command ([artifacts/{Path(EARLIER).name}]"
+            f"(artifacts/{Path(EARLIER).name})), gave fp32 {was['fp32']:.1f} ms and auto {was['auto']:.1f} ms, "
+            f"{was['fp32'] / was['auto']:.2f}× faster, with {same}. Between the two, fp32 took {less('fp32')} "
+            f"less time and auto {less('auto')} less.")
+
+
 def floor_text(root: Path) -> str:
     from seqcompare.results import label, machines, read, table
 

@@ -184,3 +184,20 @@ def test_the_tutorial_rerun_writes_what_report_reads(data_dir, tmp_path):
 def test_tutorial_refuses_nonsense_in_one_line():
     out = run("tutorial", "mnist", "--epochs", "0")
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "at least 1" in out.stderr
+
+
+def test_the_earlier_precision_entry_is_read_from_its_artifact(copy):
+    """The paragraph comparing the shipped entry of a kind of CPU with an earlier one is computed from the two
+    files: change the earlier totals and the paragraph follows; without the artifact it says there is none."""
+    from seqcompare import precision_table
+
+    path = copy / precision_table.EARLIER
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    earlier["total_ms"] = {"fp32": 300.0, "auto": 100.0}
+    path.write_text(json.dumps(earlier), encoding="utf-8")
+    text = precision_table.earlier_block(copy)
+    now = precision_table.shipped_table(copy)["measured"][earlier["cpu_features"]["key"]]["total_ms"]
+    assert "gave fp32 300.0 ms and auto 100.0 ms, 3.00× faster" in text
+    assert f"fp32 took {(1 - now['fp32'] / 300) * 100:.0f}% less time" in text
+    path.unlink()
+    assert precision_table.earlier_block(copy).startswith("_no earlier measurement")
