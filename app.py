@@ -16,11 +16,11 @@ import torch
 
 from seqcompare import UserError, devices, precision
 from seqcompare.ui import build
-from seqcompare.ui.common import UPLOAD_MB
+from seqcompare.ui.common import CACHE_MB
 
 CONCURRENCY = 8
 QUEUE_SIZE = 200
-MAX_FILE_SIZE = f"{UPLOAD_MB}mb"      # a digit picture or a text; a 300 MB upload is refused, not cached
+MAX_FILE_SIZE = f"{CACHE_MB}mb"       # a 300 MB upload is refused, not cached; the tabs read up to UPLOAD_MB
 
 parser = argparse.ArgumentParser(description="the seqcompare dashboard", allow_abbrev=False)
 parser.add_argument("--device", default=os.environ.get(devices.ENV_VAR, "cpu"),

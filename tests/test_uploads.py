@@ -1,4 +1,6 @@
-"""A public Space must not be filled up by its visitors: oversized uploads are refused before the cache."""
+"""A public Space must not be filled up by its visitors: uploads over the cache limit (20 MB) are refused before
+the cache; the tabs and the API read files of up to 5 MB and say in the reader's language that a larger one is
+too large."""
 
 import os
 import urllib.error
@@ -17,7 +19,15 @@ def folder_size(path: Path) -> int:
 @pytest.fixture
 def oversized(tmp_path):
     path = tmp_path / "huge.png"
-    with open(path, "wb") as f:                     # 8 MB: over the 5 MB limit, no image at all
+    with open(path, "wb") as f:                     # 21 MB: over the 20 MB cache limit, no image at all
+        f.write(os.urandom(21 * 1024 * 1024))
+    return path
+
+
+@pytest.fixture
+def large(tmp_path):
+    path = tmp_path / "photo.png"
+    with open(path, "wb") as f:                     # 8 MB: cached, but over the 5 MB the tabs read
         f.write(os.urandom(8 * 1024 * 1024))
     return path
 
@@ -25,8 +35,23 @@ def oversized(tmp_path):
 def test_the_app_launches_with_limits():
     from seqcompare import ui
 
-    assert app_module.MAX_FILE_SIZE == "5mb"
+    assert app_module.MAX_FILE_SIZE == "20mb"
     assert app_module.demo.delete_cache == ui.DELETE_CACHE
+
+
+def test_a_file_over_the_read_limit_is_named_in_the_readers_language(large, tmp_path):
+    from seqcompare import UserError
+    from seqcompare.ui.common import uploaded
+
+    small = tmp_path / "small.txt"
+    small.write_text("早餐不错", encoding="utf-8")
+    drawing = {"composite": None, "layers": []}
+    assert uploaded(str(small)) == str(small) and uploaded(drawing) is drawing and uploaded("早餐") == "早餐"
+    for value in (str(large), large, {"path": str(large), "meta": {"_type": "gradio.FileData"}}):
+        with pytest.raises(UserError) as refused:
+            uploaded(value)
+        assert refused.value.render("en") == "photo.png is 8.0 MB: files of up to 5 MB are read here"
+        assert refused.value.render("zh-CN") == "photo.png 有 8.0 MB：这里只读取不超过 5 MB 的文件"
 
 
 def test_the_queue_does_not_rebuild_its_statistics_on_every_request():
@@ -35,12 +60,14 @@ def test_the_queue_does_not_rebuild_its_statistics_on_every_request():
     assert app_module.demo._queue.ANAYLTICS_CACHE_FREQUENCY == 1000
 
 
-def test_the_client_is_told_the_file_is_too_large(app_url, oversized):
+def test_the_client_is_told_the_file_is_too_large(app_url, oversized, large):
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         client.predict(handle_file(str(oversized)), api_name="/predict_digit")
+    answer = client.predict(handle_file(str(large)), api_name="/predict_digit")
+    assert answer == {"error": "photo.png is 8.0 MB: files of up to 5 MB are read here"}
 
 
 def test_a_raw_upload_is_refused_and_not_cached(app_url, oversized):
@@ -58,8 +85,9 @@ def test_a_raw_upload_is_refused_and_not_cached(app_url, oversized):
     assert folder_size(cache) - before < 1024 * 1024                      # nothing of it was kept
 
 
-def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized):
-    """In the UI, Gradio refuses the file before sending it and says so in an error toast."""
+def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
+    """In the UI, a picture over the read limit gets the tab's notice in the page's language (no toast); one over
+    the cache limit is refused by Gradio before it is sent, in an error toast (Gradio's English)."""
     from test_e2e import ARGS, CHROMIUM
 
     if not CHROMIUM:
@@ -73,7 +101,20 @@ def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized):
             page.goto(app_url)
             page.get_by_role("tab", name="Digits", exact=True).click()
             page.get_by_role("tab", name="Upload or pick an example").click()
+            page.locator("#digit-upload input[type=file]").set_input_files(str(large))
+            page.locator("#digit-notice").get_by_text("photo.png is 8.0 MB: files of up to 5 MB are read here").wait_for()
+            assert page.locator(".toast-body").count() == 0
+            page.reload()                                  # an empty upload box again
+            page.get_by_role("tab", name="Digits", exact=True).click()
+            page.get_by_role("tab", name="Upload or pick an example").click()
             page.locator("#digit-upload input[type=file]").set_input_files(str(oversized))
-            page.get_by_text("exceed the maximum allowed size of 5.0 Mb").first.wait_for()
+            page.get_by_text("exceed the maximum allowed size of 20.0 Mb").first.wait_for()
         finally:
             browser.close()
+
+
+def test_the_train_tab_names_a_text_file_over_the_read_limit(large):
+    from seqcompare.ui.train_tab import load_text
+
+    text, message = load_text(str(large))
+    assert message == "⚠️ **photo.png is 8.0 MB: files of up to 5 MB are read here**"

@@ -9,7 +9,7 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from seqcompare import UserError, digits, live, reviews, textgen
-from seqcompare.ui.common import GENERATION, as_json
+from seqcompare.ui.common import GENERATION, as_json, uploaded
 from seqcompare.ui.train_tab import CONCURRENCY_ID
 
 D = live.DEFAULTS
@@ -19,7 +19,7 @@ def api_predict_digit(bank: digits.DigitModels, image) -> dict:
     """Every model's digit, confidence, probabilities and ms for one image file."""
     if isinstance(image, dict):                  # the uploaded file as Gradio describes it
         image = image.get("path")
-    answers = bank.predict(image)["models"]
+    answers = bank.predict(uploaded(image))["models"]
     return {"models": {n: {k: v for k, v in a.items() if k != "rows"} for n, a in answers.items()}}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from html import escape
 
@@ -19,7 +20,11 @@ WIDE = ["wide-plot"]
 # Sliders share rows on a desktop; on a phone each takes a row of its own (ui.CSS), so that its label is not
 # squeezed to a character per line beside its number box.
 SLIDER_CLASS = "phone-full-row"
-UPLOAD_MB = 5          # the largest upload the server takes (a digit picture or a text); app.MAX_FILE_SIZE
+UPLOAD_MB = 5          # the largest upload the tabs and the API read (a digit picture or a text): `uploaded`
+# The largest upload Gradio takes into its cache (app.MAX_FILE_SIZE): beyond it, Gradio's own client refuses the
+# file before sending it, with a message in English that no locale reaches; between the two, the callbacks say
+# in the reader's language that the file is too large (a phone's photo is often over UPLOAD_MB).
+CACHE_MB = 20
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # Its events share one pool (concurrency_id) whose handlers hand their requests to the server's
 # `textgen.Writer` and wait: one thread writes them all, one model at a time, and a request that arrives in
@@ -54,6 +59,18 @@ def slider(*args, **kwargs) -> gr.Slider:
 def joined(texts, lang: str) -> str:
     """Several notices on one line, separated as the page's language separates clauses ("; ", "；")."""
     return i18n.t("app.separator", lang).join(texts)
+
+
+def uploaded(value):
+    """`value` as it came, or a UserError when it is an uploaded file (a path, or Gradio's file description)
+    larger than UPLOAD_MB; drawings and texts pass."""
+    path = value.get("path") if isinstance(value, dict) else value
+    if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+        size = os.path.getsize(path)
+        if size > UPLOAD_MB * 2 ** 20:
+            raise UserError("errors.upload_too_big", name=os.path.basename(path), mb=UPLOAD_MB,
+                            size=f"{size / 2 ** 20:.1f}")
+    return value
 
 
 def notice(text: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from seqcompare import UserError, digits, plots, sketches
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import UPLOAD_MB, comparison, notice
+from seqcompare.ui.common import UPLOAD_MB, comparison, notice, uploaded
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
 
@@ -30,7 +30,7 @@ def digit_view(bank: digits.DigitModels, image, request: gr.Request = None) -> l
     """Outputs of the Digits tab: what the models see, a notice, one Label per model, two figures."""
     names, lang = list(digits.MODELS), locale.of(request)
     try:
-        result = bank.predict(image)
+        result = bank.predict(uploaded(image))
     except UserError as exc:
         return unanswered(notice(exc.render(lang)))
     seen = (result["digit"].numpy() * 255).astype(np.uint8)

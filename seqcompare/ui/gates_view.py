@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, joined, notice, slider
+from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -102,7 +102,7 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
 def gates_figure(bank, task: str, inputs, unit: int | None = None, layer: int = 1, lang: str = "en"):
     """(figure, notice) for one input of a task: its gates, or None and the problem with the input."""
     try:
-        result = gates.explain_bank(task, bank, inputs, full=True)
+        result = gates.explain_bank(task, bank, uploaded(inputs), full=True)
     except UserError as exc:
         return None, notice(exc.render(lang))
     fig, missing = figure(result, unit, layer, lang)

@@ -10,7 +10,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, influence, plots, reviews, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, WIDE, joined, notice, slider
+from seqcompare.ui.common import CHECKPOINTS, WIDE, joined, notice, slider, uploaded
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
 
@@ -155,7 +155,7 @@ def review_memory(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Butto
 def digit_memory_view(bank: digits.DigitModels, image, request: gr.Request = None):
     """Each recurrent model's influence per pixel row on its answer (a figure), or None for bad input."""
     try:
-        result = influence.explain_digit(bank, image)
+        result = influence.explain_digit(bank, uploaded(image))
     except UserError:
         return None
     rows = {n: a["influence"] for n, a in result["models"].items() if "influence" in a}

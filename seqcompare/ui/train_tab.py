@@ -13,7 +13,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, joined, notice, slider, table
+from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, joined, notice, slider, table, uploaded
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
@@ -129,7 +129,7 @@ def load_text(path, request: gr.Request = None):
     if not path:
         return gr.update(), ""
     try:
-        return live.read_upload(path), ""
+        return live.read_upload(uploaded(path)), ""
     except UserError as exc:
         return gr.update(), notice(exc.render(locale.of(request)))
 
