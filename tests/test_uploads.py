@@ -118,3 +118,12 @@ def test_the_train_tab_names_a_text_file_over_the_read_limit(large):
 
     text, message = load_text(str(large))
     assert message == "⚠️ **photo.png is 8.0 MB: files of up to 5 MB are read here**"
+
+
+def test_a_typed_text_that_names_a_large_file_is_read_as_text(text_bank, large):
+    """Only uploads are checked against the read limit: a text typed into the gates box is a text, even when
+    it happens to be the path of a large file on the server (whose size it must not reveal)."""
+    from seqcompare.ui.gates_view import gates_figure
+
+    fig, message = gates_figure(text_bank, "hotel", str(large))
+    assert fig is not None and "MB" not in message

@@ -102,7 +102,7 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
 def gates_figure(bank, task: str, inputs, unit: int | None = None, layer: int = 1, lang: str = "en"):
     """(figure, notice) for one input of a task: its gates, or None and the problem with the input."""
     try:
-        result = gates.explain_bank(task, bank, uploaded(inputs), full=True)
+        result = gates.explain_bank(task, bank, inputs, full=True)
     except UserError as exc:
         return None, notice(exc.render(lang))
     fig, missing = figure(result, unit, layer, lang)
@@ -177,7 +177,15 @@ def review_gates(bank: reviews.ReviewModels, text: gr.Textbox, submit: gr.Button
 def digit_gates(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn) -> None:
     """The Digits tab's gates on the drawn or uploaded digit, row by row."""
     outputs, settings, view = section(bank, "mnist", [draw_btn.click, canvas.change], canvas)
-    gr.on([upload_btn.click, upload.change], view, [upload, *settings], outputs, **VIEW_EVENTS)
+
+    def upload_view(path, mode, unit, layer, request: gr.Request):
+        try:                                                  # an upload over the read limit is named, not read
+            uploaded(path)
+        except UserError as exc:
+            return None, notice(exc.render(of(request)))
+        return view(path, mode, unit, layer, request)
+
+    gr.on([upload_btn.click, upload.change], upload_view, [upload, *settings], outputs, **VIEW_EVENTS)
 
 
 # --- saturation: trained beside untrained -----------------------------------------------------------
