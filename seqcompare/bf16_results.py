@@ -25,11 +25,12 @@ def cpu_features(cpu: dict) -> str:
             f"{'AMX' if cpu.get('amx_bf16') else 'no AMX'}")
 
 
-def load(figures: list | None, cpus: int | None) -> str:
-    """"; load average 3.1–9.6 on 2 CPUs (a shared CPU)" — or nothing when it was not recorded."""
+def load(figures: list | None, cpus: int | None, own: int = 0) -> str:
+    """"; load average 3.1–9.6 on 2 CPUs (a shared CPU)" — or nothing when it was not recorded. `own`: the
+    processes of the measurement itself (the paired run's two), which are no sign of other work."""
     if not figures:
         return ""
-    shared = " (a shared CPU: timings under load)" if max(figures) > 1 else ""
+    shared = " (a shared CPU: timings under load)" if max(figures) > own + 1 else ""
     return f"; load average {min(figures):.1f}–{max(figures):.1f} on {cpus} CPUs{shared}"
 
 
@@ -63,7 +64,7 @@ def pair_block(root: Path) -> str:
             for precision, run in runs.items() for i, e in enumerate(run["history"])]
     caption = (f"The text LSTM of the shipped recipe, trained {found['epochs']} epochs from the same seed in each "
                f"precision ({found['conditions']}; `{found['command']}`; {machine_label(found['machine'])}, "
-               f"{cpu_features(found['machine'])}{load(found.get('load_average'), found['machine'].get('cores'))}). "
+               f"{cpu_features(found['machine'])}{load(found.get('load_average'), found['machine'].get('cores'), own=len(found['runs']))}). "
                "Validation bits per character are read in float32 after each epoch; seconds cover the epoch's "
                "training and its validation; \"the other run\" says whether the other precision's run was going "
                "for the whole epoch, so that both shared the CPU alike.")

@@ -246,3 +246,12 @@ def test_the_report_blocks_read_the_artifacts(tmp_path):
     finished = {"finished": True, "history": history[:1]}
     assert bf16_results.side_by_side({"bf16": {"finished": True, "history": history}, "fp32": finished}) == \
         {"bf16": [True, False], "fp32": [True]}
+
+
+def test_the_paired_runs_own_load_is_not_called_a_shared_cpu():
+    """The paired run's two processes load 2 CPUs by themselves: only a load beyond them marks a shared CPU."""
+    from seqcompare.bf16_results import load
+
+    assert load([0.5, 2.0], 2, own=2) == "; load average 0.5–2.0 on 2 CPUs"
+    assert load([5.7, 9.2], 2, own=2).endswith("(a shared CPU: timings under load)")
+    assert load([0.2, 1.4], 2).endswith("(a shared CPU: timings under load)") and load(None, 2) == ""
