@@ -199,5 +199,9 @@ def test_the_earlier_precision_entry_is_read_from_its_artifact(copy):
     now = precision_table.shipped_table(copy)["measured"][earlier["cpu_features"]["key"]]["total_ms"]
     assert "gave fp32 300.0 ms and auto 100.0 ms, 3.00× faster" in text
     assert f"fp32 took {(1 - now['fp32'] / 300) * 100:.0f}% less time" in text
+    assert text.endswith("moved most.") == (now["fp32"] / 300 < now["auto"] / 100)
+    earlier["total_ms"] = {"fp32": 100.0, "auto": 300.0}                # auto moved more: no such clause
+    path.write_text(json.dumps(earlier), encoding="utf-8")
+    assert not precision_table.earlier_block(copy).endswith("moved most.")
     path.unlink()
     assert precision_table.earlier_block(copy).startswith("_no earlier measurement")

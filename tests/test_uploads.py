@@ -47,7 +47,7 @@ def test_a_file_over_the_read_limit_is_named_in_the_readers_language(large, tmp_
     small.write_text("早餐不错", encoding="utf-8")
     drawing = {"composite": None, "layers": []}
     assert uploaded(str(small)) == str(small) and uploaded(drawing) is drawing and uploaded("早餐") == "早餐"
-    for value in (str(large), large, {"path": str(large), "meta": {"_type": "gradio.FileData"}}):
+    for value in (str(large), large):
         with pytest.raises(UserError) as refused:
             uploaded(value)
         assert refused.value.render("en") == "photo.png is 8.0 MB: files of up to 5 MB are read here"

@@ -62,11 +62,10 @@ def joined(texts, lang: str) -> str:
 
 
 def uploaded(value):
-    """`value` as it came, or a UserError when it is an uploaded file (a path, or Gradio's file description)
-    larger than UPLOAD_MB; drawings and texts pass."""
-    path = value.get("path") if isinstance(value, dict) else value
-    if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
-        size = os.path.getsize(path)
+    """`value` as it came, or a UserError when it is the path of an uploaded file larger than UPLOAD_MB; a
+    drawing passes."""
+    if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+        path, size = value, os.path.getsize(value)
         if size > UPLOAD_MB * 2 ** 20:
             raise UserError("errors.upload_too_big", name=os.path.basename(path), mb=UPLOAD_MB,
                             size=f"{size / 2 ** 20:.1f}")
