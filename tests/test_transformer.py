@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from seqcompare import CELLS, UserError, checkpoints, precision, textgen
 from seqcompare.models import CharLM, CharLMConfig, TransformerLM, TransformerLMConfig
+from seqcompare.models.transformer import gelu
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +386,20 @@ def test_states_at_different_positions_share_a_batch_each_row_as_alone(lively, v
             assert torch.allclose(logits[i], one[0], atol=1e-4)
             assert torch.equal(lively.reorder_state(after, torch.tensor([i])).tokens, alone_after.tokens)
         assert lively.reorder_state(merged, torch.tensor([1, 0])).pad.tolist() == [3, 0]
+
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration")      # torch's note when its oneDNN flags are set
+def test_the_steps_gelu_is_the_exact_gelu_on_pytorchs_own_kernel():
+    """`transformer.gelu` gives F.gelu's function through the native kernel (bit for bit what F.gelu gives with
+    oneDNN switched off), returns a contiguous row per input row, and each row's values do not depend on
+    its batch; an odd width takes F.gelu as it is."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 768) * 3
+    got = gelu(x)
+    with torch.backends.mkldnn.flags(enabled=False):
+        native = F.gelu(x)
+    assert got.shape == x.shape and got.is_contiguous() and torch.equal(got, native)
+    assert torch.allclose(got, F.gelu(x), atol=1e-6)
+    assert torch.equal(gelu(x[1:2]), got[1:2])
+    odd = torch.randn(2, 95)
+    assert torch.equal(gelu(odd), F.gelu(odd))

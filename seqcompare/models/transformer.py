@@ -86,6 +86,18 @@ class TransformerLMConfig:
     dropout: float = 0.2       # on the embeddings and on each residual branch
 
 
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """The exact GELU of x (B, N) on PyTorch's own vectorised kernel. `F.gelu` hands a contiguous float tensor
+    to oneDNN, whose call costs more than the arithmetic at one row (docs/precision.md, "Per-step work"); a
+    transposed view of the same values is not contiguous, so it takes the native kernel. The same function:
+    the two agree to float rounding, and each value is computed alone, so a row's result does not depend on
+    its batch."""
+    B, N = x.shape
+    if N % 2:
+        return F.gelu(x)
+    return F.gelu(x.view(B, 2, N // 2).transpose(1, 2)).transpose(1, 2).reshape(B, N)
+
+
 def linear(layer: nn.Module):
     """A linear layer as a plain function of its input: F.linear over an nn.Linear's weights (without a
     module call's hooks), or the layer's own `forward` (a served `Int8Linear`)."""
@@ -231,7 +243,7 @@ class TransformerLM(nn.Module):
             y = (F.scaled_dot_product_attention(q, k, v) if groups is None       # a new query sees every key …
                  else attend_apart(q, k, v, *groups)).view(B, C)                 # … of its own row
             x = x + proj(y)
-            x = x + out(F.gelu(fc(F.layer_norm(x, (C,), ln2_w, ln2_b))))
+            x = x + out(gelu(fc(F.layer_norm(x, (C,), ln2_w, ln2_b))))
             new_cache.append((k, v))
         logits = self.head(F.layer_norm(x, (C,), ln_w, ln_b))
         return logits[:, None], Window(torch.cat([state.tokens, tokens], 1), new_cache, state.pad)
