@@ -158,7 +158,7 @@ def precision_block(root: Path) -> str:
                      + (f"; load average {m['load_average']} when measured" if "load_average" in m else "")
                      + "): all four models "
                      f"{m['total_ms']['fp32']:.1f} ms at fp32, {m['total_ms']['auto']:.1f} ms at auto, "
-                     f"{m['speedup']:.2f}× faster"
+                     f"{m['speedup']:.2f}× faster" + transformer_to_lstm(m["ms"])
                      + (f"; 30 such requests written together {m['burst_total_ms']['fp32']:.0f} ms at fp32, "
                         f"{m['burst_total_ms']['auto']:.0f} ms at auto" if "burst_total_ms" in m else "") + ".\n\n"
                      + table(["model", "auto serves", "fp32 bpc", "served bpc", "fp32 ms / 100 chars",
@@ -173,6 +173,15 @@ def precision_block(root: Path) -> str:
             "rest in bfloat16). The digit and review classifiers are served in fp32 (no layer large enough to gain). Analysis views always run in fp32.\n\n"
             + "\n\n".join(parts))
     return text + floor_text(root)
+
+
+def transformer_to_lstm(ms: dict) -> str:
+    """The Transformer's time as a multiple of the LSTM's, both at fp32 in the same run (its bar is 1.5×),
+    as a clause of the precision paragraph; "" when a table lacks either."""
+    if "transformer" not in ms or "lstm" not in ms:
+        return ""
+    return (f"; at fp32 the Transformer took {ms['transformer']['fp32'] / ms['lstm']['fp32']:.2f}× the LSTM's "
+            "time (bar: 1.5×)")
 
 
 @block("precision_summary")

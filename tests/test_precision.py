@@ -268,3 +268,18 @@ def test_the_readme_summary_shows_each_cpu_kinds_plan_with_its_bits_per_characte
         assert f"| {plan} | {t['quality']['hotel/lstm'][plan]['bpc']:.4f} | " \
                f"{m['ms']['lstm']['fp32']:.1f} → {m['ms']['lstm'][plan]:.1f} |" in lstm
         assert f"({key}): all four {m['total_ms']['fp32']:.1f} ms at fp32" in text
+
+
+def test_the_precision_paragraph_gives_the_transformer_to_lstm_ratio_at_fp32():
+    """Each kind of CPU's paragraph in docs/precision.md states the Transformer's fp32 time as a multiple of the
+    LSTM's, from the table's own medians; a table without either model states nothing."""
+    from seqcompare import precision_table
+
+    t = precision.load_table(CHECKPOINTS)
+    text = precision_table.precision_block(CHECKPOINTS.parent)
+    for m in t["measured"].values():
+        ratio = m["ms"]["transformer"]["fp32"] / m["ms"]["lstm"]["fp32"]
+        assert f"at fp32 the Transformer took {ratio:.2f}× the LSTM's time" in text
+    assert precision_table.transformer_to_lstm({"lstm": {"fp32": 30.0}}) == ""
+    assert precision_table.transformer_to_lstm({"lstm": {"fp32": 30.0}, "transformer": {"fp32": 45.0}}) \
+        == "; at fp32 the Transformer took 1.50× the LSTM's time (bar: 1.5×)"
