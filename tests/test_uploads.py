@@ -87,7 +87,8 @@ def test_a_raw_upload_is_refused_and_not_cached(app_url, oversized):
 
 def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
     """In the UI, a picture over the read limit gets the tab's notice in the page's language (no toast); one over
-    the cache limit is refused by Gradio before it is sent, in an error toast (Gradio's English)."""
+    the cache limit is refused by Gradio's client before it is sent, in an error toast that the page says in
+    its language (common.refused_upload_script), on an English and on a Chinese page."""
     from test_e2e import ARGS, CHROMIUM
 
     if not CHROMIUM:
@@ -108,7 +109,16 @@ def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
             page.get_by_role("tab", name="Digits", exact=True).click()
             page.get_by_role("tab", name="Upload or pick an example").click()
             page.locator("#digit-upload input[type=file]").set_input_files(str(oversized))
-            page.get_by_text("exceed the maximum allowed size of 20.0 Mb").first.wait_for()
+            page.locator(".toast-body").get_by_text("huge.png: over 20 MB, so not uploaded; files of up to 5 MB are "
+                                                    "read here").wait_for()
+            assert page.get_by_text("exceed the maximum allowed size").count() == 0
+            zh = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            zh.set_default_timeout(30_000)
+            zh.goto(app_url)
+            zh.get_by_role("tab", name="手写数字", exact=True).click()
+            zh.get_by_role("tab", name="上传或选择示例").click()
+            zh.locator("#digit-upload input[type=file]").set_input_files(str(oversized))
+            zh.locator(".toast-body").get_by_text("huge.png：超过 20 MB，没有上传；这里只读取不超过 5 MB 的文件").wait_for()
         finally:
             browser.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import partial
 from html import escape
@@ -22,9 +23,14 @@ WIDE = ["wide-plot"]
 SLIDER_CLASS = "phone-full-row"
 UPLOAD_MB = 5          # the largest upload the tabs and the API read (a digit picture or a text): `uploaded`
 # The largest upload Gradio takes into its cache (app.MAX_FILE_SIZE): beyond it, Gradio's own client refuses the
-# file before sending it, with a message in English that no locale reaches; between the two, the callbacks say
-# in the reader's language that the file is too large (a phone's photo is often over UPLOAD_MB).
+# file before sending it, in an error toast (`refused_upload_script` says it in the page's language); between
+# the two, the callbacks say in the reader's language that the file is too large (a phone's photo is often
+# over UPLOAD_MB).
 CACHE_MB = 20
+# Gradio's client's sentence for such a file, in English on every page:
+# `File(s) exceed the maximum allowed size of 20.0 Mb: "photo.jpg"`.
+GRADIO_REFUSAL = r'^File\(s\) exceed the maximum allowed size of [^:]*: (.+)$'
+
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # Its events share one pool (concurrency_id) whose handlers hand their requests to the server's
 # `textgen.Writer` and wait: one thread writes them all, one model at a time, and a request that arrives in
@@ -70,6 +76,32 @@ def uploaded(value):
             raise UserError("errors.upload_too_big", name=os.path.basename(path), mb=UPLOAD_MB,
                             size=f"{size / 2 ** 20:.1f}")
     return value
+
+
+def refused_upload_script() -> str:
+    """The <script> that says Gradio's refusal of a file over CACHE_MB in the page's language: a watcher of the
+    page's text that replaces the client's English sentence with errors.upload_not_sent, the file names kept."""
+    said = {lang: i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB)
+            for lang in i18n.LANGUAGES}
+    return """<script>(function () {
+  var said = %s, refusal = new RegExp(%s);
+  function rewrite(node) {
+    var m = node.nodeValue && node.nodeValue.match(refusal);
+    if (m) node.nodeValue = (said[document.documentElement.lang] || said[%s]).replace('{names}', m[1].replace(/"/g, ''));
+  }
+  function scan(root) {
+    if (root.nodeType === 3) return rewrite(root);
+    if (root.nodeType !== 1) return;
+    var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), node;
+    while ((node = walk.nextNode())) rewrite(node);
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      if (r.type === 'characterData') rewrite(r.target);
+      r.addedNodes.forEach(scan);
+    });
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();</script>""" % (json.dumps(said, ensure_ascii=False), json.dumps(GRADIO_REFUSAL), json.dumps(i18n.DEFAULT))
 
 
 def notice(text: str) -> str:
