@@ -80,14 +80,22 @@ def uploaded(value):
 
 def refused_upload_script() -> str:
     """The <script> that says Gradio's refusal of a file over CACHE_MB in the page's language: a watcher of the
-    page's text that replaces the client's English sentence with errors.upload_not_sent, the file names kept."""
-    said = {lang: i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB)
-            for lang in i18n.LANGUAGES}
+    page's text that replaces the client's English sentence with errors.upload_not_sent, the file names kept,
+    and its toast's title ("Error") with errors.upload_not_sent_title."""
+    said = {lang: {"text": i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB),
+                   "title": i18n.t("errors.upload_not_sent_title", lang)} for lang in i18n.LANGUAGES}
     return """<script>(function () {
   var said = %s, refusal = new RegExp(%s);
   function rewrite(node) {
     var m = node.nodeValue && node.nodeValue.match(refusal);
-    if (m) node.nodeValue = (said[document.documentElement.lang] || said[%s]).replace('{names}', m[1].replace(/"/g, ''));
+    if (!m) return;
+    var words = said[document.documentElement.lang] || said[%s];
+    node.nodeValue = words.text.replace('{names}', m[1].replace(/"/g, ''));
+    var toast = node.parentElement && node.parentElement.closest('.toast-body');
+    var title = toast && toast.querySelector('.toast-title');
+    if (title && title.firstChild && title.firstChild.nodeType === 3 && title.firstChild.nodeValue.trim() === 'Error') {
+      title.firstChild.nodeValue = words.title + ' ';
+    }
   }
   function scan(root) {
     if (root.nodeType === 3) return rewrite(root);
