@@ -90,7 +90,8 @@ def refused_upload_script() -> str:
     var m = node.nodeValue && node.nodeValue.match(refusal);
     if (!m) return;
     var words = said[document.documentElement.lang] || said[%s];
-    node.nodeValue = words.text.replace('{names}', m[1].replace(/"/g, ''));
+    var names = m[1].replace(/"/g, '');
+    node.nodeValue = words.text.replace('{names}', function () { return names; });    // a name's $ kept as it is
     var toast = node.parentElement && node.parentElement.closest('.toast-body');
     var title = toast && toast.querySelector('.toast-title');
     if (title && title.firstChild && title.firstChild.nodeType === 3 && title.firstChild.nodeValue.trim() === 'Error') {
