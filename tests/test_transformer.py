@@ -403,3 +403,28 @@ def test_the_steps_gelu_is_the_exact_gelu_on_pytorchs_own_kernel():
     assert torch.equal(gelu(x[1:2]), got[1:2])
     odd = torch.randn(2, 95)
     assert torch.equal(gelu(odd), F.gelu(odd))
+
+
+def test_keys_and_values_grow_in_place_and_no_window_changes_under_another():
+    """`extend` gives what concatenation gives; a window made by the last `extend` of its buffer grows in it
+    (same memory, no copy of the window), a full buffer moves to a larger one, and an earlier state extended
+    again copies, so the keys of the window made from it first stay as they were."""
+    from seqcompare.models.transformer import GROW, extend
+
+    torch.manual_seed(0)
+    keys, values = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4)
+    steps = [torch.randn(2, 2, 3, 1, 4) for _ in range(GROW + 2)]
+    with torch.inference_mode():                   # as decoding runs (inference tensors keep no view base)
+        k, v = extend(keys, values, steps[0], context=64)
+        assert torch.equal(k, torch.cat([keys, steps[0][:, 0]], 2))
+        assert torch.equal(v, torch.cat([values, steps[0][:, 1]], 2))
+        k2, v2 = extend(k, v, steps[1], context=64)
+        assert k2.data_ptr() == k.data_ptr() and v2.data_ptr() == v.data_ptr()          # the same buffer
+        first = k2.clone()
+        again, _ = extend(k, v, steps[2], context=64)          # the earlier state, extended another way
+        assert again.data_ptr() != k2.data_ptr() and torch.equal(k2, first)
+        assert torch.equal(again[:, :, -1:], steps[2][:, 0]) and torch.equal(again[:, :, :-1], k)
+        for s in steps[3:]:                                     # past the buffer's room: moved, values kept
+            k2, v2 = extend(k2, v2, s, context=64)
+        expected = torch.cat([keys, *(s[:, 0] for s in steps[:2]), *(s[:, 0] for s in steps[3:])], 2)
+        assert torch.equal(k2, expected) and k2.shape[2] == 5 + GROW + 1

@@ -57,23 +57,50 @@ class Window(NamedTuple):
         return Window(padded(lambda w: w.tokens, 1), cache, pad if bool(pad.any()) else None)
 
 
-def positions(pad: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
-    """The rows of a padded window sorted by their padding (`order`), and each run of equal padding in that
-    order as (start, end, padding): the rows at one position."""
-    pad, order = pad.sort(stable=True)
-    values, counts = torch.unique_consecutive(pad, return_counts=True)
-    ends = counts.cumsum(0).tolist()
-    return order, [(end - n, end, p) for end, n, p in zip(ends, counts.tolist(), values.tolist())]
+def positions(pad: torch.Tensor) -> list[tuple[slice | torch.Tensor, int]]:
+    """The rows of a padded window grouped by their padding, as (rows, padding): the rows at one position, a
+    slice of the batch when they sit together in it (one row per position, a request's beams), else their
+    indices."""
+    rows: dict[int, list[int]] = {}
+    for i, p in enumerate(pad.tolist()):
+        rows.setdefault(p, []).append(i)
+    return [(slice(r[0], r[-1] + 1) if r[-1] - r[0] == len(r) - 1 else torch.tensor(r, device=pad.device), p)
+            for p, r in rows.items()]
 
 
-def attend_apart(q, k, v, order: torch.Tensor, runs: list[tuple[int, int, int]]) -> torch.Tensor:
+def attend_apart(q, k, v, groups: list[tuple[slice | torch.Tensor, int]]) -> torch.Tensor:
     """Attention of one new query per row (q (B, heads, 1, d)) over its own row's keys only (k, v: (B, heads,
-    W, d), each row's first `padding` positions not its own): the rows at one position together, over exactly
-    their keys, so that each row's sums are those it gets alone (a mask over the padded width rounds them
-    otherwise, which int8's rounding of the next product can turn into another character)."""
-    q, k, v = q[order], k[order], v[order]
-    y = torch.cat([F.scaled_dot_product_attention(q[a:b], k[a:b, :, p:], v[a:b, :, p:]) for a, b, p in runs])
-    return y[order.argsort()]
+    W, d), each row's first `padding` positions not its own): the rows at one position (`positions`) together,
+    over exactly their keys, so that each row's sums are those it gets alone (a mask over the padded width
+    rounds them otherwise, which int8's rounding of the next product can turn into another character). A
+    group that is a slice of the batch reads its keys where they are; only scattered rows are gathered."""
+    y = torch.empty_like(q)
+    for rows, p in groups:
+        y[rows] = F.scaled_dot_product_attention(q[rows], k[rows, :, p:], v[rows, :, p:])
+    return y
+
+
+GROW = 32                  # positions a key/value buffer holds beyond the window that fills it (`extend`)
+
+
+def extend(keys: torch.Tensor, values: torch.Tensor, new: torch.Tensor, context: int):
+    """A window's keys and values (B, heads, W, d) with one more position (new: (B, 2, heads, 1, d), its key and
+    value), as views of a buffer (B, 2, heads, W + GROW at most context, d) that holds them. When `keys` and
+    `values` are such views, made by the last `extend` of their buffer, the new position is written in place,
+    so a step costs the same at any W and for any batch (concatenating copies every row's whole window each
+    step); otherwise (a window read by `run`, rows taken out of a batch, an earlier state stepped again, a full
+    buffer) they are copied into a new buffer first. No window's keys change under it."""
+    B, H, W, d = keys.shape
+    buffer = getattr(keys, "buffer", None)
+    if (buffer is None or getattr(values, "buffer", None) is not buffer or buffer.written != W
+            or W == buffer.shape[3]):
+        buffer = keys.new_empty(B, 2, H, min(W + GROW, max(context, W + 1)), d)
+        buffer[:, 0, :, :W], buffer[:, 1, :, :W] = keys, values
+    buffer[:, :, :, W:W + 1] = new
+    buffer.written = W + 1
+    keys, values = buffer[:, 0, :, :W + 1], buffer[:, 1, :, :W + 1]
+    keys.buffer = values.buffer = buffer           # the views know their buffer (inference tensors keep no _base)
+    return keys, values
 
 
 @dataclass
@@ -238,10 +265,10 @@ class TransformerLM(nn.Module):
         x = embed[tokens[:, 0]] + position[past if groups is None else past - state.pad]  # (B, C)
         new_cache = []
         for (ln1_w, ln1_b, qkv, proj, ln2_w, ln2_b, fc, out), (k_past, v_past) in zip(layers, state.cache):
-            q, k, v = qkv(F.layer_norm(x, (C,), ln1_w, ln1_b)).view(B, 3, H, 1, C // H).unbind(1)
-            k, v = torch.cat([k_past, k], 2), torch.cat([v_past, v], 2)
+            qkv_out = qkv(F.layer_norm(x, (C,), ln1_w, ln1_b)).view(B, 3, H, 1, C // H)
+            q, (k, v) = qkv_out[:, 0], extend(k_past, v_past, qkv_out[:, 1:], self.cfg.context)
             y = (F.scaled_dot_product_attention(q, k, v) if groups is None       # a new query sees every key …
-                 else attend_apart(q, k, v, *groups)).view(B, C)                 # … of its own row
+                 else attend_apart(q, k, v, groups)).view(B, C)                  # … of its own row
             x = x + proj(y)
             x = x + out(gelu(fc(F.layer_norm(x, (C,), ln2_w, ln2_b))))
             new_cache.append((k, v))
