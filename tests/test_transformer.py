@@ -428,3 +428,26 @@ def test_keys_and_values_grow_in_place_and_no_window_changes_under_another():
             k2, v2 = extend(k2, v2, s, context=64)
         expected = torch.cat([keys, *(s[:, 0] for s in steps[:2]), *(s[:, 0] for s in steps[3:])], 2)
         assert torch.equal(k2, expected) and k2.shape[2] == 5 + GROW + 1
+
+
+def test_rows_at_one_position_attend_together_wherever_they_sit_in_the_batch():
+    """`positions` groups the rows of a padded window by their padding: a slice where they sit together, their
+    indices where they are scattered; `attend_apart` gives every row the attention it gets alone, over exactly
+    its own keys."""
+    from seqcompare.models.transformer import attend_apart, positions
+
+    torch.manual_seed(0)
+    pad = torch.tensor([0, 3, 3, 7, 0])
+    groups = positions(pad)
+    assert [(r if isinstance(r, slice) else r.tolist(), p) for r, p in groups] == \
+        [([0, 4], 0), (slice(1, 3), 3), (slice(3, 4), 7)]
+    q, k, v = torch.randn(5, 2, 1, 4), torch.randn(5, 2, 9, 4), torch.randn(5, 2, 9, 4)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                  # as the server runs (with more, the kernel splits a batch its own way)
+    try:
+        got = attend_apart(q, k, v, groups)
+        for i, p in enumerate(pad.tolist()):
+            own = k[i:i + 1, :, p:].contiguous(), v[i:i + 1, :, p:].contiguous()
+            assert torch.equal(got[i:i + 1], F.scaled_dot_product_attention(q[i:i + 1], *own))
+    finally:
+        torch.set_num_threads(threads)
