@@ -282,4 +282,6 @@ def test_the_precision_paragraph_gives_the_transformer_to_lstm_ratio_at_fp32():
         assert f"at fp32 the Transformer took {ratio:.2f}× the LSTM's time" in text
     assert precision_table.transformer_to_lstm({"lstm": {"fp32": 30.0}}) == ""
     assert precision_table.transformer_to_lstm({"lstm": {"fp32": 30.0}, "transformer": {"fp32": 45.0}}) \
-        == "; at fp32 the Transformer took 1.50× the LSTM's time (bar: 1.5×)"
+        == "; at fp32 the Transformer took 1.50× the LSTM's time, within the 1.5× bar"
+    assert precision_table.transformer_to_lstm({"lstm": {"fp32": 30.0}, "transformer": {"fp32": 48.6}}) \
+        == "; at fp32 the Transformer took 1.62× the LSTM's time, over the 1.5× bar"

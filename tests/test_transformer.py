@@ -451,3 +451,17 @@ def test_rows_at_one_position_attend_together_wherever_they_sit_in_the_batch():
             assert torch.equal(got[i:i + 1], F.scaled_dot_product_attention(q[i:i + 1], *own))
     finally:
         torch.set_num_threads(threads)
+
+
+
+def test_a_decoding_step_with_gradients_keeps_the_earlier_steps_differentiable(tiny, vocab):
+    """With gradients recorded, keys and values are not written in place (`extend`): an earlier step's logits
+    still backpropagate after later steps, into the embedding."""
+    x = torch.randint(0, len(vocab), (2, 6))
+    _, state = tiny(x[:, :3])
+    first, state = tiny.step(x[:, 3:4], state)
+    for t in range(4, 6):
+        _, state = tiny.step(x[:, t:t + 1], state)
+    first.sum().backward()
+    assert tiny.embed.weight.grad is not None and tiny.embed.weight.grad.abs().sum() > 0
+    tiny.zero_grad()

@@ -87,13 +87,14 @@ def extend(keys: torch.Tensor, values: torch.Tensor, new: torch.Tensor, context:
     """A window's keys and values (B, heads, W, d) with one more position (new: (B, 2, heads, 1, d), its key and
     value), as views of a buffer (B, 2, heads, W + GROW at most context, d) that holds them. When `keys` and
     `values` are such views, made by the last `extend` of their buffer, the new position is written in place,
-    so a step costs the same at any W and for any batch (concatenating copies every row's whole window each
-    step); otherwise (a window read by `run`, rows taken out of a batch, an earlier state stepped again, a full
-    buffer) they are copied into a new buffer first. No window's keys change under it."""
+    so a batch that goes on step after step copies no window (concatenating copies every row's whole window
+    each step); otherwise (a window read by `run`, rows taken out of a batch or merged into one, an earlier
+    state stepped again, a full buffer, or gradients being recorded, which an in-place write would break) they
+    are copied into a new buffer first. No window's keys change under it."""
     B, H, W, d = keys.shape
     buffer = getattr(keys, "buffer", None)
     if (buffer is None or getattr(values, "buffer", None) is not buffer or buffer.written != W
-            or W == buffer.shape[3]):
+            or W == buffer.shape[3] or torch.is_grad_enabled()):
         buffer = keys.new_empty(B, 2, H, min(W + GROW, max(context, W + 1)), d)
         buffer[:, 0, :, :W], buffer[:, 1, :, :W] = keys, values
     buffer[:, :, :, W:W + 1] = new
