@@ -117,9 +117,9 @@ def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
             zh.goto(app_url)
             zh.get_by_role("tab", name="手写数字", exact=True).click()
             zh.get_by_role("tab", name="上传或选择示例").click()
-            named = oversized.rename(oversized.with_name("照片$&.png"))    # a name kept as it is, $ and all
+            named = oversized.rename(oversized.with_name('照片"$&.png'))   # a name kept as it is, " and $ too
             zh.locator("#digit-upload input[type=file]").set_input_files(str(named))
-            zh.locator(".toast-body").get_by_text("照片$&.png：超过 20 MB，没有上传；这里只读取不超过 5 MB 的文件").wait_for()
+            zh.locator(".toast-body").get_by_text('照片"$&.png：超过 20 MB，没有上传；这里只读取不超过 5 MB 的文件').wait_for()
             assert zh.locator(".toast-body .toast-title").inner_text().strip() == "错误"
         finally:
             browser.close()

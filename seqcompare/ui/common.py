@@ -90,7 +90,7 @@ def refused_upload_script() -> str:
     var m = node.nodeValue && node.nodeValue.match(refusal);
     if (!m) return;
     var words = said[document.documentElement.lang] || said[%s];
-    var names = m[1].replace(/"/g, '');
+    var names = m[1].replace(/^"|"$/g, '').split('", "').join(', ');       // Gradio quotes each name
     node.nodeValue = words.text.replace('{names}', function () { return names; });    // a name's $ kept as it is
     var toast = node.parentElement && node.parentElement.closest('.toast-body');
     var title = toast && toast.querySelector('.toast-title');
