@@ -115,14 +115,12 @@ class TransformerLMConfig:
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
-    """The exact GELU of x (B, N) on PyTorch's own vectorised kernel. `F.gelu` hands a contiguous float tensor
-    to oneDNN, whose call costs more than the arithmetic at one row (docs/precision.md, "Per-step work"); a
-    transposed view of the same values is not contiguous, so it takes the native kernel. The same function:
-    the two agree to float rounding, and each value is computed alone, so a row's result does not depend on
-    its batch."""
+    """The exact GELU of x (B, N), N even (the MLP's 4 × width), on PyTorch's own vectorised kernel. `F.gelu`
+    hands a contiguous float tensor to oneDNN, whose call costs more than the arithmetic at one row
+    (docs/precision.md, "Per-step work"); a transposed view of the same values is not contiguous, so it takes
+    the native kernel. The same function: the two agree to float rounding, and each value is computed alone,
+    so a row's result does not depend on its batch."""
     B, N = x.shape
-    if N % 2:
-        return F.gelu(x)
     return F.gelu(x.view(B, 2, N // 2).transpose(1, 2)).transpose(1, 2).reshape(B, N)
 
 

@@ -81,7 +81,8 @@ def uploaded(value):
 def refused_upload_script() -> str:
     """The <script> that says Gradio's refusal of a file over CACHE_MB in the page's language: a watcher of the
     page's text that replaces the client's English sentence with errors.upload_not_sent, the file names kept,
-    and its toast's title ("Error") with errors.upload_not_sent_title."""
+    and its toast's title ("Error") with errors.upload_not_sent_title. The page's language is <html lang>, which
+    locale.EarlyLanguage sets before Gradio starts (English when it sets none)."""
     said = {lang: {"text": i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB),
                    "title": i18n.t("errors.upload_not_sent_title", lang)} for lang in i18n.LANGUAGES}
     return """<script>(function () {
