@@ -66,9 +66,12 @@ class DynamicInt8Linear(RowLinear):
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
 
     def rows(self, x: torch.Tensor) -> torch.Tensor:
-        step = x.float().abs().amax(1, keepdim=True).clamp_(min=1e-12).div_(127)     # each row's own scale
-        y = torch._int_mm(torch.round(x / step).to(torch.int8), self.weight.t()).float().mul_(step).mul_(self.scale)
-        return (y if self.bias is None else y.add_(self.bias)).to(x.dtype)
+        a = x if x.dtype == torch.float32 else x.float()
+        step = a.abs().amax(1, keepdim=True).clamp_(min=1e-12).div_(127)             # each row's own scale
+        sums = torch._int_mm(a.div(step).round_().to(torch.int8), self.weight.t())    # exact int32 sums
+        scale = step * self.scale                                 # (rows, out): each row's and each output's
+        y = sums * scale if self.bias is None else torch.addcmul(self.bias, sums, scale)   # int32 → float32 here
+        return y if y.dtype == x.dtype else y.to(x.dtype)
 
 
 class Int8Cells(nn.Module):
