@@ -68,9 +68,10 @@ def bench_textgen(folder: Path, runs: int, precision: str | None = None) -> dict
     spread, spread_outs = timed(lambda: bank.generate_many(apart, stop_at_end=False), max(3, runs // 10))
     burst_ms = lambda outs: {n: round(statistics.median(o[0]["models"][n]["ms"] for o in outs), 1) for n in bank.models}
     floors = {n: floor(m, per_model[n]["median"]) for n, m in bank.served.items()}
+    steps = {n: anatomy(m, max(3, min(15, runs // 3))) for n, m in bank.models.items()}      # the fp32 models
     return {"request": "100 characters from 早餐, all models (written on past a review's end)",
             "total_ms": summary(total), "model_ms": per_model, "precision": bank.plans,
-            "floor_ms": {n: f["floor_ms"] for n, f in floors.items()}, "floor": floors,
+            "floor_ms": {n: f["floor_ms"] for n, f in floors.items()}, "floor": floors, "fp32_step": steps,
             "chars_per_second": {n: round(v) for n, v in chars.items()},
             "burst": {"requests": BURST, "batched_ms": summary(together),
                       "one_at_a_time_ms": round(statistics.median(total) * BURST, 1), "model_ms": burst_ms(together_outs),
@@ -98,6 +99,43 @@ def floor(model, model_ms: float, repeats: int = 200) -> dict:
     floor_ms = round(matvec_us * 100 / 1000, 3)
     return {"bytes_per_char": nbytes, "matvec_us": round(matvec_us, 1), "floor_ms": floor_ms,
             "times_floor": round(model_ms / floor_ms, 2)}
+
+
+def anatomy(model, rounds: int, steps: int = 100) -> dict:
+    """One decoding step of a float32 text model against its matrix products alone (`step_products`: the same
+    weights in the same order, one row each), µs per step, medians of `rounds` runs of `steps` greedy steps
+    from a three-character seed, the two taking turns. The rest of a step (norms, attention, the cell's
+    nonlinearities, the argmax, the step's bookkeeping) is their difference."""
+    import torch.nn.functional as F
+
+    from seqcompare.textgen.decode import step
+
+    products = [(torch.randn(1, w.shape[1]), w, b) for w, b in model.step_products()]
+
+    def whole() -> float:
+        logits, state = model(torch.tensor([[1, 2, 3]]))
+        logits = logits[:, -1]
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            logits, state = step(model, [int(logits[0].argmax())], state)
+        return time.perf_counter() - t0
+
+    def alone() -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            for x, w, b in products:
+                F.linear(x, w, b)
+        return time.perf_counter() - t0
+
+    times = {"step": [], "products": []}
+    with torch.inference_mode():
+        whole(), alone()                                            # warm-up
+        for _ in range(rounds):
+            times["step"].append(whole())
+            times["products"].append(alone())
+    step_us, products_us = (round(statistics.median(times[k]) / steps * 1e6, 1) for k in ("step", "products"))
+    return {"products": len(products), "step_us": step_us, "products_us": products_us,
+            "rest_us": round(step_us - products_us, 1)}
 
 
 TEXT_200 = ("早餐很丰富，房间干净整洁，服务员的态度也很热情。酒店离地铁站很近，出行方便，周围吃饭的地方也多。" * 5)[:200]

@@ -172,7 +172,7 @@ def precision_block(root: Path) -> str:
             "layer and the cells; int8-head: the output layer alone; int8+bf16: the output layer in int8 and the "
             "rest in bfloat16). The digit and review classifiers are served in fp32 (no layer large enough to gain). Analysis views always run in fp32.\n\n"
             + "\n\n".join(parts))
-    return text + floor_text(root)
+    return text + floor_text(root) + step_text(root)
 
 
 TRANSFORMER_BAR = 1.5      # the Transformer's generation time at most 1.5× the LSTM's, both at fp32
@@ -256,3 +256,27 @@ def floor_text(root: Path) -> str:
             "once, so 100 characters cannot take less than 100 matrix-vector products over as many bytes.\n\n"
             + table(["model", "precision", "MB read per character", "µs per product of those bytes",
                      "floor ms / 100 chars", "model ms", "× floor"], rows))
+
+
+def step_text(root: Path) -> str:
+    """The bench's anatomy of one float32 step (`bench.anatomy`): per text model, its matrix products alone
+    against the whole step, and the Transformer's figures as multiples of the LSTM's."""
+    from seqcompare.results import label, machines, read, table
+
+    b = read(root / "checkpoints" / "bench.json") or {}
+    steps = b.get("textgen", {}).get("fp32_step")
+    if not steps:
+        return ""
+    rows = [[label(n), str(s["products"]), f"{s['products_us']:.0f}", f"{s['rest_us']:.0f}", f"{s['step_us']:.0f}"]
+            for n, s in steps.items()]
+    text = ("\n\n**One float32 step** (`bench`, textgen; " + machines(b) + "): 100 greedy steps from a three-character "
+            "seed, taking turns with the step's matrix products alone (`step_products`: the same weights in the same "
+            "order, one row each); µs per step, medians. The rest is the norms, attention, the cell's "
+            "nonlinearities, the argmax and the step's bookkeeping.\n\n"
+            + table(["model", "matrix products", "products alone µs", "the rest µs", "whole step µs"], rows))
+    if "transformer" in steps and "lstm" in steps:
+        t, l = steps["transformer"], steps["lstm"]
+        text += (f"\n\nThe Transformer's step took {t['step_us'] / l['step_us']:.2f}× the LSTM's: its "
+                 f"{t['products']} products alone {t['products_us'] / l['products_us']:.2f}× the LSTM's "
+                 f"{l['products']}, and the rest {t['rest_us'] / l['rest_us']:.2f}× the LSTM's rest.")
+    return text

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from seqcompare import CELLS, checkpoints, digits
 from seqcompare.models import (ReviewClassifier, ReviewClassifierConfig, RowClassifier, RowClassifierConfig,
@@ -110,3 +111,34 @@ def test_single_steps_through_the_cell_kernels_match_the_whole_sequence(cell, la
     for a, b in zip(state if cell == "lstm" else [state], full_state if cell == "lstm" else [full_state]):
         torch.testing.assert_close(a, b)
     assert not torch.equal(torch.cat(outs, 1)[:, 1:], torch.cat(outs, 1)[:, :-1])    # the state moved on
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_step_products_are_the_matrices_a_step_multiplies_in_order(cell, layers):
+    """`CharLM.step_products` (bench's anatomy of a step): each layer's input and recurrent products, then the
+    output layer; their widths chain, every one of them changes the step's logits, and for the tanh RNN the
+    first two give the new hidden state and the last its logits."""
+    from seqcompare.models import CharLM, CharLMConfig
+
+    torch.manual_seed(0)
+    model = CharLM(CharLMConfig(cell=cell, vocab_size=30, embed_size=8, hidden_size=12, num_layers=layers,
+                                dropout=0.0)).eval()
+    products = model.step_products()
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    assert len(products) == 2 * layers + 1 and products[-1][0] is model.decoder.weight
+    assert [w.shape for w, _ in products] == [(gates * 12, 8 if i < 2 else 12) if i % 2 == 0 else (gates * 12, 12)
+                                              for i in range(2 * layers)] + [(30, 12)]
+    tokens = torch.tensor([[3], [7]])
+    with torch.no_grad():
+        _, state = model.step(torch.tensor([[1], [2]]))                 # a state that is not zero
+        logits, _ = model.step(tokens, state)
+        if cell == "rnn" and layers == 1:
+            (w_ih, b_ih), (w_hh, b_hh), (w_out, b_out) = products
+            h = torch.tanh(F.linear(model.embed.weight[tokens[:, 0]], w_ih, b_ih) + F.linear(state[0], w_hh, b_hh))
+            torch.testing.assert_close(logits[:, 0], F.linear(h, w_out, b_out))
+        for i, (w, _) in enumerate(products):
+            kept = w.clone()
+            w.mul_(2)
+            assert not torch.equal(model.step(tokens, state)[0], logits), i
+            w.copy_(kept)

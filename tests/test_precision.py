@@ -285,3 +285,18 @@ def test_the_precision_paragraph_gives_the_transformer_to_lstm_ratio_at_fp32():
         == "; at fp32 the Transformer took 1.50× the LSTM's time, within the 1.5× bar"
     assert precision_table.transformer_to_lstm({"lstm": {"fp32": 30.0}, "transformer": {"fp32": 48.6}}) \
         == "; at fp32 the Transformer took 1.62× the LSTM's time, over the 1.5× bar"
+
+
+def test_the_precision_doc_takes_one_float32_step_apart_from_the_bench():
+    """docs/precision.md's block shows the bench's anatomy of a float32 step (`textgen.fp32_step`): per model its
+    products alone, the rest and the whole step, and the Transformer's figures as multiples of the LSTM's."""
+    from seqcompare import precision_table
+    from seqcompare.results import read
+
+    steps = read(CHECKPOINTS / "bench.json")["textgen"]["fp32_step"]
+    text = precision_table.precision_block(CHECKPOINTS.parent)
+    t, l = steps["transformer"], steps["lstm"]
+    assert (f"| Transformer | {t['products']} | {t['products_us']:.0f} | {t['rest_us']:.0f} | "
+            f"{t['step_us']:.0f} |") in text
+    assert (f"The Transformer's step took {t['step_us'] / l['step_us']:.2f}× the LSTM's: its {t['products']} "
+            f"products alone {t['products_us'] / l['products_us']:.2f}× the LSTM's {l['products']}") in text

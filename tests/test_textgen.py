@@ -201,6 +201,11 @@ def test_bench_keeps_its_shape_and_times_a_burst():
     for name, f in r["floor"].items():
         assert f["floor_ms"] == r["floor_ms"][name] > 0 and f["bytes_per_char"] > 1_000_000
         assert f["times_floor"] == pytest.approx(r["model_ms"][name]["median"] / f["floor_ms"], rel=0.01)
+    # one float32 step against its matrix products alone: three for a one-layer cell, four a block and the head
+    assert {n: s["products"] for n, s in r["fp32_step"].items()} == {"rnn": 3, "lstm": 3, "gru": 3, "transformer": 13}
+    for s in r["fp32_step"].values():
+        assert s["step_us"] > 0 and s["products_us"] > 0 and s["rest_us"] == pytest.approx(
+            s["step_us"] - s["products_us"], abs=0.11)
     fp32 = bench.bench_textgen(CHECKPOINTS / "hotel", 1, precision="fp32")
     assert set(fp32["precision"].values()) == {"fp32"}
     assert fp32["floor"]["lstm"]["bytes_per_char"] > 1.5 * r["floor"]["lstm"]["bytes_per_char"] or \

@@ -462,3 +462,22 @@ def test_a_decoding_step_with_gradients_keeps_the_earlier_steps_differentiable(t
     first.sum().backward()
     assert tiny.embed.weight.grad is not None and tiny.embed.weight.grad.abs().sum() > 0
     tiny.zero_grad()
+
+
+def test_step_products_are_the_matrices_a_step_multiplies_in_order(tiny, vocab):
+    """`TransformerLM.step_products` (bench's anatomy of a step): every block's attention input and output
+    projections and its MLP's two layers, in order, then the tied output layer; each changes the step's logits."""
+    products = tiny.step_products()
+    width = tiny.cfg.width
+    assert len(products) == 4 * tiny.cfg.layers + 1 and products[-1] == (tiny.embed.weight, None)
+    assert [w.shape for w, _ in products] == [(3 * width, width), (width, width), (4 * width, width),
+                                              (width, 4 * width)] * tiny.cfg.layers + [(len(vocab), width)]
+    with torch.inference_mode():
+        _, state = tiny(torch.tensor([[1, 2, 3]]))
+    with torch.no_grad():
+        logits, _ = tiny.step(torch.tensor([[4]]), state)
+        for i, (w, _) in enumerate(products):
+            kept = w.clone()
+            w.mul_(2)
+            assert not torch.equal(tiny.step(torch.tensor([[4]]), state)[0], logits), i
+            w.copy_(kept)

@@ -60,6 +60,17 @@ class CharLM(nn.Module):
         """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
         return self.decoder.weight, self.decoder.bias
 
+    def step_products(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The matrix products one `step` of the float32 model computes, in order, as (weight, bias): each
+        layer's input and recurrent products (inside PyTorch's cell kernel), then the output layer."""
+        flat, per = self.rnn._flat_weights, len(self.rnn._flat_weights) // self.rnn.num_layers
+        products = []
+        for layer in range(self.rnn.num_layers):
+            w_ih, w_hh, *biases = flat[layer * per:(layer + 1) * per]
+            b_ih, b_hh = biases or (None, None)
+            products += [(w_ih, b_ih), (w_hh, b_hh)]
+        return products + [self.output_weights()]
+
     def int8(self, everything: bool = True, dynamic: bool = False) -> None:
         """Serve the output layer in int8 and, with `everything`, the cell's matrices too: weight-only
         (`Int8Linear`), or with `dynamic` int8 activations too (`DynamicInt8Linear`); in place, on a served

@@ -294,6 +294,14 @@ class TransformerLM(nn.Module):
         """The output layer's (weight, bias), which serving may replace (`precision.convert`)."""
         return self.embed.weight, None
 
+    def step_products(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The matrix products one `step` of the float32 model computes, in order, as (weight, bias): each
+        block's attention input and output projections and its MLP's two layers, then the tied output layer."""
+        products = []
+        for b in self.blocks:
+            products += [(layer.weight, layer.bias) for layer in (b.attn.qkv, b.attn.proj, b.mlp[0], b.mlp[2])]
+        return products + [self.output_weights()]
+
     def int8(self, everything: bool = True, dynamic: bool = False) -> None:
         """Serve the output layer in int8 (a copy of the tied embedding, which stays float for reading
         characters in) and, with `everything`, every block's linear layers in weight-only int8 too; in place,
