@@ -103,9 +103,10 @@ def floor(model, model_ms: float, repeats: int = 200) -> dict:
 
 def anatomy(model, rounds: int, steps: int = 100) -> dict:
     """One decoding step of a float32 text model against its matrix products alone (`step_products`: the same
-    weights in the same order, one row each), µs per step, medians of `rounds` runs of `steps` greedy steps
-    from a three-character seed, the two taking turns. The rest of a step (norms, attention, the cell's
-    nonlinearities, the argmax, the step's bookkeeping) is their difference."""
+    weights, layer by layer, one row each), µs per step, medians of `rounds` runs of `steps` greedy steps
+    from a three-character seed, the two taking turns. The rest is their difference: the model's other
+    operations (norms, attention, GELU; the cell's nonlinearities) and the decoding loop's own work around
+    the model (the input tensor, the masked unknown character, the argmax), which is alike for every model."""
     import torch.nn.functional as F
 
     from seqcompare.textgen.decode import step

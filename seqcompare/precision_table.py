@@ -270,13 +270,14 @@ def step_text(root: Path) -> str:
     rows = [[label(n), str(s["products"]), f"{s['products_us']:.0f}", f"{s['rest_us']:.0f}", f"{s['step_us']:.0f}"]
             for n, s in steps.items()]
     text = ("\n\n**One float32 step** (`bench`, textgen; " + machines(b) + "): 100 greedy steps from a three-character "
-            "seed, taking turns with the step's matrix products alone (`step_products`: the same weights in the same "
-            "order, one row each); µs per step, medians. The rest is the norms, attention, the cell's "
-            "nonlinearities, the argmax and the step's bookkeeping.\n\n"
+            "seed, taking turns with the step's matrix products alone (`step_products`: the same weights, layer by "
+            "layer, one row each); µs per step, medians. The rest is the model's other operations (norms, "
+            "attention, GELU; the cell's nonlinearities) and the decoding loop's own work around the model (the "
+            "input tensor, the masked unknown character, the argmax), which is alike for every model.\n\n"
             + table(["model", "matrix products", "products alone µs", "the rest µs", "whole step µs"], rows))
     if "transformer" in steps and "lstm" in steps:
         t, l = steps["transformer"], steps["lstm"]
         text += (f"\n\nThe Transformer's step took {t['step_us'] / l['step_us']:.2f}× the LSTM's: its "
                  f"{t['products']} products alone {t['products_us'] / l['products_us']:.2f}× the LSTM's "
-                 f"{l['products']}, and the rest {t['rest_us'] / l['rest_us']:.2f}× the LSTM's rest.")
+                 f"{l['products']}, and the rest {t['rest_us']:.0f} against {l['rest_us']:.0f} µs.")
     return text

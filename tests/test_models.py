@@ -115,20 +115,20 @@ def test_single_steps_through_the_cell_kernels_match_the_whole_sequence(cell, la
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 2])
-def test_step_products_are_the_matrices_a_step_multiplies_in_order(cell, layers):
-    """`CharLM.step_products` (bench's anatomy of a step): each layer's input and recurrent products, then the
-    output layer; their widths chain, every one of them changes the step's logits, and for the tanh RNN the
-    first two give the new hidden state and the last its logits."""
+def test_step_products_are_the_matrices_a_step_multiplies(cell, layers):
+    """`CharLM.step_products` (bench's anatomy of a step): each layer's input and recurrent weights with their
+    own biases, layer by layer, then the output layer; every one of them changes the step's logits, and for the
+    tanh RNN the first two give the new hidden state and the last its logits."""
     from seqcompare.models import CharLM, CharLMConfig
 
     torch.manual_seed(0)
     model = CharLM(CharLMConfig(cell=cell, vocab_size=30, embed_size=8, hidden_size=12, num_layers=layers,
                                 dropout=0.0)).eval()
     products = model.step_products()
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    assert len(products) == 2 * layers + 1 and products[-1][0] is model.decoder.weight
-    assert [w.shape for w, _ in products] == [(gates * 12, 8 if i < 2 else 12) if i % 2 == 0 else (gates * 12, 12)
-                                              for i in range(2 * layers)] + [(30, 12)]
+    rnn = model.rnn
+    want = [(getattr(rnn, f"weight_{kind}_l{k}"), getattr(rnn, f"bias_{kind}_l{k}"))
+            for k in range(layers) for kind in ("ih", "hh")] + [(model.decoder.weight, model.decoder.bias)]
+    assert len(products) == len(want) and all(w is a and b is c for (w, b), (a, c) in zip(products, want))
     tokens = torch.tensor([[3], [7]])
     with torch.no_grad():
         _, state = model.step(torch.tensor([[1], [2]]))                 # a state that is not zero

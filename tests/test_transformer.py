@@ -468,10 +468,9 @@ def test_step_products_are_the_matrices_a_step_multiplies_in_order(tiny, vocab):
     """`TransformerLM.step_products` (bench's anatomy of a step): every block's attention input and output
     projections and its MLP's two layers, in order, then the tied output layer; each changes the step's logits."""
     products = tiny.step_products()
-    width = tiny.cfg.width
-    assert len(products) == 4 * tiny.cfg.layers + 1 and products[-1] == (tiny.embed.weight, None)
-    assert [w.shape for w, _ in products] == [(3 * width, width), (width, width), (4 * width, width),
-                                              (width, 4 * width)] * tiny.cfg.layers + [(len(vocab), width)]
+    want = [(layer.weight, layer.bias) for block in tiny.blocks
+            for layer in (block.attn.qkv, block.attn.proj, block.mlp[0], block.mlp[2])] + [(tiny.embed.weight, None)]
+    assert len(products) == len(want) and all(w is a and b is c for (w, b), (a, c) in zip(products, want))
     with torch.inference_mode():
         _, state = tiny(torch.tensor([[1, 2, 3]]))
     with torch.no_grad():

@@ -61,8 +61,9 @@ class CharLM(nn.Module):
         return self.decoder.weight, self.decoder.bias
 
     def step_products(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-        """The matrix products one `step` of the float32 model computes, in order, as (weight, bias): each
-        layer's input and recurrent products (inside PyTorch's cell kernel), then the output layer."""
+        """The matrix products one `step` of the float32 model computes, as (weight, bias), layer by layer: each
+        layer's input and recurrent products (PyTorch's cell kernel computes both, in its own order), then the
+        output layer."""
         flat, per = self.rnn._flat_weights, len(self.rnn._flat_weights) // self.rnn.num_layers
         products = []
         for layer in range(self.rnn.num_layers):
