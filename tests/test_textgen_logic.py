@@ -65,3 +65,20 @@ def test_textbook_count_differs_by_one_bias_per_gate():
     assert model.textbook_count() == sum(p.numel() for p in model.parameters()) - 4 * 16
     two = CharLM(CharLMConfig(cell="gru", vocab_size=50, embed_size=8, hidden_size=16, num_layers=2))
     assert two.textbook_count() == sum(p.numel() for p in two.parameters()) - 2 * 3 * 16
+
+
+def test_the_summary_takes_one_float32_step_apart_when_the_bench_did():
+    """The text models' paragraph (README and Text generation tab) gives the bench's anatomy of a float32 step,
+    the Transformer's beside the LSTM's, in each language; without that measurement it says nothing of it."""
+    from seqcompare import textgen
+
+    meta = {n: {"validation": {"bpc": b}, "parameters": p} for n, b, p in (("lstm", 4.9, 100), ("transformer", 4.8, 90))}
+    step = {"lstm": {"products": 3, "step_us": 300.4, "products_us": 200.2, "rest_us": 100.2},
+            "transformer": {"products": 13, "step_us": 520.0, "products_us": 240.4, "rest_us": 279.6}}
+    bench = {"textgen": {"model_ms": {"lstm": {"median": 23.0}, "transformer": {"median": 54.0}}, "fp32_step": step}}
+    en, zh = textgen.summary(meta, bench), textgen.summary(meta, bench, "zh-CN")
+    assert ("the Transformer multiplies 13 matrices (240 µs for the products alone) and spends 280 µs on everything "
+            "else") in en and "the LSTM multiplies 3 (200 µs) and spends 100 µs on the rest." in en
+    assert "Transformer 做 13 次矩阵乘法（仅乘法 240 微秒）" in zh and "LSTM 做 3 次（200 微秒），其余 100 微秒" in zh
+    del bench["textgen"]["fp32_step"]
+    assert "float32" not in textgen.summary(meta, bench) and "Writing 100 characters" in textgen.summary(meta, bench)

@@ -8,7 +8,8 @@ from seqcompare.i18n import t
 
 def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") -> str:
     """One paragraph of what the measured numbers show, side by side: bits per character, parameters,
-    training speed and generation speed. Only what the checkpoints and the benchmark measured."""
+    training speed, generation speed and one float32 step taken apart. Only what the checkpoints and the
+    benchmark measured."""
     if not meta:
         return ""
     from seqcompare.plots import label
@@ -31,4 +32,10 @@ def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") 
     if gen:
         parts.append(t("textgen.summary.writing", lang, times=", ".join(
             f"{label(n)} {v['median']:.0f} ms" for n, v in gen.items() if n in meta)))
+    steps = (bench or {}).get("textgen", {}).get("fp32_step", {})
+    if "transformer" in steps and "lstm" in steps:                 # one float32 step taken apart (`bench.anatomy`)
+        tr, ls = steps["transformer"], steps["lstm"]
+        parts.append(t("textgen.summary.step", lang, tp=tr["products"], tpu=f"{tr['products_us']:.0f}",
+                       tr=f"{tr['rest_us']:.0f}", lp=ls["products"], lpu=f"{ls['products_us']:.0f}",
+                       lr=f"{ls['rest_us']:.0f}"))
     return t("textgen.summary.joiner", lang).join(parts)
