@@ -257,6 +257,10 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
     page.locator("#gates-hotel .js-plotly-plot").wait_for()
     assert page.evaluate("(() => { const e = document.querySelector('#gates-hotel');"
                          " return e.scrollWidth >= 700 && e.clientWidth < 390; })()")
+    # … and so do the training curves (two panels side by side and a legend)
+    curves = page.locator(".wide-plot", has_text="训练曲线" if lang == "zh-CN" else "Training curves").first
+    curves.locator(".js-plotly-plot").wait_for()
+    assert curves.evaluate("e => e.scrollWidth >= 700 && e.clientWidth < 390")
     page.get_by_role("tab", name=tabs[1], exact=True).tap()
     canvas = page.locator("#digit-canvas canvas").first
     page.wait_for_function("document.querySelector('#digit-canvas')?.dataset.armed === '1'")

@@ -171,7 +171,7 @@ def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] 
                                     lambda lang, matrix=matrix: matrix([word(c, lang) for c in classes], lang=lang))
     if meta:
         histories = {n: m["history"] for n, m in meta.items()}
-        locale.per_language(gr.Plot(plots.curves(histories, curves), show_label=False),
+        locale.per_language(gr.Plot(plots.curves(histories, curves), show_label=False, elem_classes=WIDE),
                             lambda lang: plots.curves(histories, curves, lang))
 
 
