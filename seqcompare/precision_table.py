@@ -261,9 +261,9 @@ def floor_text(root: Path) -> str:
 def step_text(root: Path) -> str:
     """The bench's anatomy of one float32 step (`bench.anatomy`): per text model, its matrix products alone
     against the whole step, and the Transformer's figures as multiples of the LSTM's."""
-    from seqcompare.results import label, machines, read, table
+    from seqcompare.results import bench, label, machines, table
 
-    b = read(root / "checkpoints" / "bench.json") or {}
+    b = bench(root)
     steps = b.get("textgen", {}).get("fp32_step")
     if not steps:
         return ""

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.cells import TokenRNNConfig, count_parameters, make_rnn, rnn_states, rnn_step, textbook_parameters
+from seqcompare.models.cells import (WEIGHTS, TokenRNNConfig, count_parameters, make_rnn, rnn_states, rnn_step,
+                                     textbook_parameters)
 from seqcompare.models.int8 import DynamicInt8Linear, Int8Cells, Int8Linear
 
 
@@ -64,11 +65,9 @@ class CharLM(nn.Module):
         """The matrix products one `step` of the float32 model computes, as (weight, bias), layer by layer: each
         layer's input and recurrent products (PyTorch's cell kernel computes both, in its own order), then the
         output layer."""
-        flat, per = self.rnn._flat_weights, len(self.rnn._flat_weights) // self.rnn.num_layers
         products = []
         for layer in range(self.rnn.num_layers):
-            w_ih, w_hh, *biases = flat[layer * per:(layer + 1) * per]
-            b_ih, b_hh = biases or (None, None)
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{w}_l{layer}") for w in WEIGHTS)
             products += [(w_ih, b_ih), (w_hh, b_hh)]
         return products + [self.output_weights()]
 
