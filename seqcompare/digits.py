@@ -245,6 +245,7 @@ class DigitModels:
     in fp32 (the analysis views), `served` at the serving `precision` (predictions; `plans` names each's)."""
 
     def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
+        self.folder = Path(folder)                       # the task's checkpoints and stored results
         self.models, self.meta, self.errors = checkpoints.load_all(folder, names, build, required=REQUIRED,
                                                                    device=device)
         self.served, self.plans = precisions.serve_all(self.models, precision, "mnist", Path(folder).parent)

@@ -308,6 +308,7 @@ class ReviewModels:
     """The three review models and their shared tokenizer, loaded once."""
 
     def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
+        self.folder = Path(folder)                       # the task's checkpoints and stored results
         self.tokenizer, self.models, self.meta, self.errors = load_models(folder, names, device)
         self.served, self.plans = precisions.serve_all(self.models, precision, "imdb", Path(folder).parent)
         self.names = tuple(names)

@@ -197,9 +197,5 @@ def save(result: dict, path: Path) -> None:
 
 
 def load(path: Path) -> dict | None:
-    """A saved study, or None when there is none (the app shows what it has)."""
-    try:
-        result = checkpoints.read_json(Path(path))
-    except checkpoints.CheckpointError:
-        return None
-    return result if isinstance(result, dict) and isinstance(result.get("trials"), list) else None
+    """A saved study, or None when there is none; CheckpointError when the file cannot be read."""
+    return checkpoints.read_json(Path(path)) if Path(path).is_file() else None

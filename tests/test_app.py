@@ -126,3 +126,34 @@ def test_next_character_view_never_offers_the_unknown_character(text_bank):
     for seed in ("😀", "", "早餐"):
         for name, top in text_bank.next_chars(seed).items():
             assert textgen.UNK not in [c for c, _ in top] and len(top) == 10
+
+
+def test_the_dashboard_reads_stored_results_from_its_own_folder_and_shows_broken_ones_as_notices(tmp_path):
+    """ui.build(folder) reads the stored views (saturation, sentiment probes, distance curves, studies, bench)
+    from `folder`, not the shipped one; a file there that is not valid JSON, or of another shape, is a notice
+    where its view would be, and the dashboard builds."""
+    import shutil
+
+    import gradio as gr
+
+    from seqcompare.ui import locale
+
+    for task in ("mnist", "imdb", "hotel"):
+        shutil.copytree(CHECKPOINTS / task, tmp_path / task)
+    for broken in ("hotel/saturation.json", "hotel/sentiment.json", "mnist/memory.json", "imdb/study.json",
+                   "bench.json", "precision.json"):
+        (tmp_path / broken).write_text("{not json", encoding="utf-8")
+    (tmp_path / "imdb" / "memory.json").write_text('{"models": {}}', encoding="utf-8")
+    (tmp_path / "mnist" / "study.json").unlink(missing_ok=True)
+    demo = ui.build(tmp_path)
+    shown = " ".join(locale.shown(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    assert f"{tmp_path / 'hotel' / 'saturation.json'} cannot be shown (CheckpointError" in shown
+    assert f"{tmp_path / 'mnist' / 'memory.json'} cannot be shown (CheckpointError" in shown
+    assert f"{tmp_path / 'imdb' / 'memory.json'} cannot be shown (KeyError" in shown
+    assert "checkpoints/imdb/study.json cannot be shown" in shown and "No study shipped yet for mnist" in shown
+    assert f"{tmp_path / 'hotel' / 'sentiment.json'} cannot be shown (CheckpointError" in shown
+    chinese = " ".join(locale.shown(b.value, "zh-CN") for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    assert f"无法显示 {tmp_path / 'hotel' / 'saturation.json'}" in chinese
+    (tmp_path / "hotel" / "saturation.json").write_text('{"models": {"lstm": 3}, "characters": 5}', encoding="utf-8")
+    shown = " ".join(locale.shown(b.value) for b in ui.build(tmp_path).blocks.values() if isinstance(b, gr.Markdown))
+    assert "saturation.json cannot be shown (TypeError" in shown

@@ -158,8 +158,11 @@ def test_api_endpoints_answer_as_the_views(text_bank, review_bank, digit_bank, t
     explained = cells_api.api_explain(banks, "hotel", TEXT, None)
     assert set(explained["models"]) == set(textgen.MODELS) and len(explained["models"]["lstm"]["influence"]) == len(TEXT)
     assert json.dumps(cells_api.api_explain(banks, "mnist", "", str(path)))           # the digit as a list
-    memory = cells_api.api_memory("imdb")
+    memory = cells_api.api_memory(banks, "imdb")
     assert set(memory["models"]) == {"rnn", "lstm", "gru"}
+    (tmp_path / "memory.json").write_text("{not json", encoding="utf-8")     # a bank whose stored curves are broken
+    broken = {**banks, "imdb": type("Bank", (), {"folder": tmp_path})()}
+    assert "memory.json is not valid JSON" in cells_api.api_memory(broken, "imdb")["error"]
     from seqcompare.ui.common import as_json
     assert "error" in as_json(cells_api.api_gates)(banks, "hotel", "  ", None)
     assert "error" in as_json(cells_api.api_gates)(banks, "chess", TEXT, None)

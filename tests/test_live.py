@@ -266,14 +266,13 @@ def test_a_cancelled_or_vanished_client_ends_the_training(data_dir, monkeypatch)
         demo.close()
 
 
-def test_the_study_section_survives_a_missing_or_broken_file(tmp_path, monkeypatch):
+def test_the_study_section_survives_a_missing_or_broken_file(tmp_path):
     import gradio as gr
 
-    monkeypatch.setattr(train_tab, "CHECKPOINTS", tmp_path)
     (tmp_path / "imdb").mkdir()
     (tmp_path / "imdb" / "study.json").write_text('{"trials": [{"model": "lstm"}]}', encoding="utf-8")
     with gr.Blocks() as demo:
-        train_tab.study_section()
+        train_tab.study_section(tmp_path)
     from seqcompare.ui import locale
     shown = " ".join(locale.shown(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown))
     assert "imdb/study.json cannot be shown" in shown and "No study shipped yet for mnist" in shown

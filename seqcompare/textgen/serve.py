@@ -64,6 +64,7 @@ class TextModels:
     next characters; `plans` names each one's)."""
 
     def __init__(self, folder: Path, names=MODELS, device: torch.device | str = "cpu", precision: str | None = None):
+        self.folder = Path(folder)                       # the task's checkpoints and stored results
         self.vocab, self.models, self.meta, self.errors = load_models(folder, names, device)
         self.served, self.plans = precisions.serve_all(self.models, precision, "hotel", Path(folder).parent)
         self.names = tuple(names)

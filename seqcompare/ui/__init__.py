@@ -8,18 +8,17 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from seqcompare import digits, reviews, textgen
-from seqcompare.ui.api import api_classify_review, api_endpoints, api_predict_digit
+from seqcompare.ui.api import api_classify_review, api_endpoints
 from seqcompare.ui import locale
 from seqcompare.ui.cells_api import cells_endpoints
-from seqcompare.ui.common import CHECKPOINTS, as_json, comparison, model_table, notice, refused_upload_script
-from seqcompare.ui.digits_tab import digit_view, digits_tab, example_paths
+from seqcompare.ui.common import CHECKPOINTS, refused_upload_script
+from seqcompare.ui.digits_tab import digit_view, digits_tab
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
-from seqcompare.ui.textgen_tab import next_view, text_views, textgen_tab
+from seqcompare.ui.textgen_tab import text_views, textgen_tab
 from seqcompare.ui.train_tab import train_tab
 
-__all__ = ["build", "api_classify_review", "api_endpoints", "api_predict_digit", "as_json", "comparison",
-           "model_table", "notice", "digit_view", "digits_tab", "example_paths", "review_view", "reviews_tab",
-           "next_view", "text_views", "textgen_tab", "train_tab", "CHECKPOINTS"]
+# build, and the callbacks the tests and the CLI call as the tabs do
+__all__ = ["build", "api_classify_review", "digit_view", "review_view", "text_views"]
 
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush
 # for the user as soon as the canvas is on screen, so that drawing works at once.

@@ -30,7 +30,7 @@ def api_classify_review(bank: reviews.ReviewModels, text: str) -> dict:
 
 
 def _whole(value):
-    """A whole-number setting as the endpoint's number fields always took it: a fraction is rounded."""
+    """A whole-number setting as the endpoint's number fields take it: a fraction is rounded."""
     return round(value) if isinstance(value, float) and math.isfinite(value) else value
 
 
@@ -58,7 +58,7 @@ def api_train_models(task, models, hidden_size, layers, dropout, learning_rate, 
 
 def api_endpoints(digit_bank, review_bank, text_writer) -> None:
     """The named endpoints predict_digit, classify_review, generate_text and train_models: API-only, with the
-    parameters, defaults and order gradio_client scripts have always used (gr.api reads them from here)."""
+    parameters, defaults and order gradio_client scripts call them with (gr.api reads them from here)."""
 
     def predict_digit(image: FileData | None = None) -> dict:
         """Every model's digit, confidence, probabilities and ms for one image file."""

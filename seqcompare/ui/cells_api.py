@@ -6,8 +6,9 @@ from __future__ import annotations
 import gradio as gr
 from gradio.data_classes import FileData
 
-from seqcompare import gates, influence, sentiment, tasks
-from seqcompare.ui.common import CHECKPOINTS, as_json
+from seqcompare import checkpoints, gates, influence, sentiment, tasks
+from seqcompare.ui import sentiment_view
+from seqcompare.ui.common import as_json
 
 EXPLAIN = {"hotel": influence.explain_text, "imdb": influence.explain_review, "mnist": influence.explain_digit}
 
@@ -27,10 +28,13 @@ def api_explain(banks: dict, task: str, text: str, image) -> dict:
     return result
 
 
-def api_memory(task: str) -> dict:
+def api_memory(banks: dict, task: str) -> dict:
     """The stored distance curves and memory lengths of a task, trained and untrained."""
     name = tasks.get(task).name
-    return influence.load_memory(CHECKPOINTS / name) or {"error": f"not measured yet for {name}"}
+    try:
+        return influence.load_memory(banks[name].folder) or {"error": f"not measured yet for {name}"}
+    except checkpoints.CheckpointError as exc:
+        return {"error": str(exc)}
 
 
 def api_gates(banks: dict, task: str, text: str, image) -> dict:
@@ -50,7 +54,7 @@ def api_sentiment(text_bank, text: str, probes: dict | None) -> dict:
 def cells_endpoints(digit_bank, review_bank, text_bank) -> None:
     """The endpoints explain, memory, gates and sentiment (API-only)."""
     banks = {"mnist": digit_bank, "imdb": review_bank, "hotel": text_bank}
-    probes = sentiment.load(CHECKPOINTS / "hotel")
+    probes = sentiment_view.shipped(text_bank.folder)
 
     def explain(task: str = "hotel", text: str = "", image: FileData | None = None) -> dict:
         """Each model's influence of every input on one prediction: hotel text, IMDb review or digit image."""
@@ -58,7 +62,7 @@ def cells_endpoints(digit_bank, review_bank, text_bank) -> None:
 
     def memory(task: str = "hotel") -> dict:
         """The stored distance curves (how far back each model looks), trained and untrained."""
-        return as_json(api_memory)(task)
+        return as_json(api_memory)(banks, task)
 
     def gates_(task: str = "hotel", text: str = "", image: FileData | None = None) -> dict:
         """The LSTM's and GRU's gates (and the RNN's hidden state) per layer at every step of the input."""

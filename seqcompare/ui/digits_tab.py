@@ -108,4 +108,4 @@ def digits_tab(bank: digits.DigitModels) -> None:
     gr.Markdown(locale.L("digits.compare"))
     comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"], [str(d) for d in range(10)],
                ["loss", "accuracy"])
-    memory_views.distance_section("mnist")
+    memory_views.distance_section("mnist", bank.folder)

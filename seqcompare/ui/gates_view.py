@@ -7,6 +7,7 @@ section (`sentiment_view`)."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -14,10 +15,10 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
+from seqcompare import CELLS, UserError, checkpoints, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
+from seqcompare.ui.common import VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -165,7 +166,7 @@ def textgen_cells(bank: textgen.TextModels) -> None:
     """The Text generation tab's view inside the cells: the gates on a typed text, the saturation, the sentiment."""
     text = gr.Textbox(EXAMPLE, label=locale.L("cells.gates.text"), lines=2, max_lines=6, elem_id="gates-text")
     section(bank, "hotel", [text.change], text, EXAMPLE)
-    saturation_section()
+    saturation_section(bank.folder)
     sentiment_view.section(bank)
 
 
@@ -208,14 +209,20 @@ def saturation_figure(result: dict, lang: str = "en"):
     return fig
 
 
-def saturation_section() -> None:
-    """The stored saturation (checkpoints/hotel/saturation.json) as scatters, or how to compute it."""
+def saturation_section(folder: Path) -> None:
+    """The saturation stored in `folder` (the text models' checkpoints, saturation.json) as scatters, how to
+    compute it, or a notice when the file cannot be read."""
     gr.Markdown(locale.L("cells.saturation.heading"))
-    result = gates.load_saturation(CHECKPOINTS / "hotel")
+    try:
+        result = gates.load_saturation(folder)
+        figure = None if result is None else saturation_figure(result)
+    except (checkpoints.CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        gr.Markdown(locale.L("notices.broken", file=Path(folder) / gates.SATURATION_FILE,
+                             error=f"{type(exc).__name__}: {exc}"))   # unreadable, or valid JSON of another shape
+        return
     if result is None:
         gr.Markdown(locale.L("cells.saturation.missing"))
         return
-    locale.per_language(gr.Plot(saturation_figure(result), show_label=False, elem_id="gates-saturation",
-                                 elem_classes=WIDE),
+    locale.per_language(gr.Plot(figure, show_label=False, elem_id="gates-saturation", elem_classes=WIDE),
                         lambda lang: saturation_figure(result, lang))
     gr.Markdown(locale.L("cells.saturation.note", characters=f"{result['characters']:,}"))

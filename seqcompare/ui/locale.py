@@ -88,9 +88,6 @@ class Words(gr.I18n):
     """Every key of both locale files and every composed text so far, as Gradio's translations (read
     when a page asks for the config, so texts composed while the app was built are included)."""
 
-    def __init__(self):
-        super().__init__()
-
     @property
     def translations_dict(self) -> dict[str, dict[str, str]]:
         return {lang: {**{PREFIX + k: v for k, v in i18n.words(lang).items()},

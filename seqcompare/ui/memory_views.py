@@ -5,6 +5,7 @@ influence by gradient norm, `seqcompare.influence`, computed live) and how far b
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 import gradio as gr
 
@@ -119,7 +120,7 @@ def textgen_memory(bank: textgen.TextModels, seed: gr.Textbox, columns: list[gr.
                 api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     character.release(locale.bound(text_memory_at, bank), [text, character], [message, shading, attention],
                       api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-    distance_section("hotel")
+    distance_section("hotel", bank.folder)
 
 
 # --- Reviews --------------------------------------------------------------------------------------
@@ -187,26 +188,28 @@ def memory_summary(memory: dict, lang: str = "en") -> str:
 
 
 def distance_view(task: str, folder=None, lang: str = "en", figure: bool = True) -> tuple[object, str]:
-    """(figure or None, Markdown) for a task's stored distance curves (the figure None without `figure`:
-    the text alone, for which no figure is worth building)."""
+    """(figure or None, Markdown) for a task's stored distance curves in `folder` (the task's checkpoints by
+    default; the figure None without `figure`: the text alone, for which no figure is worth building)."""
+    folder = Path(folder or CHECKPOINTS / task)
     try:
-        memory = influence.load_memory(folder or CHECKPOINTS / task)
-    except checkpoints.CheckpointError as exc:
-        return None, notice(str(exc))
-    if memory is None:
-        return None, i18n.t("memory.not_measured", lang, task=task, file=influence.MEMORY_FILE)
-    text = i18n.t("memory.distance_text", lang, how=i18n.t(f"memory.how.{task}", lang),
-                  unit=i18n.t(f"plots.units.{memory['unit']}", lang), targets=f"{memory['targets']:,}",
-                  summary=memory_summary(memory, lang))
-    title = i18n.t("memory.distance_title", lang, task=i18n.t(f"memory.tasks.{task}", lang))
-    return (plots.distance_curves(memory, title, lang) if figure else None), text
+        memory = influence.load_memory(folder)
+        if memory is None:
+            return None, i18n.t("memory.not_measured", lang, task=task, file=influence.MEMORY_FILE)
+        text = i18n.t("memory.distance_text", lang, how=i18n.t(f"memory.how.{task}", lang),
+                      unit=i18n.t(f"plots.units.{memory['unit']}", lang), targets=f"{memory['targets']:,}",
+                      summary=memory_summary(memory, lang))
+        title = i18n.t("memory.distance_title", lang, task=i18n.t(f"memory.tasks.{task}", lang))
+        return (plots.distance_curves(memory, title, lang) if figure else None), text
+    except (checkpoints.CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        return None, i18n.t("notices.broken", lang, file=folder / influence.MEMORY_FILE,   # unreadable, or valid
+                            error=f"{type(exc).__name__}: {exc}")                         # JSON of another shape
 
 
-def distance_section(task: str) -> None:
-    """A heading, the stored distance curves and the memory lengths of a task."""
-    fig, _ = distance_view(task)
+def distance_section(task: str, folder: Path) -> None:
+    """A heading, the stored distance curves and the memory lengths of a task (its checkpoints in `folder`)."""
+    fig, _ = distance_view(task, folder)
     gr.Markdown(locale.L("memory.distance_heading"))
     if fig is not None:
         locale.per_language(gr.Plot(fig, show_label=False, elem_classes=WIDE),
-                            lambda lang: distance_view(task, lang=lang)[0])
-    gr.Markdown(locale.composed(lambda lang: distance_view(task, lang=lang, figure=False)[1]))
+                            lambda lang: distance_view(task, folder, lang)[0])
+    gr.Markdown(locale.composed(lambda lang: distance_view(task, folder, lang, figure=False)[1]))

@@ -73,4 +73,4 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     short = bank.short_accuracy()
     if short:
         gr.Markdown(locale.L("reviews.short", scores=", ".join(f"{plots.label(n)} {a:.2f}" for n, a in short.items())))
-    memory_views.distance_section("imdb")
+    memory_views.distance_section("imdb", bank.folder)

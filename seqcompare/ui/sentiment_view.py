@@ -5,20 +5,21 @@ unit's value under every character, and the shipped probe and fixed-unit tables 
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 import gradio as gr
 
 from seqcompare import UserError, checkpoints, plots, sentiment, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, VIEW_EVENTS, joined, notice_html, table as frame
+from seqcompare.ui.common import VIEW_EVENTS, joined, notice_html, table as frame
 from seqcompare.ui.locale import of
 
 
-def shipped() -> dict | None:
-    """The shipped probes, or None (not computed, or unreadable)."""
+def shipped(folder: Path) -> dict | None:
+    """The probes stored in `folder` (the text models' checkpoints), or None (not computed, or unreadable)."""
     try:
-        return sentiment.load(CHECKPOINTS / "hotel")
+        return sentiment.load(folder)
     except checkpoints.CheckpointError:
         return None
 
@@ -36,7 +37,7 @@ def unit_html(characters: list[str], values: list[float], lean: list[float]) -> 
 
 def sentiment_html(bank: textgen.TextModels, text: str, lang: str, probes: dict) -> str:
     """Each model's P(positive) and its sentiment unit under every character (HTML), or the problem; `probes`
-    are the shipped ones (`shipped()`, read once by the caller)."""
+    are the shipped ones (`shipped`, read once by the caller)."""
     try:
         result = sentiment.analyse(bank, text, probes)
     except UserError as exc:
@@ -77,7 +78,11 @@ def fixed_rows(probes: dict, lang: str) -> list[list]:
 def section(bank: textgen.TextModels) -> None:
     """The sentiment section placed where it is called: a review box, the models' answers, the tables."""
     gr.Markdown(locale.L("cells.sentiment.heading"))
-    probes = shipped()
+    try:
+        probes = sentiment.load(bank.folder)
+    except checkpoints.CheckpointError as exc:
+        gr.Markdown(locale.L("notices.broken", file=bank.folder / sentiment.SENTIMENT_FILE, error=f"CheckpointError: {exc}"))
+        return
     if probes is None:
         gr.Markdown(locale.L("cells.sentiment.missing"))
         return

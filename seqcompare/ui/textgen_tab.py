@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import CHECKPOINTS, GENERATION, comparison, joined, notice, slider
+from seqcompare.ui.common import GENERATION, comparison, joined, notice, slider
 
 
 def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None,
@@ -82,13 +83,13 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
     gates_view.textgen_cells(bank)
 
     gr.Markdown(locale.L("textgen.compare"))
-    table = precision.load_table(CHECKPOINTS)
+    table = precision.load_table(bank.folder.parent)
     rows = lambda lang: [[plots.label(n), m["validation"]["bpc"], i18n.t(f"precision.plans.{bank.plans[n]}", lang),
                           precision.served_metric(table, "hotel", n, bank.plans[n], m["validation"]["bpc"]),
                           m["validation"]["perplexity"], f"{m['parameters']:,}",
                           f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
     comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], rows=rows, header=table_header)
-    bench = read_bench()
+    bench = read_bench(bank.folder.parent)
     if textgen.summary(bank.meta, bench):
         gr.Markdown(locale.composed(lambda lang: textgen.summary(bank.meta, bench, lang)), elem_id="gen-summary")
     gr.Markdown(locale.L("textgen.parameter_note"))
@@ -102,9 +103,9 @@ def table_header(lang: str) -> list[str]:
     return [i18n.t(f"textgen.table.{c}", lang) for c in TABLE]
 
 
-def read_bench() -> dict:
-    """The measured generation speeds (checkpoints/bench.json), or nothing."""
+def read_bench(root: Path) -> dict:
+    """The measured generation speeds (bench.json in the checkpoints' folder `root`), or nothing."""
     try:
-        return checkpoints.read_json(CHECKPOINTS / "bench.json")
+        return checkpoints.read_json(Path(root) / "bench.json")
     except checkpoints.CheckpointError:
         return {}

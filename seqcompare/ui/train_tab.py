@@ -13,7 +13,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, UPLOAD_MB, joined, notice, slider, table, uploaded
+from seqcompare.ui.common import UPLOAD_MB, joined, notice, slider, table, uploaded
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
@@ -206,7 +206,7 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
                         [message, progress, curves, results, files, session], api_visibility="private",
                         concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
     stop.click(stopped, None, message, cancels=[event], api_visibility="private")
-    study_section()
+    study_section(digit_bank.folder.parent)
 
 
 def try_section(session: gr.State, digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> None:
@@ -250,19 +250,20 @@ def design(name: str, lang: str) -> str:
     return i18n.t(key, lang) if i18n.has(key) else name
 
 
-def study_section() -> None:
-    """The tutorial's hyperparameter study, as run by `sweep` and shipped in checkpoints/TASK/study.json."""
+def study_section(root: Path) -> None:
+    """The tutorial's hyperparameter study, as run by `sweep` and shipped in ROOT/TASK/study.json (`root`: the
+    checkpoints' folder)."""
     gr.Markdown(locale.L("train.study.heading"))
     missing = []
     for task in ("imdb", "mnist"):
-        study = sweep.load(CHECKPOINTS / task / "study.json")
-        if study is None or not study["trials"]:
-            missing.append(task)
-            continue
         try:                                   # everything computed first: a malformed file shows a notice only
+            study = sweep.load(Path(root) / task / "study.json")
+            if study is None or not study["trials"]:
+                missing.append(task)
+                continue
             caption = locale.composed(lambda lang: study_caption(study, task, lang))
             rows, parallel, effects = plots.study_rows(study), plots.study_parallel(study), plots.study_effects(study)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        except (checkpoints.CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             gr.Markdown(locale.L("train.study.broken", task=task, error=f"{type(exc).__name__}: {exc}"))
             continue
         gr.Markdown(caption)
