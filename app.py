@@ -8,13 +8,13 @@ larger than MAX_FILE_SIZE are refused before they reach the cache, and cached up
 an hour (ui.DELETE_CACHE), so visitors cannot fill a Space's disk.
 """
 
-import argparse
 import os
 import sys
 
 import torch
 
 from seqcompare import UserError, devices, precision
+from seqcompare.cli import Parser
 from seqcompare.ui import build
 from seqcompare.ui.common import CACHE_MB
 
@@ -22,7 +22,7 @@ CONCURRENCY = 8
 QUEUE_SIZE = 200
 MAX_FILE_SIZE = f"{CACHE_MB}mb"       # a 300 MB upload is refused, not cached; the tabs read up to UPLOAD_MB
 
-parser = argparse.ArgumentParser(description="the seqcompare dashboard", allow_abbrev=False)
+parser = Parser(prog="python app.py", description="the seqcompare dashboard", allow_abbrev=False)
 parser.add_argument("--device", default=os.environ.get(devices.ENV_VAR, "cpu"),
                     help="cpu (the default: one request is a few ms of small operations), auto, cuda or mps")
 precision.add_argument(parser)

@@ -13,7 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from seqcompare import machine
+from seqcompare import UserError, machine
 
 # The shipped checkpoints (one folder per task), or $SEQCOMPARE_CHECKPOINTS: the CLI and the app read the same.
 CHECKPOINTS = Path(os.environ.get("SEQCOMPARE_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints")
@@ -21,6 +21,11 @@ CHECKPOINTS = Path(os.environ.get("SEQCOMPARE_CHECKPOINTS") or Path(__file__).re
 
 class CheckpointError(Exception):
     """A checkpoint is missing, corrupt or does not fit the model it claims to be."""
+
+
+def none_loaded(errors: dict[str, str], kind: str = "") -> UserError:
+    """The error when none of a task's models could be loaded (`errors`: {name: reason}): each reason once."""
+    return UserError(f"no {kind + ' ' if kind else ''}model could be loaded: " + "; ".join(dict.fromkeys(errors.values())))
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -135,13 +135,15 @@ def bench_parser(sub) -> None:
                    help="comma-separated: precision (each text model at every serving precision, taking turns: "
                         "auto's table), digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
                         "cells (the gates and sentiment views), training (20 training steps of each text model in fp32 and in bf16), "
-                        "layout (a trial: the text models with column-major weights)")
+                        "layout (a trial: the text models with column-major weights), "
+                        "kernels (the serving plans' products, the GELU and the key/value cache, one at a time)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
                                                        "precision: checkpoints/precision.json; "
                                                        "training: docs/artifacts/bench_training.json; layout: "
-                                                       "docs/artifacts/layout_trial.json)")
+                                                       "docs/artifacts/layout_trial.json; kernels: "
+                                                       "docs/artifacts/kernels.json)")
     data_arg(b)
     precision.add_argument(b)
 
@@ -207,8 +209,16 @@ def publish_parser(sub) -> None:
     pb.add_argument("--dry-run", action="store_true", help="print the model card and the files; no network")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a refused command line said as every other error is: one line on stderr, exit status 2
+    (the command's --help gives its usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"seqcompare: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m seqcompare", description=__doc__)
+    p = Parser(prog="python -m seqcompare", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
@@ -313,7 +323,8 @@ def run_generate(args) -> None:
     bank = task.bank(args.checkpoints or task.folder(CHECKPOINTS), names=model_list(args.models, task.name),
                      precision=precision.resolve(args.precision))
     if not bank.models:
-        raise UserError("no text model could be loaded: " + output.reasons(bank.errors))
+        from seqcompare.checkpoints import none_loaded
+        raise none_loaded(bank.errors, "text")
     output.generation(bank.generate(args.seed, args.length, args.temperature, args.top_k, args.random_seed,
                                     args.top_p, args.beams), args.json)
 
@@ -351,12 +362,13 @@ def run_bench(args) -> None:
 def run_loadtest(args) -> None:
     import json
 
-    from seqcompare import bench, checkpoints, loadtest
+    from seqcompare import checkpoints, loadtest
+    from seqcompare.machine import machine
 
     result = loadtest.run(args.url, args.calls, args.threads, while_training=args.while_training)
     if args.save:
         name = "loadtest_training.json" if args.while_training else "loadtest.json"
-        checkpoints.write_json(CHECKPOINTS / name, {"machine": bench.machine(threads=False), **result})
+        checkpoints.write_json(CHECKPOINTS / name, {"machine": machine(threads=False), **result})
     print(json.dumps(result))
 
 

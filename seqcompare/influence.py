@@ -280,7 +280,7 @@ def load_bank(task: str, folder: Path):
     bank = tasks.get(task).bank(folder)
     bank.models = {n: m for n, m in bank.models.items() if n in recurrent(bank.models)}
     if not bank.models:
-        raise UserError(f"no {task} model could be loaded: " + "; ".join(dict.fromkeys(bank.errors.values())))
+        raise checkpoints.none_loaded(bank.errors, task)
     return bank
 
 

@@ -11,13 +11,10 @@ import sys
 from pathlib import Path
 
 from seqcompare import UserError
+from seqcompare.checkpoints import none_loaded
 from seqcompare.tasks import Ref
 
 EXPLAINED = ("target", "influence", "attention", "error")     # what `explain --json` shows per model
-
-
-def reasons(errors: dict[str, str]) -> str:
-    return "; ".join(dict.fromkeys(errors.values()))
 
 
 def shorten(text: str, width: int = 70) -> str:
@@ -47,7 +44,7 @@ def predict_digits(folder: Path, paths: list[str], as_json: bool, precision: str
 
     bank = digits.DigitModels(folder, precision=precision)
     if not bank.models:
-        raise UserError("no digit model could be loaded: " + reasons(bank.errors))
+        raise none_loaded(bank.errors, "digit")
     results = answer_each(paths, "image", lambda path: {"models": {
         n: {f: v for f, v in a.items() if f != "rows"} for n, a in bank.predict(path)["models"].items()}})
     if as_json:
@@ -67,7 +64,7 @@ def predict_reviews(folder: Path, texts: list[str], as_json: bool, precision: st
 
     bank = reviews.ReviewModels(folder, precision=precision)
     if not bank.models:
-        raise UserError("no review model could be loaded: " + reasons(bank.errors))
+        raise none_loaded(bank.errors, "review")
     def ask(text):
         answer = bank.predict(text, trace=False)
         return {"models": answer["models"], **({"notices": answer["notices"]} if answer["notices"] else {})}
@@ -101,7 +98,7 @@ def generation(result: dict, as_json: bool) -> None:
 
 def evaluation(result: dict, as_json: bool) -> None:
     if all("error" in m for m in result.values()):
-        raise UserError("no model could be loaded: " + reasons({n: m["error"] for n, m in result.items()}))
+        raise none_loaded({n: m["error"] for n, m in result.items()})
     if as_json:
         print(json.dumps(result))
         return
@@ -200,6 +197,11 @@ def _explain_speed(r: dict) -> list[str]:
             for part, e in r.items() if part in tasks.BENCH]
 
 
+def _cells_speed(r: dict) -> list[str]:
+    return [f"cells {key}: {v['request']} — median {v['total_ms']['median']:.1f} ms, p95 {v['total_ms']['p95']:.1f} ms "
+            f"(bar {r['bar_ms']} ms)" for key, v in r.items() if isinstance(v, dict) and "total_ms" in v]
+
+
 def _precision_speed(r: dict) -> list[str]:
     lines = [f"precision: {r['machine']} ({r['cpu_features']['key']}); 100 characters, median of {r['runs']} per plan, "
              f"taking turns: fp32 {r['total_ms']['fp32']:.1f} ms, auto {r['total_ms']['auto']:.1f} ms ({r['speedup']:.2f}×)"]
@@ -216,7 +218,8 @@ def _precision_speed(r: dict) -> list[str]:
 
 BENCH_EXTRA = {"precision": _precision_speed, "evaluation": _evaluation_speed, "coldstart": _cold_start,
                "explain": _explain_speed, "training": Ref("bench_training", "lines"),
-               "cells": Ref("cells_cli", "bench_lines"), "layout": Ref("bench_layout", "lines")}
+               "cells": _cells_speed, "layout": Ref("bench_layout", "lines"),
+               "kernels": Ref("bench_kernels", "lines")}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

@@ -165,7 +165,7 @@ def compute(folder: Path, data_dir, names=None, generate: bool = False, log=prin
     and the checkpoints; with `generate`, also the writing with the unit held fixed (`fixed_unit`)."""
     vocab, models, _, errors = textgen.load_models(folder, names or textgen.MODELS)
     if not models:
-        raise UserError(f"no text model could be loaded from {folder}: " + "; ".join(errors.values()))
+        raise checkpoints.none_loaded(errors, "text")
     split = labelled_split(data_dir)
     train, y_train, val, y_val = split
     vectoriser, ngrams, ngram_cv = ngram_judge(train, y_train)

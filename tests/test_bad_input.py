@@ -229,3 +229,18 @@ def test_cli_generation(capsys):
             assert code == 2 and expect in err and err.count("\n") == 1, case
         else:
             assert code == 0 and set(json.loads(out)["models"]) == set(textgen.MODELS), case
+
+
+def test_a_refused_command_line_is_one_line_naming_the_help(capsys):
+    """What argparse itself refuses (an unknown command, a missing or malformed option) is said as every other
+    error: one line on stderr, exit status 2, pointing at the command's --help."""
+    for argv, said in (([], "the following arguments are required: command (see python -m seqcompare --help)"),
+                       (["frobnicate"], "invalid choice: 'frobnicate'"),
+                       (["evaluate", "mnist", "--limit", "-3"], "-3 must be at least 1 (see python -m seqcompare evaluate --help)"),
+                       (["generate", "早餐", "--length", "two"], "invalid int value: 'two'"),
+                       (["predict"], "the following arguments are required: kind")):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(argv)
+        out, err = capsys.readouterr()
+        assert exited.value.code == 2 and not out and err.startswith("seqcompare: error:"), argv
+        assert err.count("\n") == 1 and said in err, (argv, err)

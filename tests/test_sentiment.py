@@ -154,3 +154,15 @@ def test_the_views_notices_follow_the_page(text_bank, shipped):
     long = "早餐很好。" * (sentiment.MAX_REVIEW // 5 + 10)
     assert "只使用前 2,000 个" in sentiment_view.sentiment_html(text_bank, long, "zh-CN", shipped)
     assert "the first 2,000 are used" in sentiment_view.sentiment_html(text_bank, long, "en", shipped)
+
+
+def test_no_model_to_probe_is_one_line_naming_each_reason_once(tmp_path):
+    """Without the vocabulary no text model loads: the error names the missing file once, not once per model."""
+    import shutil
+
+    for f in (ROOT / "checkpoints" / "hotel").glob("*.json"):
+        if f.name != "vocab.json":
+            shutil.copy(f, tmp_path)
+    with pytest.raises(UserError) as refused:
+        sentiment.compute(tmp_path, None)
+    assert str(refused.value) == f"no text model could be loaded: {tmp_path / 'vocab.json'} is missing"
