@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import bench_layout, bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
+from seqcompare import bench_kernels, bench_layout, bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
 from seqcompare.machine import bf16_features, machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
@@ -142,26 +142,63 @@ def anatomy(model, rounds: int, steps: int = 100) -> dict:
 TEXT_200 = ("早餐很丰富，房间干净整洁，服务员的态度也很热情。酒店离地铁站很近，出行方便，周围吃饭的地方也多。" * 5)[:200]
 
 
+VIEW_BAR_MS = 300         # a view inside the models answers within this, per request
+
+
+def view_inputs(root: Path) -> tuple:
+    """What the view benchmarks read: the three tasks' banks (their fp32 models, which the views run) and one
+    800×800 sketch."""
+    return (textgen.TextModels(root / "hotel"), reviews.ReviewModels(root / "imdb"), digits.DigitModels(root / "mnist"),
+            np.asarray(sketches.render(8, size=800)))
+
+
+def time_views(jobs: dict, runs: int, per_model: bool = False) -> dict:
+    """{key: {request, total_ms[, model_ms]}} for jobs {key: (request, fn)}; `per_model`: each model's own ms,
+    as the answer reports it."""
+    out = {}
+    for key, (request, fn) in jobs.items():
+        total, outs = timed(fn, runs)
+        out[key] = {"request": request, "total_ms": summary(total)}
+        if per_model:
+            names = [n for n, a in outs[0]["models"].items() if "ms" in a]
+            out[key]["model_ms"] = {n: summary([o["models"][n]["ms"] for o in outs]) for n in names}
+    return out
+
+
 def bench_explain(root: Path, runs: int) -> dict:
     """The per-input memory views (`influence`): every model's influence of each input on its answer, for a
     200-character text, a 250-word review and one 800×800 sketch (preprocessing included)."""
     from seqcompare import influence
 
-    text_bank, review_bank = textgen.TextModels(root / "hotel"), reviews.ReviewModels(root / "imdb")
-    digit_bank, sketch = digits.DigitModels(root / "mnist"), np.asarray(sketches.render(8, size=800))
+    text_bank, review_bank, digit_bank, sketch = view_inputs(root)
     jobs = {"textgen": (f"a {len(TEXT_200)}-character text, all text models",
                         lambda: influence.explain_text(text_bank, TEXT_200)),
             "reviews": (f"one {len(REVIEW_250.split())}-word review, all review models",
                         lambda: influence.explain_review(review_bank, REVIEW_250)),
             "digits": ("one 800×800 sketch, the recurrent models (preprocessing included)",
                        lambda: influence.explain_digit(digit_bank, sketch))}
-    out = {"bar_ms": 300}
-    for key, (request, fn) in jobs.items():
-        total, outs = timed(fn, runs)
-        names = [n for n, a in outs[0]["models"].items() if "ms" in a]
-        out[key] = {"request": request, "total_ms": summary(total),
-                    "model_ms": {n: summary([o["models"][n]["ms"] for o in outs]) for n in names}}
-    return out
+    return {"bar_ms": VIEW_BAR_MS, **time_views(jobs, runs, per_model=True)}
+
+
+def bench_cells(root: Path, runs: int) -> dict:
+    """The views inside the cells as the tabs answer them (figure or HTML included, so the tabs' builders are
+    timed): the gates for a 200-character hotel text, a 250-word review and one 800×800 sketch, and the
+    sentiment for the same text."""
+    from seqcompare import sentiment
+    from seqcompare.ui import gates_view, sentiment_view
+
+    text_bank, review_bank, digit_bank, sketch = view_inputs(root)
+    probes = sentiment.load(root / "hotel")
+    jobs = {"gates_textgen": (f"gates of a {len(TEXT_200)}-character text, RNN, LSTM and GRU",
+                              lambda: gates_view.gates_figure(text_bank, "hotel", TEXT_200)),
+            "gates_reviews": (f"gates of one {len(REVIEW_250.split())}-word review, RNN, LSTM and GRU",
+                              lambda: gates_view.gates_figure(review_bank, "imdb", REVIEW_250)),
+            "gates_digits": ("gates of one 800×800 sketch, RNN, LSTM and GRU (preprocessing included)",
+                             lambda: gates_view.gates_figure(digit_bank, "mnist", sketch)),
+            "sentiment": (f"P(positive) and the sentiment unit of a {len(TEXT_200)}-character review, all text models",
+                          lambda: sentiment_view.sentiment_html(text_bank, TEXT_200, "en", probes))}
+    return {"bar_ms": VIEW_BAR_MS, "machine": machine(), "load_average": [round(v, 1) for v in os.getloadavg()],
+            **time_views(jobs, runs)}
 
 
 def cold_start(timeout: float = 120) -> dict:
@@ -233,12 +270,8 @@ EXTRA = {"precision": bench_precision,               # first: with --save, the t
          "explain": lambda root, runs, data_dir: bench_explain(root, runs),
          "training": lambda root, runs, data_dir: bench_training.run(root),    # fp32 against bf16 steps
          "layout": lambda root, runs, data_dir: bench_layout.run(root, runs),  # a trial: column-major weights
+         "kernels": lambda root, runs, data_dir: bench_kernels.run(root, runs),   # one operation at a time
          "cells": lambda root, runs, data_dir: bench_cells(root, runs)}
-
-
-def bench_cells(root: Path, runs: int) -> dict:
-    from seqcompare import cells_cli
-    return cells_cli.bench_cells(root, runs)
 
 
 NEEDS_DATA = {"evaluation", "precision"}
@@ -271,11 +304,12 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
 
 def save_result(result: dict, folder: Path) -> None:
     """`bench --save`: FOLDER/bench.json (the README's tables) with the tasks that ran, but the precision
-    table (already in FOLDER/precision.json), the training steps and the layout trial, which go to their own
-    artifacts beside it in the repository (bench_training.save, bench_layout.save); a run of those alone leaves
-    bench.json as it is."""
-    rest = {k: v for k, v in result.items() if k not in ("training", "precision", "layout")}
+    table (already in FOLDER/precision.json), the training steps, the layout trial and the kernels, which go to
+    their own artifacts beside it in the repository (bench_training.save, bench_layout.save, bench_kernels.save);
+    a run of those alone leaves bench.json as it is."""
+    rest = {k: v for k, v in result.items() if k not in ("training", "precision", "layout", "kernels")}
     if set(rest) - {"machine", "cpu_features", "serving_precision"}:
         checkpoints.write_json(folder / "bench.json", rest)
     bench_training.save(result, folder.parent)
     bench_layout.save(result, folder.parent)
+    bench_kernels.save(result, folder.parent)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -89,36 +88,3 @@ def run_saturation(args, task, folder: Path) -> None:
     print(f"{'model':6s}{'gate':8s}  trained <0.1  >0.9   untrained <0.1  >0.9")
     for name, gate, tl, tr, ul, ur in gates.saturation_summary(result):
         print(f"{name:6s}{gate:8s}  {tl:12.3f} {tr:5.3f}   {ul:14.3f} {ur:5.3f}")
-
-
-def bench_cells(root: Path, runs: int) -> dict:
-    """The views inside the cells as the tabs answer them (figure or HTML included): the gates for a
-    200-character hotel text, a 250-word review and one 800×800 sketch, and the sentiment for the same text."""
-    import numpy as np
-
-    from seqcompare import bench, digits, reviews, sentiment, sketches, textgen
-    from seqcompare.ui import gates_view, sentiment_view
-
-    text_bank, review_bank = textgen.TextModels(root / "hotel"), reviews.ReviewModels(root / "imdb")
-    digit_bank, sketch = digits.DigitModels(root / "mnist"), np.asarray(sketches.render(8, size=800))
-    text, probes = bench.TEXT_200, sentiment.load(root / "hotel")
-    jobs = {"gates_textgen": (f"gates of a {len(text)}-character text, RNN, LSTM and GRU",
-                              lambda: gates_view.gates_figure(text_bank, "hotel", text)),
-            "gates_reviews": (f"gates of one {len(bench.REVIEW_250.split())}-word review, RNN, LSTM and GRU",
-                              lambda: gates_view.gates_figure(review_bank, "imdb", bench.REVIEW_250)),
-            "gates_digits": ("gates of one 800×800 sketch, RNN, LSTM and GRU (preprocessing included)",
-                             lambda: gates_view.gates_figure(digit_bank, "mnist", sketch)),
-            "sentiment": (f"P(positive) and the sentiment unit of a {len(text)}-character review, all text models",
-                          lambda: sentiment_view.sentiment_html(text_bank, text, "en", probes))}
-    from seqcompare.machine import machine
-    out = {"bar_ms": 300, "machine": machine(), "load_average": [round(v, 1) for v in os.getloadavg()]}
-    for key, (request, fn) in jobs.items():
-        total, _ = bench.timed(fn, runs)
-        out[key] = {"request": request, "total_ms": bench.summary(total)}
-    return out
-
-
-def bench_lines(r: dict) -> list[str]:
-    """`bench_cells`' result as text, one line per view."""
-    return [f"cells {key}: {v['request']} — median {v['total_ms']['median']:.1f} ms, p95 {v['total_ms']['p95']:.1f} ms "
-            f"(bar {r['bar_ms']} ms)" for key, v in r.items() if isinstance(v, dict) and "total_ms" in v]

@@ -21,7 +21,7 @@ Plans, per model:
 of each model whose validation metric stays within the limits (bits per character at most
 BPC_LIMIT above fp32, accuracy at most ACCURACY_LIMIT below, and the model's own quality bar); a model
 that crosses one is served at fp32. A model without an output layer to quantise (the digit and review
-classifiers: their largest matrix is a few thousand weights) is served at fp32 whatever the setting.
+classifiers, whose matrices are small: `precision_table.classifier_text`) is served at fp32 whatever the setting.
 
 Why weight-only int8 through ``torch._weight_int8pack_mm`` (int8 weights, one bf16 scale per output
 channel, bf16 activations): each row of a batch is computed from that row alone, so a batched request

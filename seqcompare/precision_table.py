@@ -170,7 +170,7 @@ def precision_block(root: Path) -> str:
             f"the fastest for {BURST} requests written together (`python -m seqcompare bench --tasks precision "
             "--save`; int8: every matrix product in weight-only int8; w8a8: int8 activations too in the output "
             "layer and the cells; int8-head: the output layer alone; int8+bf16: the output layer in int8 and the "
-            "rest in bfloat16). The digit and review classifiers are served in fp32 (no layer large enough to gain). Analysis views always run in fp32.\n\n"
+            "rest in bfloat16). " + classifier_text(root) + " Analysis views always run in fp32.\n\n"
             + "\n\n".join(parts))
     return text + floor_text(root) + step_text(root)
 
@@ -240,6 +240,38 @@ def earlier_block(root: Path) -> str:
             f"less time and auto {less('auto')} less"
             + ("; the float32 plans, which read four times the bytes, moved most." if now["fp32"] / was["fp32"]
                < now["auto"] / was["auto"] else "."))
+
+
+def largest_matrix(folder: Path) -> tuple[str, str, tuple[int, int]] | None:
+    """(model, weight name, shape) of the largest matrix a product multiplies among the checkpoints in `folder`
+    (read from the files' headers; embedding tables, only looked up, are left out), or None."""
+    from safetensors import safe_open
+
+    found = []
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(path, "pt") as f:
+            found += [(path.stem, k, tuple(f.get_slice(k).get_shape())) for k in f.keys() if not k.startswith("embed.")]
+    found = [m for m in found if len(m[2]) == 2]
+    return max(found, key=lambda m: m[2][0] * m[2][1]) if found else None
+
+
+def classifier_text(root: Path) -> str:
+    """Why the digit and review classifiers are served in fp32: the largest matrix they multiply, against the
+    text models' largest (which a step reads at every character), from the checkpoints."""
+    from seqcompare import tasks
+    from seqcompare.results import label
+
+    ones = [(t, m) for t in tasks.TASKS if t != TASK and (m := largest_matrix(root / "checkpoints" / t))]
+    text = largest_matrix(root / "checkpoints" / TASK)
+    if not ones or not text:
+        return "The digit and review classifiers are served in fp32."
+    task, (name, weight, (rows, cols)) = max(ones, key=lambda o: o[1][2][0] * o[1][2][1])
+    mb = lambda r, c: f"{r * c * 4 / 1e6:.2f} MB"
+    return (f"The digit and review classifiers are served in fp32: the largest matrix they multiply, the "
+            f"{label(name)}'s `{weight}` in checkpoints/{task}, is {rows:,} × {cols:,} ({mb(rows, cols)} in fp32; "
+            f"embedding tables are only looked up, a row per input), against {text[2][0]:,} × {text[2][1]:,} "
+            f"({mb(*text[2])}) for the text models' largest, which a step reads at every character; no int8 copy "
+            "of them is timed.")
 
 
 def floor_text(root: Path) -> str:

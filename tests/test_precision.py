@@ -300,3 +300,23 @@ def test_the_precision_doc_takes_one_float32_step_apart_from_the_bench():
             f"{t['step_us']:.0f} |") in text
     assert (f"The Transformer's step took {t['step_us'] / l['step_us']:.2f}× the LSTM's: its {t['products']} "
             f"products alone {t['products_us'] / l['products_us']:.2f}× the LSTM's {l['products']}") in text
+
+
+def test_bench_kernels_times_every_variant_on_the_shipped_weights(tmp_path):
+    """bench --tasks kernels: each case's variants timed in one run (µs per call), the cache's in-place variant
+    writing into the buffer it was given; the report block reads the saved artifact."""
+    from seqcompare import bench_kernels
+
+    cases = bench_kernels.cases(CHECKPOINTS)
+    with torch.inference_mode():                                               # as `run` times them
+        grown = cases["cache_30"][1]["in_place"]()
+        again = cases["cache_30"][1]["in_place"]()
+    assert again[0].buffer is grown[0].buffer and again[0].shape[2] == 101        # no copy: the same buffer
+    r = bench_kernels.run(CHECKPOINTS, 1)
+    assert {c: set(v) for c, v in r["us"].items()} == {
+        "head_1": {"fp32", "int8", "w8a8", "int_mm"}, "head_30": {"fp32", "int8", "w8a8", "int_mm"},
+        "qkv_1": {"int8", "w8a8"}, "gelu_1": {"onednn", "native"}, "cache_30": {"concatenated", "in_place"}}
+    assert all(t > 0 for v in r["us"].values() for t in v.values()) and r["runs"] == 5
+    bench_kernels.save({"kernels": r}, tmp_path)
+    said = bench_kernels.kernels_block(tmp_path)
+    assert f"fp32 {r['us']['head_30']['fp32']:.0f} µs" in said and "3,073 × 384" in said and "576 × 192" in said

@@ -205,3 +205,23 @@ def test_the_earlier_precision_entry_is_read_from_its_artifact(copy):
     assert not precision_table.earlier_block(copy).endswith("moved most.")
     path.unlink()
     assert precision_table.earlier_block(copy).startswith("_no earlier measurement")
+
+
+def test_the_classifiers_fp32_sentence_names_their_largest_matrix_from_the_checkpoints(tmp_path):
+    """precision block: the classifiers' largest multiplied matrix (embedding tables, only looked up, left out)
+    against the text models' largest, read from the safetensors headers."""
+    import torch
+    from safetensors.torch import save_file
+
+    from seqcompare import precision_table
+
+    for task, weights in {"mnist": {"rnn.weight_ih_l0": (64, 28), "head.weight": (10, 64)},
+                          "imdb": {"embed.weight": (5000, 32), "rnn.weight_hh_l0": (96, 32)},
+                          "hotel": {"decoder.weight": (300, 40), "embed.weight": (300, 40)}}.items():
+        (tmp_path / "checkpoints" / task).mkdir(parents=True)
+        save_file({k: torch.zeros(s) for k, s in weights.items()}, tmp_path / "checkpoints" / task / "lstm.safetensors")
+    said = precision_table.classifier_text(tmp_path)
+    assert "LSTM's `rnn.weight_hh_l0` in checkpoints/imdb, is 96 × 32 (0.01 MB in fp32" in said
+    assert "against 300 × 40 (0.05 MB) for the text models' largest" in said
+    shipped = precision_table.classifier_text(ROOT)
+    assert "LSTM's `rnn.weight_ih_l0` in checkpoints/imdb, is 512 × 256" in shipped and "3,073 × 384" in shipped

@@ -210,3 +210,20 @@ def test_bench_keeps_its_shape_and_times_a_burst():
     assert set(fp32["precision"].values()) == {"fp32"}
     assert fp32["floor"]["lstm"]["bytes_per_char"] > 1.5 * r["floor"]["lstm"]["bytes_per_char"] or \
         r["precision"]["lstm"] == "fp32"
+
+
+def test_the_view_benches_time_each_view_and_print_a_line_for_each(capsys):
+    """`bench --tasks explain,cells`: each view timed as the tabs answer it, with its bar; the explain views also
+    per model; `bench` prints one line per view."""
+    from seqcompare import bench, output
+
+    r = bench.run(CHECKPOINTS, ["explain", "cells"], runs=1)
+    assert set(r["explain"]) == {"bar_ms", "textgen", "reviews", "digits"}
+    assert set(r["explain"]["textgen"]["model_ms"]) == set(textgen.MODELS)
+    assert set(r["explain"]["digits"]["model_ms"]) == {"rnn", "lstm", "gru"}
+    views = {"gates_textgen", "gates_reviews", "gates_digits", "sentiment"}
+    assert views <= set(r["cells"]) and r["cells"]["bar_ms"] == r["explain"]["bar_ms"] == bench.VIEW_BAR_MS
+    assert all(r["cells"][v]["total_ms"]["runs"] == 1 and r["cells"][v]["total_ms"]["median"] > 0 for v in views)
+    output.bench(r, ["explain", "cells"], as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("explain ") for line in lines) == 3 and sum(line.startswith("cells ") for line in lines) == 4
