@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = "docs/screenshot.png"
 INCLUDE = ("app.py", "requirements.txt", "README.md", SCREENSHOT, "seqcompare/*", "checkpoints/*")
 EXCLUDE = ("*/__pycache__/*", "*.pyc", "*.tmp", "*/.*", "*.db", "*.sqlite")
-OWNED = ("seqcompare/", "checkpoints/")      # on the Space, files here that we no longer ship are deleted
+OWNED = ("seqcompare/", "checkpoints/")      # on the Space, files here that the upload does not hold are deleted
 
 
 def _candidates(root: Path) -> list[str]:

@@ -25,7 +25,7 @@ import torch
 
 from seqcompare import CELLS, UserError, checkpoints, data, digits, reviews, tasks, textgen
 from seqcompare.i18n import said
-from seqcompare.models.cells import CELL_KERNELS, WEIGHTS, step_through
+from seqcompare.models.cells import CELL_KERNELS, layer_weights as named_weights, step_through
 
 SHOWN = {"lstm": ("input", "forget", "output", "cell"), "gru": ("reset", "update"), "rnn": ("hidden",)}
 GATES = {"lstm": ("input", "forget", "output"), "gru": ("reset", "update")}
@@ -39,7 +39,7 @@ SATURATION_ROWS = 16                  # the validation stream cut into rows read
 
 def layer_weights(rnn: torch.nn.RNNBase, layer: int) -> list[torch.Tensor]:
     """weight_ih, weight_hh, bias_ih, bias_hh of one layer, in float32."""
-    return [getattr(rnn, f"{w}_l{layer}").detach().float() for w in WEIGHTS]
+    return [w.detach().float() for w in named_weights(rnn, layer)]
 
 
 def step_layer(cell: str, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -158,13 +158,11 @@ def text_summary(root: Path) -> str:
 MEMORY_TASKS = (("hotel", "validation characters"), ("imdb", "test reviews"), ("mnist", "test digits"))
 
 
-def fmt_length(length: int | None, distances: int) -> str:
-    return f"> {distances}" if length is None else str(length)
-
-
 @block("memory")
 def memory_table(root: Path) -> str:
     """Each task's memory lengths per model, trained and untrained (the files `memory TASK --save` writes)."""
+    from seqcompare import influence
+
     mems = {t: read(root / "checkpoints" / t / "memory.json") for t, _ in MEMORY_TASKS}
     names = [n for n in ORDER if any(m and n in m.get("models", {}) for m in mems.values())]
     rows, counts = [], []
@@ -175,7 +173,7 @@ def memory_table(root: Path) -> str:
         counts.append(f"{TASKS[task].lower()} {mem['targets']:,} {what}")
         for state, part in (("trained", mem["models"]), ("untrained", mem.get("untrained", {}).get("models", {}))):
             rows.append([f"{TASKS[task]} ({mem['unit']})" if state == "trained" else "", state,
-                         *(fmt_length(part[n]["memory_length"], len(part[n]["distance"])) if n in part else "—"
+                         *(influence.length_text(part[n]) if n in part else "—"
                            for n in names)])
     if not rows:
         return "_no memory curves yet_"

@@ -33,7 +33,6 @@ class Ref:
 class Task:
     name: str                       # the command line's name, and the checkpoint folder's
     aliases: tuple[str, ...]        # other names a command or a client may use
-    title: str                      # how the dashboard names it
     module: str                     # its module: MODELS, build, train, evaluate and the bank class
     bank_class: str                 # its models as the app loads them
     bench_name: str                 # its key in bench.json (and `bench --tasks`)
@@ -74,15 +73,15 @@ class Task:
         return self.code.evaluate(folder, data_dir, **kwargs)
 
 
-MNIST = Task("mnist", ("digits",), "digits", "digits", "DigitModels", "digits", Ref("bench", "bench_digits"),
+MNIST = Task("mnist", ("digits",), "digits", "DigitModels", "digits", Ref("bench", "bench_digits"),
              "rows", 10000, 250, Ref("influence", "digit_targets"), Ref("influence", "digit_norms"),
              Ref("output", "explain_digit"), Ref("output", "predict_digits"),
              gates=Ref("gates", "digit_steps"))
-IMDB = Task("imdb", ("reviews", "review"), "reviews", "reviews", "ReviewModels", "reviews",
+IMDB = Task("imdb", ("reviews", "review"), "reviews", "ReviewModels", "reviews",
             Ref("bench", "bench_reviews"), "tokens", 2000, 16, Ref("influence", "review_targets"),
             Ref("influence", "review_norms"), Ref("output", "explain_review"), Ref("output", "predict_reviews"),
             evaluate_flags=("short",), gates=Ref("gates", "review_steps"))
-HOTEL = Task("hotel", ("textgen", "text"), "text generation", "textgen", "TextModels", "textgen",
+HOTEL = Task("hotel", ("textgen", "text"), "textgen", "TextModels", "textgen",
              Ref("bench", "bench_textgen"), "characters", 1000, 32, Ref("influence", "text_targets"),
              Ref("influence", "text_norms"), Ref("output", "explain_text"), gates=Ref("gates", "text_steps"))
 

@@ -1,4 +1,4 @@
-"""The tutorials this project grew from: their published figures (quotations, with their source) and their
+"""The tutorials this project builds on: their published figures (quotations, with their source) and their
 own recipes, rerun as they wrote them at a size that runs here (`python -m seqcompare tutorial TASK`).
 
 A rerun measures seconds per epoch and the tutorial's metric (test accuracy; bits per character for the

@@ -69,11 +69,16 @@ def rnn_states(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     if not isinstance(rnn, nn.LSTM):
         return rnn(x)[0], None
     for layer in range(rnn.num_layers):
-        x, cells = step_through(torch.lstm_cell, [getattr(rnn, f"{w}_l{layer}") for w in WEIGHTS], x)
+        x, cells = step_through(torch.lstm_cell, layer_weights(rnn, layer), x)
     return x, cells
 
 
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")       # one layer's, in the order the kernels take
+
+
+def layer_weights(rnn: nn.RNNBase, layer: int) -> list[torch.Tensor]:
+    """One layer's parameters by name (`WEIGHTS`): weight_ih, weight_hh, bias_ih, bias_hh."""
+    return [getattr(rnn, f"{w}_l{layer}") for w in WEIGHTS]
 
 
 def step_through(step, weights: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

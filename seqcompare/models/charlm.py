@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.cells import (WEIGHTS, TokenRNNConfig, count_parameters, make_rnn, rnn_states, rnn_step,
+from seqcompare.models.cells import (TokenRNNConfig, count_parameters, layer_weights, make_rnn, rnn_states, rnn_step,
                                      textbook_parameters)
 from seqcompare.models.int8 import DynamicInt8Linear, Int8Cells, Int8Linear
 
@@ -67,7 +67,7 @@ class CharLM(nn.Module):
         output layer."""
         products = []
         for layer in range(self.rnn.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{w}_l{layer}") for w in WEIGHTS)
+            w_ih, w_hh, b_ih, b_hh = layer_weights(self.rnn, layer)
             products += [(w_ih, b_ih), (w_hh, b_hh)]
         return products + [self.output_weights()]
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcompare.models.cells import WEIGHTS
+from seqcompare.models.cells import layer_weights
 
 BLOCK = 32                # the int8 kernel reads each row in blocks of 32 inputs: other widths are padded
 
@@ -88,7 +88,7 @@ class Int8Cells(nn.Module):
         self.num_layers, self.hidden_size = rnn.num_layers, rnn.hidden_size
         self.products = nn.ModuleList()
         for layer in range(rnn.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{w}_l{layer}").detach() for w in WEIGHTS)
+            w_ih, w_hh, b_ih, b_hh = (w.detach() for w in layer_weights(rnn, layer))
             self.products.append(nn.ModuleList([linear(w_ih, b_ih), linear(w_hh, b_hh)])
                                  if self.kind == "gru" else linear(torch.cat([w_ih, w_hh], 1), b_ih + b_hh))
 

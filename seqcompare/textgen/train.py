@@ -27,8 +27,7 @@ TRANSFORMER_ARCH = {"context": 128, "width": 192, "layers": 3, "heads": 6, "drop
 
 
 def _char_lm(config: dict) -> CharLM:
-    # the shipped cells' checkpoints record "tie": false, an option the models no longer have
-    return CharLM(CharLMConfig(**{k: v for k, v in config.items() if (k, v) != ("tie", False)}))
+    return CharLM(CharLMConfig(**config))
 
 
 def _cell_sized(cell: str) -> Callable[..., dict]:
