@@ -179,7 +179,9 @@ def memory_parser(sub) -> None:
 
 def sweep_parser(sub) -> None:
     sw = sub.add_parser("sweep", help="hyperparameter study with Optuna (grid, resumable through its storage)")
-    sw.add_argument("task", choices=["imdb", "mnist"])
+    from seqcompare import sweep
+
+    sw.add_argument("task", choices=sweep.TASKS)
     sw.add_argument("--grid", nargs="+", metavar="FACTOR=V1,V2",
                     help="full grid, e.g. hidden=128,256 layers=1,2 dropout=0.1,0.5 (default: the tutorial's "
                          "one-factor-at-a-time study around the shipped recipe)")

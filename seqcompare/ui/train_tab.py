@@ -255,7 +255,7 @@ def study_section(root: Path) -> None:
     checkpoints' folder)."""
     gr.Markdown(locale.L("train.study.heading"))
     missing = []
-    for task in ("imdb", "mnist"):
+    for task in sweep.TASKS:
         try:                                   # everything computed first: a malformed file shows a notice only
             study = sweep.load(Path(root) / task / "study.json")
             if study is None or not study["trials"]:
