@@ -15,10 +15,10 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from seqcompare import CELLS, UserError, checkpoints, digits, gates, plots, reviews, textgen
+from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
+from seqcompare.ui.common import UNSHOWABLE, VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -216,7 +216,7 @@ def saturation_section(folder: Path) -> None:
     try:
         result = gates.load_saturation(folder)
         figure = None if result is None else saturation_figure(result)
-    except (checkpoints.CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except UNSHOWABLE as exc:
         gr.Markdown(locale.L("notices.broken", file=Path(folder) / gates.SATURATION_FILE,
                              error=f"{type(exc).__name__}: {exc}"))   # unreadable, or valid JSON of another shape
         return

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from seqcompare import UserError, checkpoints, digits, i18n, influence, plots, reviews, textgen
+from seqcompare import UserError, digits, i18n, influence, plots, reviews, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, WIDE, joined, notice, slider, uploaded
+from seqcompare.ui.common import CHECKPOINTS, UNSHOWABLE, WIDE, joined, notice, slider, uploaded
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
 
@@ -200,7 +200,7 @@ def distance_view(task: str, folder=None, lang: str = "en", figure: bool = True)
                       summary=memory_summary(memory, lang))
         title = i18n.t("memory.distance_title", lang, task=i18n.t(f"memory.tasks.{task}", lang))
         return (plots.distance_curves(memory, title, lang) if figure else None), text
-    except (checkpoints.CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except UNSHOWABLE as exc:
         return None, i18n.t("notices.broken", lang, file=folder / influence.MEMORY_FILE,   # unreadable, or valid
                             error=f"{type(exc).__name__}: {exc}")                         # JSON of another shape
 

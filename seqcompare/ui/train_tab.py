@@ -13,7 +13,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import UPLOAD_MB, joined, notice, slider, table, uploaded
+from seqcompare.ui.common import UNSHOWABLE, UPLOAD_MB, joined, notice, slider, table, uploaded
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
@@ -263,7 +263,7 @@ def study_section(root: Path) -> None:
                 continue
             caption = locale.composed(lambda lang: study_caption(study, task, lang))
             rows, parallel, effects = plots.study_rows(study), plots.study_parallel(study), plots.study_effects(study)
-        except (checkpoints.CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        except UNSHOWABLE as exc:
             gr.Markdown(locale.L("train.study.broken", task=task, error=f"{type(exc).__name__}: {exc}"))
             continue
         gr.Markdown(caption)
