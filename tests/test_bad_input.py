@@ -100,7 +100,7 @@ def test_digit_tab(digit_bank, files):
         seen, message, *labels, beliefs, probs = ui.digit_view(digit_bank, np.asarray(Image.open(path))
                                                                if expect is None else path)
         if expect:
-            assert expect in message and seen is None and all(v is None for v in labels), name
+            assert expect in message and seen is None and all(not v.value for v in labels), name
         else:
             assert message == "" and seen.shape == (168, 168) and all(label.value for label in labels), name
     for canvas in ({"composite": None, "layers": [], "background": None}, None,
@@ -113,7 +113,7 @@ def test_review_tab(review_bank, case):
     text, expect = REVIEWS[case]
     message, *labels, trace = ui.review_view(review_bank, text)
     if expect:
-        assert expect in message and trace is None and all(v is None for v in labels)
+        assert expect in message and trace is None and all(not v.value for v in labels)
     else:
         assert all(label.value for label in labels) and trace is not None
         assert ("only the first" in message) == (case == "huge")

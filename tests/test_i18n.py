@@ -191,7 +191,7 @@ def test_the_train_tab_answers_in_chinese(digit_bank):
     drawing = np.zeros((28, 28), np.uint8)
     assert "请先训练数字模型" in train_tab.try_digit(None, drawing, digit_bank, "zh-CN")
     assert "train digit models first" in train_tab.try_digit(None, drawing, digit_bank)
-    assert "已停止" in train_tab.stopped(Browser(accept="zh-CN"))
+    assert "没有正在进行的训练" in train_tab.stopped(Browser(accept="zh-CN"))
 
 
 def test_notices_on_one_line_are_separated_as_the_page_language_separates_clauses(review_bank):

@@ -278,3 +278,29 @@ def test_the_study_section_survives_a_missing_or_broken_file(tmp_path):
     assert "imdb/study.json cannot be shown" in shown and "No study shipped yet for mnist" in shown
     chinese = " ".join(locale.shown(b.value, "zh-CN") for b in demo.blocks.values() if isinstance(b, gr.Markdown))
     assert "无法显示 checkpoints/imdb/study.json" in chinese
+
+
+def test_stop_in_the_tab_keeps_the_training_as_far_as_it_got_and_stops_only_that_session(data_dir, monkeypatch):
+    """Stop ends this session's running training: its last answer holds the models, the results table (with its
+    column names) and the downloads. Stop while the training waits in the queue ends it before it starts; with
+    nothing to stop, the button says so. Another session's training is not touched."""
+    monkeypatch.setenv("SEQCOMPARE_DATA", str(data_dir))
+    mine, other = type("Request", (), {"session_hash": "mine"})(), type("Request", (), {"session_hash": "other"})()
+    assert "no training is running" in train_tab.stopped(mine)
+    train_tab.queued(other)                                             # another session waits in the queue
+    train_tab.queued(mine)
+    answers = []
+    for answer in train_tab.run("digits", ["lstm", "gru"], 32, 1, 0, 0.005, 30, 120, "", 3000, 0, None, mine):
+        answers.append(answer)
+        if len(answers) == 2:
+            assert "stopping" in train_tab.stopped(mine)
+    message, progress, curves, rows, files, session = answers[-1]
+    assert "stopped: the models keep what they learned so far" in message
+    assert set(session["models"]) == {"lstm"} and any(f.endswith("lstm.safetensors") for f in files)   # the GRU waited
+    assert list(rows.columns)[:3] == ["model", "status", "epochs"] and len(rows) == 2
+    assert list(answers[0][3].columns)[:2] == ["model", "status"]             # the header while it trains
+    assert "mine" not in train_tab.RUNS and not train_tab.RUNS["other"]["stop"].is_set()
+    assert "stopped before it started" in train_tab.stopped(other)
+    (said, *_), = list(train_tab.run("digits", ["rnn"], 16, 1, 0, 0.005, 1, 30, "", 600, 0, None, other))
+    assert "stopped before it started" in said and "other" not in train_tab.RUNS
+    train_tab._free(session)

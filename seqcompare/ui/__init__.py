@@ -20,12 +20,13 @@ from seqcompare.ui.train_tab import train_tab
 # build, and the callbacks the tests and the CLI call as the tabs do
 __all__ = ["build", "api_classify_review", "digit_view", "review_view", "text_views"]
 
-# Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush
-# for the user as soon as the canvas is on screen, so that drawing works at once.
+# Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"), and clearing the canvas
+# deselects its tool again: whenever a visible canvas has neither the brush nor the eraser selected, pick the brush
 ARM_BRUSH = """() => {
   const arm = () => document.querySelectorAll('[id^="digit-canvas"]').forEach((el) => {
     const brush = el.querySelector('button[aria-label="Brush"]');
-    if (brush && !el.dataset.armed && el.offsetParent !== null) { brush.click(); el.dataset.armed = '1'; }
+    const chosen = el.querySelector('button[aria-label="Brush"].highlight, button[aria-label="Erase"].highlight');
+    if (brush && !chosen && el.offsetParent !== null) brush.click();
   });
   setInterval(arm, 400);
 }"""

@@ -144,6 +144,11 @@ def headers(columns: list[str], lang: str) -> list[str]:
             i18n.t("app.table.parameters", lang), i18n.t("app.table.train_seconds", lang)]
 
 
+def no_answers(names) -> list:
+    """One empty answer per model, titled with the model's name alone (no timing left from an earlier answer)."""
+    return [gr.Label(value=None, label=plots.label(n)) for n in names]
+
+
 def table(rows: list[list], header: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=header)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from seqcompare import UserError, digits, plots, sketches
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import UPLOAD_MB, comparison, notice, uploaded
+from seqcompare.ui.common import UPLOAD_MB, comparison, no_answers, notice, uploaded
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
 
@@ -59,7 +59,7 @@ def picture_view(bank: digits.DigitModels, path, request: gr.Request = None, cle
 
 def unanswered(message: str) -> list:
     """The Digits tab's outputs with a message and no answer."""
-    return [None, message, *([None] * len(digits.MODELS)), None, None]
+    return [None, message, *no_answers(digits.MODELS), None, None]
 
 
 def picture_changed(bank: digits.DigitModels, path, request: gr.Request = None) -> list:

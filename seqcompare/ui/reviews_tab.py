@@ -7,7 +7,7 @@ import gradio as gr
 
 from seqcompare import UserError, i18n, plots, reviews
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import comparison, joined, notice, word
+from seqcompare.ui.common import comparison, joined, no_answers, notice, word
 
 
 REVIEW_EXAMPLES = [
@@ -29,7 +29,7 @@ def review_view(bank: reviews.ReviewModels, review: str, request: gr.Request = N
     try:
         result = bank.predict(review)
     except UserError as exc:
-        return [notice(exc.render(lang)), *([None] * len(names)), None]
+        return [notice(exc.render(lang)), *no_answers(names), None]
     out = [notice(joined((locale.say(n, lang) for n in result["notices"]), lang))]
     for n in names:
         a = result["models"].get(n, {"error": i18n.said("app.unavailable_model")})

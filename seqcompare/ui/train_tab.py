@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from contextlib import closing
 from functools import partial
 from pathlib import Path
@@ -13,9 +14,11 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import UNSHOWABLE, UPLOAD_MB, joined, notice, slider, table, uploaded
+from seqcompare.ui.common import UNSHOWABLE, UPLOAD_MB, WIDE, joined, notice, slider, table, uploaded
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
+# each session's training, from its click until it ends: its stop, and whether it runs yet (else it is queued)
+RUNS: dict[str, dict] = {}
 CAPS = dict(seconds=live.CAPS["seconds"], epochs=live.CAPS["epochs"], hidden=live.CAPS["hidden"],
             layers=live.CAPS["layers"], images=f"{live.CAPS['images']:,}", characters=f"{live.CAPS['characters']:,}",
             mb=UPLOAD_MB, min_lr=f"{live.MIN_LR:g}", max_lr=f"{live.CAPS['lr']:g}")
@@ -40,6 +43,11 @@ def _table(final: dict, lang: str = "en"):
     return table(rows, [i18n.t(f"train.results.{c}", lang) for c in RESULTS])
 
 
+def empty_results(lang: str):
+    """The results table before a training has ended: its columns, named in `lang`, and no rows."""
+    return table([], [i18n.t(f"train.results.{c}", lang) for c in RESULTS])
+
+
 def status(word: str, lang: str) -> str:
     """A model's training status (training, done, stopped …) in `lang`."""
     return i18n.t(f"train.status.{word}", lang) if i18n.has(f"train.status.{word}") else word
@@ -57,18 +65,38 @@ def _downloads(final: dict, models: dict) -> tuple[str, list[str]]:
     return str(folder), sorted(str(p) for p in folder.iterdir())
 
 
+def _session(request) -> str | None:
+    return getattr(request, "session_hash", None)
+
+
+def queued(request: gr.Request = None) -> None:
+    """The Train button, at once (before the queue): the session's training is waiting for its turn."""
+    key = _session(request)
+    if key and not RUNS.get(key, {}).get("running"):
+        RUNS[key] = {"stop": threading.Event(), "running": False}
+
+
 def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session,
         request: gr.Request = None):
-    """The Train button: stream the curves while the models learn; keep them in this session."""
+    """The Train button: stream the curves while the models learn; keep them in this session. Stop ends the
+    training early, and what the models learned is kept and shown as at the end of a run."""
+    lang, key = locale.of(request), _session(request)
     outputs = lambda msg, progress="", fig=None, rows=None, files=None, sess=session: \
-        [msg, progress, fig, rows, files, sess]
-    lang = locale.of(request)
+        [msg, progress, fig, empty_results(lang) if rows is None else rows, files, sess]
+    entry = RUNS.get(key) if key else None
+    if entry and entry["stop"].is_set() and not entry["running"]:       # Stop pressed while it was queued
+        RUNS.pop(key, None)
+        yield outputs(notice(i18n.t("train.stopped_queued", lang)))
+        return
+    entry = {"stop": threading.Event(), "running": True} if entry is None else {**entry, "running": True}
+    if key:
+        RUNS[key] = entry
     try:
         s, notices = live.check(task, ",".join(models or []), hidden, layers, dropout, lr, epochs, seconds, text,
                                 images, seed)
         keep, steps = {}, {n: [] for n in s.models}
-        with closing(live.train(s, notices, keep=keep)) as updates:   # Stop or a closed tab closes this
-            for update in updates:                                    # generator, and so the training
+        with closing(live.train(s, notices, stop=entry["stop"], keep=keep)) as updates:   # a closed tab closes
+            for update in updates:                                    # this generator, and so the training
                 for name, m in update["models"].items():        # training loss against updates made so far
                     if m.get("loss") is not None and (not steps[name] or steps[name][-1][0] != m["updates"]):
                         steps[name].append((m["updates"], m["loss"]))
@@ -92,6 +120,9 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
                 yield outputs(notice(joined(messages, lang)), progress, fig, _table(update, lang), files, new)
     except UserError as exc:
         yield outputs(notice(exc.render(lang)))
+    finally:
+        if key and RUNS.get(key) is entry:
+            RUNS.pop(key, None)
 
 
 def try_digit(session, image, bank: digits.DigitModels, lang: str = "en"):
@@ -142,7 +173,12 @@ def hotel_corpus(request: gr.Request = None):
 
 
 def stopped(request: gr.Request = None) -> str:
-    return notice(i18n.t("train.stopped", locale.of(request)))
+    """The Stop button: ends this session's training (kept as far as it got) or its place in the queue."""
+    entry = RUNS.get(_session(request))
+    if entry:
+        entry["stop"].set()
+    said = "train.not_running" if entry is None else "train.stopping" if entry["running"] else "train.stopped_queued"
+    return notice(i18n.t(said, locale.of(request)))
 
 
 def settings_column(d: dict) -> list:
@@ -192,20 +228,19 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
         stop = gr.Button(locale.L("train.stop"), variant="stop", elem_id="train-stop")
     message = gr.Markdown(elem_id="train-notice")
     progress = gr.Markdown(elem_id="train-progress")
-    curves = gr.Plot(show_label=False)
+    curves = gr.Plot(show_label=False, elem_classes=WIDE)      # a phone scrolls the two panels sideways
     results = locale.per_language(
-        gr.Dataframe(table([], [i18n.t(f"train.results.{c}", "en") for c in RESULTS]), interactive=False,
-                     show_label=False, elem_id="train-results"),
-        lambda lang: table([], [i18n.t(f"train.results.{c}", lang) for c in RESULTS]))
+        gr.Dataframe(empty_results("en"), interactive=False, show_label=False, elem_id="train-results"), empty_results)
     files = gr.File(label=locale.L("train.files"), file_count="multiple", interactive=False)
     try_section(session, digit_bank, text_bank)
 
     upload.change(load_text, upload, [text, message], api_visibility="private")
     hotel.click(hotel_corpus, None, [text, message], api_visibility="private")
-    event = train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
+    train.click(queued, None, None, queue=False, api_visibility="private")
+    train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
                         [message, progress, curves, results, files, session], api_visibility="private",
                         concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
-    stop.click(stopped, None, message, cancels=[event], api_visibility="private")
+    stop.click(stopped, None, message, queue=False, api_visibility="private")
     study_section(digit_bank.folder.parent)
 
 
