@@ -144,6 +144,16 @@ def test_generation_is_deterministic_for_odd_random_seeds(text_bank):
     assert {n: x["text"] for n, x in a["models"].items()} == {n: x["text"] for n, x in b["models"].items()}
 
 
+def test_a_random_seed_outside_32_bits_says_which_seed_it_writes_as(text_bank):
+    """torch's generator reads 32 bits of a seed: 2**32 + 5 writes exactly as 5, and says so; -1 as 4294967295."""
+    wrapped, five = text_bank.generate("早餐", 30, 0.8, 20, 2**32 + 5), text_bank.generate("早餐", 30, 0.8, 20, 5)
+    assert {n: x["text"] for n, x in wrapped["models"].items()} == {n: x["text"] for n, x in five["models"].items()}
+    assert any("seed 4294967301 writes as seed 5" in n for n in map(str, wrapped["notices"]))
+    assert not five["notices"]
+    message, *_ = [column[0] for column in ui.text_views(text_bank, *([a] for a in ("早餐", 20, 0.8, 20, -1)))]
+    assert "random seeds run from 0 to 4,294,967,295: seed -1 writes as seed 4294967295" in message
+
+
 # --- the API (gradio_client against the running app) -------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,8 @@ def written(checked: dict, text: str, ms: float, score: float | None = None) -> 
     return out
 
 
+SEEDS = 2**32             # distinct random seeds: torch's CPU generator reads the low 32 bits of its seed
+
 class TextModels:
     """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once: `models` in
     fp32 (the analysis views and their gradients), `served` at the serving `precision` (generation and
@@ -142,9 +144,12 @@ class TextModels:
         length, temperature, top_k, top_p, beams, notices = check_settings(length, temperature, top_k, top_p, beams)
         seed, seed_notices = clean_seed(seed)
         try:
-            random_seed = int(validate.random_seed(random_seed, notices)) % 2**63   # any whole number names one
+            asked = int(validate.random_seed(random_seed, notices))
         except (TypeError, ValueError, OverflowError):
             raise UserError("errors.random_seed") from None
+        random_seed = asked % SEEDS                # torch's generator reads 32 bits of its seed: say where it wraps
+        if random_seed != asked:
+            notices.append(said("notices.seed_wrapped", asked=asked, seed=random_seed, most=f"{SEEDS - 1:,}"))
         if self.vocab:
             seed_notices += self.vocab.notices(seed)
         return {"seed": seed, "length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
