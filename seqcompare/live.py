@@ -141,7 +141,9 @@ def check(task, models, hidden, layers, dropout, lr, epochs, seconds, text="", i
     names = tuple(dict.fromkeys(n.strip().lower() for n in str(models or "").split(",") if n.strip()))
     unknown = [n for n in names if n not in kind.models]
     if not names or unknown:
-        raise UserError("errors.models_not" if unknown else "errors.models", models=", ".join(kind.models), unknown=", ".join(unknown))
+        from seqcompare.plots import label                # the names the page shows (any case is read)
+        raise UserError("errors.models_not" if unknown else "errors.models",
+                        models=", ".join(label(n) for n in kind.models), unknown=", ".join(unknown))
     hidden = _capped(hidden, "hidden", "hidden size", notices)
     layers = _capped(layers, "layers", "layers", notices)
     epochs = _capped(epochs, "epochs", "epochs", notices)

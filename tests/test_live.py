@@ -50,7 +50,7 @@ def test_a_cleared_seed_box_trains_with_seed_0_and_says_so():
     (dict(epochs=1.5), "whole number"), (dict(epochs=True), "whole number"), (dict(lr=0), "above 0"),
     (dict(lr=float("nan")), "finite"),
     (dict(dropout=1.0), "dropout"), (dict(seconds="soon"), "must be a number"), (dict(task="speech"), "task must be"),
-    (dict(models=""), "choose models"), (dict(models="rnn,cnn"), "not cnn"),
+    (dict(models=""), "choose at least one model among RNN, LSTM, GRU"), (dict(models="rnn,cnn"), "not cnn"),
     (dict(task="text", models="transformer", text=""), "paste or upload"),
     (dict(task="text", models="rnn", text="short"), "too short"),
     (dict(task="digits", models="transformer"), "choose models"),
