@@ -205,6 +205,7 @@ def saturation_figure(result: dict, lang: str = "en"):
                                        legendgroup=kind), row=1, col=col)
         fig.update_xaxes(range=[0, 1], title_text=t("cells.saturation.left", lang) if col == 1 else None, row=1, col=col)
         fig.update_yaxes(range=[0, 1], title_text=t("cells.saturation.right", lang) if col == 1 else None, row=1, col=col)
+    fig.update_annotations(font_size=11)                  # five panel titles side by side fit a phone's 720 px
     fig.update_layout(height=330, **plots.LAYOUT)
     return fig
 

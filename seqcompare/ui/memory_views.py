@@ -36,11 +36,12 @@ def shade(tokens: list[str], values: list[float], color: str, sep: str = "", lan
 
 
 def columns_html(blocks: list[tuple[str, str]], caption: str = "") -> str:
-    """Model blocks side by side (title, body HTML), under an optional caption."""
+    """Model blocks side by side (title, body HTML), under an optional caption: as many columns as fit 150 px
+    each (two on a phone); words wrap between words, and within one only when it is wider than its column."""
     cells = "".join(f'<div style="min-width:0"><div style="font-weight:600;margin-bottom:4px">{title}</div>'
-                    f'<div style="line-height:1.9;word-break:break-all">{body}</div></div>' for title, body in blocks)
-    return (f'<div>{caption}<div style="display:grid;grid-template-columns:repeat({max(len(blocks), 1)},'
-            f'minmax(0,1fr));gap:16px;margin-top:6px">{cells}</div></div>')
+                    f'<div style="line-height:1.9;overflow-wrap:anywhere">{body}</div></div>' for title, body in blocks)
+    return (f'<div>{caption}<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(min(150px,100%),'
+            f'1fr));gap:16px;margin-top:6px">{cells}</div></div>')
 
 
 # --- Text generation ------------------------------------------------------------------------------

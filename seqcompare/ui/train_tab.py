@@ -305,7 +305,7 @@ def study_section(root: Path) -> None:
         header = lambda lang: [i18n.t(f"train.study.columns.{c}", lang) for c in STUDY]
         locale.per_language(gr.Dataframe(table(rows, header("en")), interactive=False, show_label=False),
                             lambda lang, rows=rows, header=header: table(rows, header(lang)))
-        locale.per_language(gr.Plot(parallel, show_label=False), partial(plots.study_parallel, study))
-        locale.per_language(gr.Plot(effects, show_label=False), partial(plots.study_effects, study))
+        locale.per_language(gr.Plot(parallel, show_label=False, elem_classes=WIDE), partial(plots.study_parallel, study))
+        locale.per_language(gr.Plot(effects, show_label=False, elem_classes=WIDE), partial(plots.study_effects, study))
     if missing:
         gr.Markdown(locale.L("train.study.missing", tasks=" / ".join(missing), task=missing[0]))
