@@ -102,10 +102,10 @@ def run(task, models, hidden, layers, dropout, lr, epochs, seconds, text, images
                         steps[name].append((m["updates"], m["loss"]))
                 histories = {n: m.get("history") or [] for n, m in update["models"].items()}
                 fig = plots.live_curves(steps, histories, update["metric"], lang)
-                progress = f"**{update['progress']:.0%}** · {update['elapsed']:.0f} s · " + ", ".join(
+                progress = f"**{update['progress']:.0%}** · {update['elapsed']:.0f} s · " + joined((
                     f"{plots.label(n)} {status(m['status'], lang)}"
                     + (i18n.t("train.epoch", lang, n=m["epoch"]) if m["status"] == "training" else "")
-                    for n, m in update["models"].items())
+                    for n, m in update["models"].items()), lang)
                 messages = [locale.say(n, lang) for n in update["notices"]] + \
                     ([locale.say(update["error"], lang)] if update.get("error") else [])
                 if not update["done"]:
