@@ -178,7 +178,8 @@ def live_curves(steps: dict[str, list[tuple[int, float]]], histories: dict[str, 
                                         i18n.t("plots.live_metric", lang, metric=metric(metric_name, lang))])
     for name, points in steps.items():
         if points:
-            fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=label(name),
+            fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=label(name),
+                            mode="lines" if len(points) > 2 else "lines+markers",       # one point shows too
                             legendgroup=name, line=dict(color=COLORS.get(name)), row=1, col=1)
     for name, history in histories.items():
         rows = [r for r in history if f"val_{metric_name}" in r]
