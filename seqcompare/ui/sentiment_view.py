@@ -107,7 +107,7 @@ def section(bank: textgen.TextModels) -> None:
 
 
 PROBE_COLUMNS = ("model", "reading", "all_units", "one_unit", "unit")
-FIXED_COLUMNS = ("model", "unit", "held_positive", "held_negative", "free")
+FIXED_COLUMNS = ("model", "held_unit", "held_positive", "held_negative", "free")
 
 
 def table(rows, columns: tuple, probes: dict, lang: str):
