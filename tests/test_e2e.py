@@ -102,6 +102,17 @@ def test_generate_text(page):
         assert box.input_value().startswith("早餐")
 
 
+def test_a_number_typed_in_a_sliders_box_takes_effect_on_enter(page):
+    """The memory view's character slider: 10 typed in its box and Enter move the view to character 10."""
+    open_tab(page, "Text generation")
+    box = page.locator('#memory-character input[data-testid="number-input"]')
+    box.scroll_into_view_if_needed()
+    page.locator("#memory-shading").get_by_text("(character 40 of 40)").wait_for()
+    box.fill("10")
+    box.press("Enter")
+    page.locator("#memory-shading").get_by_text("(character 10 of 40)").wait_for()
+
+
 def test_bad_review_input_gets_a_visible_notice(page):
     open_tab(page, "Reviews")
     box = page.locator("#review-text textarea")

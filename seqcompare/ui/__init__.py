@@ -31,6 +31,14 @@ ARM_BRUSH = """() => {
   setInterval(arm, 400);
 }"""
 
+# A slider's number box takes a typed value when it loses the focus; Enter there does the same, so typing a
+# number and pressing Enter updates the view as dragging does
+SLIDER_ENTER = """() => {
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && e.target.matches && e.target.matches('input[data-testid="number-input"]')) e.target.blur();
+  });
+}"""
+
 
 # Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
 # overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables scroll inside
@@ -101,5 +109,6 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
         cells_endpoints(digit_bank, review_bank, text_bank)
         locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)
+        demo.load(None, js=SLIDER_ENTER)
     demo.i18n_instance = locale.WORDS          # also for a demo mounted without launch()
     return demo
