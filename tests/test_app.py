@@ -83,6 +83,9 @@ def test_text_callback_fills_four_columns_and_the_next_character_view(text_bank)
     assert message == "" and len(boxes) == 4                # RNN, LSTM, GRU and the Transformer
     assert all(box.value.startswith("早餐") and " ms" in box.label for box in boxes)
     assert isinstance(nxt, go.Figure) and len(nxt.data) == 4
+    for box in boxes:                                       # a model that wrote a review's end before 20 says so
+        written = len(box.value) - len("早餐")
+        assert f"characters: {written}" in box.label and ("ended the review" in box.label) == (written < 20)
     message, *rest = one_request(bank, "早餐", 0, 0.8, 20, 0)
     assert "length must be at least 1" in message and all(v is None for v in rest)
 

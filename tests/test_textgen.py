@@ -102,7 +102,8 @@ def test_cli_generate_json():
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["seed"] == "房间" and set(out["models"]) == {"rnn", "lstm", "gru", "transformer"}
-    assert all(set(a) == {"text", "ms", "characters"} for a in out["models"].values())
+    assert all(set(a) == {"text", "ms", "characters", "ended"} for a in out["models"].values())
+    assert all(a["ended"] == (a["characters"] < 30) for a in out["models"].values())
 
 
 @pytest.mark.parametrize("args, message", [

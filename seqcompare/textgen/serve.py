@@ -50,9 +50,10 @@ def evaluate(folder: Path, data_dir: Path | None, limit: int | None = None, mode
 
 
 def written(checked: dict, text: str, ms: float, score: float | None = None) -> dict:
-    """One model's part of an answer: the seed and its continuation, the ms it took and the characters
-    written; a beam search's score (mean log-probability per character) too."""
-    out = {"text": checked["seed"] + text, "ms": ms, "characters": len(text)}
+    """One model's part of an answer: the seed and its continuation, the ms it took, the characters written
+    and whether the model ended the review (wrote its end) before the length asked; a beam search's score (mean
+    log-probability per character) too."""
+    out = {"text": checked["seed"] + text, "ms": ms, "characters": len(text), "ended": len(text) < checked["length"]}
     if score is not None:
         out["score"] = round(score, 4)
     return out

@@ -32,7 +32,8 @@ def answer_view(bank: textgen.TextModels, result: dict | UserError, lang: str = 
         a = result["models"].get(name, {"error": i18n.said("app.unavailable_model")})
         out.append(gr.Textbox(value=a.get("text", ""), label=f"{plots.label(name)} — {locale.say(a['error'], lang)}"
                               if "error" in a else i18n.t("textgen.written", lang, model=plots.label(name), ms=a["ms"],
-                                                          n=a["characters"])))
+                                                          n=a["characters"])
+                              + (i18n.t("textgen.ended", lang) if a.get("ended") else "")))
     out.append(next_view(bank, result["seed"], lang))
     return out
 
