@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from seqcompare import UserError, digits, plots, sketches
+from seqcompare import UserError, digits, i18n, plots, sketches
 from seqcompare.ui import gates_view, locale, memory_views
 from seqcompare.ui.common import UPLOAD_MB, comparison, no_answers, notice, uploaded
 
@@ -41,7 +41,7 @@ def digit_view(bank: digits.DigitModels, image, request: gr.Request = None) -> l
             out.append(gr.Label(value=None, label=f"{plots.label(n)} — {locale.say(a['error'], lang)}"))
         else:
             out.append(gr.Label(value={str(d): p for d, p in enumerate(a["probabilities"])},
-                                label=f"{plots.label(n)} · {a['ms']:.1f} ms"))
+                                label=i18n.t("app.timed", lang, what=plots.label(n), ms=f"{a['ms']:.1f}")))
     ok = {n: a for n, a in result["models"].items() if "error" not in a}
     out.append(plots.row_beliefs({n: a["rows"] for n, a in ok.items() if "rows" in a}, lang))
     out.append(plots.class_probabilities({n: a["probabilities"] for n, a in ok.items()},

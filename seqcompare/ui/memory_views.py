@@ -64,7 +64,7 @@ def text_memory_view(bank: textgen.TextModels, text: str, character=None, lang: 
         body = shade(inputs[start:], a["influence"][start:], plots.COLORS.get(name, "#888888"), lang=lang)
         if start:
             body = f'<span style="color:#999">{i18n.t("memory.unseen", lang, n=start)} </span>' + body
-        blocks.append((f"{plots.label(name)} · {a['ms']:.0f} ms",
+        blocks.append((i18n.t("app.timed", lang, what=plots.label(name), ms=f"{a['ms']:.0f}"),
                        body + f'<span style="outline:2px solid #333;border-radius:3px;padding:0 2px">{target}</span>'))
         if "attention" in a:
             attention = plots.attention_layers([w[start:] for w in a["attention"]], inputs[start:], lang)
@@ -140,7 +140,7 @@ def review_memory_view(bank: reviews.ReviewModels, review: str, request: gr.Requ
             blocks.append((plots.label(name), f"<i>{escape(locale.say(a['error'], lang))}</i>"))
         else:
             target = i18n.t(f"app.classes.{a['target']}", lang) if i18n.has(f"app.classes.{a['target']}") else a["target"]
-            blocks.append((f"{plots.label(name)} → {target} · {a['ms']:.0f} ms",
+            blocks.append((i18n.t("app.timed", lang, what=f"{plots.label(name)} → {target}", ms=f"{a['ms']:.0f}"),
                            shade(result["tokens"], a["influence"], plots.COLORS.get(name, "#888888"), " ", lang)))
     return columns_html(blocks, i18n.t("memory.review_caption", lang))
 

@@ -37,7 +37,7 @@ def review_view(bank: reviews.ReviewModels, review: str, request: gr.Request = N
             out.append(gr.Label(value=None, label=f"{plots.label(n)} — {locale.say(a['error'], lang)}"))
         else:
             out.append(gr.Label(value={word("positive", lang): a["positive"], word("negative", lang): 1 - a["positive"]},
-                                label=f"{plots.label(n)} · {a['ms']:.1f} ms"))
+                                label=i18n.t("app.timed", lang, what=plots.label(n), ms=f"{a['ms']:.1f}")))
     traces = {n: a["trace"] for n, a in result["models"].items() if "trace" in a}
     out.append(plots.prefix_trace(traces, result["tokens"], lang) if traces else None)
     return out
