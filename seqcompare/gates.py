@@ -30,7 +30,6 @@ from seqcompare.models.cells import CELL_KERNELS, layer_weights as named_weights
 SHOWN = {"lstm": ("input", "forget", "output", "cell"), "gru": ("reset", "update"), "rnn": ("hidden",)}
 GATES = {"lstm": ("input", "forget", "output"), "gru": ("reset", "update")}
 LEFT, RIGHT = 0.1, 0.9               # saturation thresholds
-MAX_TEXT = textgen.MAX_SEED + textgen.MAX_LENGTH      # characters the hotel view reads (the last ones)
 SATURATION_FILE = "saturation.json"
 SATURATION_ROWS = 16                  # the validation stream cut into rows read side by side
 
@@ -78,16 +77,9 @@ def model_gates(cell: str, rnn: torch.nn.RNNBase, x: torch.Tensor) -> list[dict[
 
 def text_steps(bank: textgen.TextModels, inputs) -> tuple[dict, list[str], callable]:
     """A typed hotel text: (what was read, the steps' labels, model → layer-0 input (1, S, embed))."""
-    text = " ".join(inputs) if isinstance(inputs, (list, tuple)) else inputs
-    text, notices = textgen.clean(text) if isinstance(text, str) else "", []
-    if not text:
-        raise UserError("cells.errors.empty_text")
-    if len(text) > MAX_TEXT:
-        notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
-        text = text[-MAX_TEXT:]
     if bank.vocab is None:
         raise UserError("cells.errors.no_models")
-    notices += bank.vocab.notices(text)
+    text, notices = textgen.read_text(" ".join(inputs) if isinstance(inputs, (list, tuple)) else inputs, bank.vocab)
     ids = torch.tensor([bank.vocab.encode(textgen.END + text)])
     return ({"text": text, "notices": notices}, textgen.shown(textgen.END + text),
             lambda model: model.embed(ids.to(next(model.parameters()).device)))

@@ -36,7 +36,6 @@ DISTANCES = 100                  # distances measured, 1 … 100 (digits: their 
 THRESHOLD = 0.01                 # memory length: the first distance whose relative influence is below this
 UNTRAINED_SEED = 0               # the untrained models: the same config, built after torch.manual_seed(0)
 SAMPLE_SEED = 0                  # the fixed sample of reviews, targets and images
-MAX_TEXT = textgen.MAX_SEED + textgen.MAX_LENGTH        # characters the text view reads (the last ones)
 MEMORY_FILE = "memory.json"
 
 
@@ -102,25 +101,8 @@ def _ms(t0: float) -> float:
 
 
 def clean_text(text, vocab: textgen.Vocab | None) -> tuple[str, list[str]]:
-    """The text as the models read it (one line, at most MAX_TEXT characters), with notices; UserError
-    for a text with nothing to predict from."""
-    if not isinstance(text, str):
-        raise UserError("errors.give_text")
-    text = textgen.clean(text)
-    if not text:
-        raise UserError("errors.empty_text")
-    if len(text) < 2:
-        raise UserError("errors.two_characters")
-    notices = []
-    if len(text) > MAX_TEXT:
-        notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
-        text = text[-MAX_TEXT:]
-    if vocab is not None:
-        unknown = vocab.unknown(text)
-        if unknown and all(c in unknown or c.isspace() for c in text):
-            raise UserError("errors.unreadable_text")
-        notices += vocab.notices(text, unknown)
-    return text, notices
+    """The text as the models read it (`textgen.read_text`), its last character predicted from the others."""
+    return textgen.read_text(text, vocab, predicted=True)
 
 
 def explain_text(bank: textgen.TextModels, text: str, position: int | None = None) -> dict:

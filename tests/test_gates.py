@@ -130,7 +130,7 @@ def test_view_shows_gates_and_units(text_bank, digit_bank):
     last, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=999, layer=-4)
     assert {tuple(h.y) for h in last.data if h.type == "heatmap"} == {("383",)}       # the last of 384
     none, message = gates_view.gates_figure(text_bank, "hotel", "", lang="zh-CN")
-    assert none is None and "请先输入文字" in message
+    assert none is None and "请先输入文本" in message
     digit, _ = gates_view.gates_figure(digit_bank, "mnist", sketches.render(2), layer=2)
     assert [h for h in digit.data if h.type == "heatmap"][0].z[0].__len__() == 28
 
@@ -181,7 +181,7 @@ def test_notices_are_said_in_the_readers_language(text_bank):
     """A text cut to its last MAX_TEXT characters is told so in Chinese on a Chinese page, in English otherwise."""
     from seqcompare.ui import gates_view
 
-    long = "早餐很好。" * (gates.MAX_TEXT // 5 + 10)
+    long = "早餐很好。" * (textgen.MAX_TEXT // 5 + 10)
     assert "只读取最后" in gates_view.gates_figure(text_bank, "hotel", long, lang="zh-CN")[1]
     assert "only the last" in gates_view.gates_figure(text_bank, "hotel", long, lang="en")[1]
 
@@ -197,3 +197,15 @@ def test_characters_the_models_never_saw_are_named(text_bank):
     said = gates_view.gates_figure(text_bank, "hotel", "早餐😀很好 Ω", lang="en")[1]
     assert "Ω😀**\n\nRNN: " in said                              # the notice, then the timings below it
     assert not gates.explain_bank("hotel", text_bank, "早餐很好")["notices"]
+
+
+def test_the_gates_and_the_memory_view_read_a_typed_text_alike(text_bank):
+    """One reading of a typed text (textgen.read_text): a text of characters the models never saw is refused by
+    the gates view as by the memory view, and a long one is cut to the same last characters."""
+    from seqcompare import influence
+
+    for view in (lambda t: gates.explain_bank("hotel", text_bank, t), lambda t: influence.explain_text(text_bank, t)):
+        with pytest.raises(UserError, match="none of its characters occur in the hotel reviews"):
+            view("🙂🎬🍿")
+    long = "早餐很好。" * (textgen.MAX_TEXT // 5 + 10)
+    assert gates.explain_bank("hotel", text_bank, long)["text"] == influence.explain_text(text_bank, long)["text"]

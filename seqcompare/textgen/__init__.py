@@ -11,9 +11,9 @@ summary.py  the README's paragraph on the measured numbers
 
 from seqcompare.textgen.corpus import (BPTT, END, END_SHOWN, MIN_COUNT, UNK, VOCAB_FILE, Vocab, clean, corpus, load_vocab,
                                        random_windows, shift, shown, split_reviews, streams, windows)
-from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_SEED, Draw, beam_search, candidates,
+from seqcompare.textgen.decode import (GREEDY_BELOW, MAX_BEAMS, MAX_LENGTH, MAX_SEED, MAX_TEXT, Draw, beam_search, candidates,
                                        check_settings, clean_seed, cut, decode, pick, pick_each, pick_rows, prompt,
-                                       sample, sample_many, whole, write_many)
+                                       read_text, sample, sample_many, whole, write_many)
 from seqcompare.textgen.serve import TextModels, evaluate, load_models
 from seqcompare.textgen.summary import summary
 from seqcompare.textgen.writer import Writer
@@ -22,9 +22,9 @@ from seqcompare.textgen.train import (ARCH, MODELS, RECIPE, SPECS, TRANSFORMER_A
                                       reading_of, recipe, score_text, train, window_loss)
 
 __all__ = ["BPTT", "END", "END_SHOWN", "shown", "MIN_COUNT", "UNK", "VOCAB_FILE", "Vocab", "clean", "corpus", "load_vocab", "random_windows", "shift",
-           "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "Draw",
+           "split_reviews", "streams", "windows", "GREEDY_BELOW", "MAX_BEAMS", "MAX_LENGTH", "MAX_SEED", "MAX_TEXT", "Draw",
            "beam_search", "candidates", "check_settings", "clean_seed", "cut", "decode", "pick", "pick_each",
-           "pick_rows", "prompt", "sample", "sample_many", "whole", "write_many", "TextModels", "evaluate", "load_models",
+           "pick_rows", "prompt", "read_text", "sample", "sample_many", "whole", "write_many", "TextModels", "evaluate", "load_models",
            "summary", "Writer", "ARCH", "MODELS", "RECIPE", "SPECS", "TRANSFORMER_ARCH", "TRANSFORMER_RECIPE",
            "StatefulLoss", "StreamReading", "TextModel", "WindowReading", "architecture", "build", "fit_model",
            "reading_of", "recipe", "score_text", "train", "window_loss"]

@@ -56,6 +56,32 @@ def clean_seed(seed: str | None) -> tuple[str, list[str]]:
     return seed, notices
 
 
+MAX_TEXT = MAX_SEED + MAX_LENGTH   # characters a view of a typed text reads (its last ones): a seed and a continuation
+
+
+def read_text(text, vocab: Vocab | None, predicted: bool = False) -> tuple[str, list[str]]:
+    """A typed text as the views inside the models read it: one line, its last MAX_TEXT characters, with
+    notices (the cut, the characters the models do not know). UserError for no text, for one with no character
+    the models know, and with `predicted` (its last character is predicted from the others) for one character."""
+    if not isinstance(text, str):
+        raise UserError("errors.give_text")
+    text = clean(text)
+    if not text:
+        raise UserError("errors.empty_text")
+    if predicted and len(text) < 2:
+        raise UserError("errors.two_characters")
+    notices = []
+    if len(text) > MAX_TEXT:
+        notices.append(said("notices.text_last", max=MAX_TEXT, n=f"{len(text):,}"))
+        text = text[-MAX_TEXT:]
+    if vocab is not None:
+        unknown = vocab.unknown(text)
+        if unknown and all(c in unknown or c.isspace() for c in text):
+            raise UserError("errors.unreadable_text")
+        notices += vocab.notices(text, unknown)
+    return text, notices
+
+
 def candidates(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0):
     """The characters sampling may pick and their probabilities (renormalised, likeliest first): the
     logits scaled by the temperature, cut to the top k, then to the nucleus — the smallest set of
