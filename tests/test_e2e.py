@@ -234,7 +234,7 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(browser, app_url):
     page.get_by_role("button", name="判断情感").click()                  # an empty review
     page.locator("#review-notice").get_by_text("请先输入或粘贴一段影评").wait_for()
     page.locator("#review-text textarea").fill("A wonderful film: moving, funny and beautifully acted.")
-    page.locator("#review-lstm").locator("text=/ms/").wait_for()
+    page.locator("#review-lstm").locator("text=/毫秒/").wait_for()                 # the milliseconds, named in Chinese
     assert page.locator("#review-lstm h2, #review-lstm .output-class").first.inner_text().strip() == "正面"
     page.get_by_text("每个词之后的 P(正面)").first.wait_for()            # the trace's title and axis
     page.get_by_text("P(正面)", exact=True).first.wait_for(state="attached")
@@ -298,9 +298,10 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
     box = canvas.bounding_box()
     cx, top, h = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["height"] * 0.7
     touch_stroke(page, [(cx, top + h * i / 24) for i in range(25)])          # a 1: one vertical stroke
-    page.locator("#digit-lenet").locator("text=/ms/").wait_for()
+    timed = "text=/毫秒/" if lang == "zh-CN" else "text=/ms/"                   # the milliseconds, in the page's language
+    page.locator("#digit-lenet").locator(timed).wait_for()
     assert page.locator("#digit-lenet h2, #digit-lenet .output-class").first.inner_text().strip() == "1"
     page.get_by_role("tab", name=tabs[2], exact=True).tap()
     page.locator("#review-text textarea").tap()
     page.keyboard.type("A wonderful film, moving and funny.")
-    page.locator("#review-gru").locator("text=/ms/").wait_for()
+    page.locator("#review-gru").locator(timed).wait_for()
