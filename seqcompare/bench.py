@@ -302,14 +302,17 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
     return result
 
 
+TRIALS = {"layout": bench_layout.ARTIFACT, "kernels": bench_kernels.ARTIFACT}   # their own artifacts, as they ran
+
+
 def save_result(result: dict, folder: Path) -> None:
     """`bench --save`: FOLDER/bench.json (the README's tables) with the tasks that ran, but the precision
-    table (already in FOLDER/precision.json), the training steps, the layout trial and the kernels, which go to
-    their own artifacts beside it in the repository (bench_training.save, bench_layout.save, bench_kernels.save);
-    a run of those alone leaves bench.json as it is."""
-    rest = {k: v for k, v in result.items() if k not in ("training", "precision", "layout", "kernels")}
+    table (already in FOLDER/precision.json), the training steps (bench_training.save) and the TRIALS, which go
+    to their own artifacts beside it in the repository; a run of those alone leaves bench.json as it is."""
+    rest = {k: v for k, v in result.items() if k not in ("training", "precision", *TRIALS)}
     if set(rest) - {"machine", "cpu_features", "serving_precision"}:
         checkpoints.write_json(folder / "bench.json", rest)
     bench_training.save(result, folder.parent)
-    bench_layout.save(result, folder.parent)
-    bench_kernels.save(result, folder.parent)
+    for name, artifact in TRIALS.items():
+        if name in result:
+            checkpoints.write_json(folder.parent / artifact, result[name])

@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqcompare import checkpoints
 from seqcompare.machine import machine, take_turns
 from seqcompare.report import block
 
@@ -94,12 +93,6 @@ def lines(r: dict) -> list[str]:
     return [f"kernels: {r['machine']}; µs per call, median of {r['runs']} runs of {r['calls']} calls, taking turns "
             f"(load {r['load_average']})"] + [f"  {r['what'][c]}: " + ", ".join(f"{v} {t:.1f}" for v, t in per.items())
                                               for c, per in r["us"].items()]
-
-
-def save(result: dict, repo: Path) -> None:
-    """The kernels of a saved bench, with their machine line, as the artifact docs/precision.md reads."""
-    if "kernels" in result:
-        checkpoints.write_json(repo / ARTIFACT, result["kernels"])
 
 
 # --- the report block ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import copy
 import os
 from pathlib import Path
 
-from seqcompare import checkpoints, precision, precision_table
+from seqcompare import precision, precision_table
 from seqcompare.machine import machine
 from seqcompare.report import block
 
@@ -60,12 +60,6 @@ def lines(r: dict) -> list[str]:
     for n, per in r["ms"].items():
         out.append(f"  {n:11s} " + "  ".join(f"{v} {ms:.1f}" for v, ms in per.items()))
     return out
-
-
-def save(result: dict, repo: Path) -> None:
-    """The trial of a saved bench, with its machine line, as the artifact docs/experiments.md cites."""
-    if "layout" in result:
-        checkpoints.write_json(repo / ARTIFACT, result["layout"])
 
 
 # --- the report block ----------------------------------------------------------------------------

@@ -100,15 +100,10 @@ def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
 
-def clean_text(text, vocab: textgen.Vocab | None) -> tuple[str, list[str]]:
-    """The text as the models read it (`textgen.read_text`), its last character predicted from the others."""
-    return textgen.read_text(text, vocab, predicted=True)
-
-
 def explain_text(bank: textgen.TextModels, text: str, position: int | None = None) -> dict:
     """Each character model's influence of every input on the character at `position` (0-based; default
     the last), read after END as generation reads a seed. The Transformer also gives its attention."""
-    text, notices = clean_text(text, bank.vocab)
+    text, notices = textgen.read_text(text, bank.vocab, predicted=True)   # its last character is predicted
     position = len(text) - 1 if position is None else int(position)
     if not 1 <= position < len(text):
         raise UserError("errors.character", n=len(text))

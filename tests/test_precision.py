@@ -317,6 +317,9 @@ def test_bench_kernels_times_every_variant_on_the_shipped_weights(tmp_path):
         "head_1": {"fp32", "int8", "w8a8", "int_mm"}, "head_30": {"fp32", "int8", "w8a8", "int_mm"},
         "qkv_1": {"int8", "w8a8"}, "gelu_1": {"onednn", "native"}, "cache_30": {"concatenated", "in_place"}}
     assert all(t > 0 for v in r["us"].values() for t in v.values()) and r["runs"] == 5
-    bench_kernels.save({"kernels": r}, tmp_path)
+    from seqcompare import bench
+
+    (tmp_path / "checkpoints").mkdir()
+    bench.save_result({"kernels": r}, tmp_path / "checkpoints")                      # `bench --save`, as the CLI
     said = bench_kernels.kernels_block(tmp_path)
     assert f"fp32 {r['us']['head_30']['fp32']:.0f} µs" in said and "3,073 × 384" in said and "576 × 192" in said

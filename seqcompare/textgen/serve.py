@@ -61,6 +61,7 @@ def written(checked: dict, text: str, ms: float, score: float | None = None) -> 
 
 SEEDS = 2**32             # distinct random seeds: torch's CPU generator reads the low 32 bits of its seed
 
+
 class TextModels:
     """The character models (RNN, LSTM, GRU, Transformer) and their vocabulary, loaded once: `models` in
     fp32 (the analysis views and their gradients), `served` at the serving `precision` (generation and

@@ -13,13 +13,13 @@ import pandas as pd
 
 from seqcompare import UserError, i18n, metrics, plots
 from seqcompare.ui import locale
-from seqcompare.checkpoints import CHECKPOINTS, CheckpointError  # noqa: F401  (the tabs read the shipped checkpoints here)
+from seqcompare.checkpoints import CHECKPOINTS, CheckpointError  # noqa: F401  (CHECKPOINTS: the tabs read the shipped checkpoints here)
 
-# Figures too wide for a phone (a label per step, side-by-side panels, long legends): on a narrow screen they
-# keep a desktop width and scroll sideways (ui.CSS) instead of piling their labels on top of each other.
-# what showing a stored result (a study, curves, a saturation) can raise: a file that cannot be read, or valid
+# What showing a stored result (a study, curves, a saturation) can raise: a file that cannot be read, or valid
 # JSON of another shape; the view becomes the notice notices.broken
 UNSHOWABLE = (CheckpointError, KeyError, TypeError, ValueError, IndexError, AttributeError)
+# Figures too wide for a phone (a label per step, side-by-side panels, long legends): on a narrow screen they
+# keep a desktop width and scroll sideways (ui.CSS) instead of piling their labels on top of each other.
 WIDE = ["wide-plot"]
 # Sliders share rows on a desktop; on a phone each takes a row of its own (ui.CSS), so that its label is not
 # squeezed to a character per line beside its number box.

@@ -76,7 +76,7 @@ def text_memory_view(bank: textgen.TextModels, text: str, character=None, lang: 
 def text_memory_for(bank: textgen.TextModels, text: str, request: gr.Request = None) -> list:
     """A new text: the character slider spans it (the last character chosen) and the view explains that."""
     try:
-        cleaned, _ = influence.clean_text(text, bank.vocab)
+        cleaned, _ = textgen.read_text(text, bank.vocab, predicted=True)
         slider = gr.Slider(minimum=2, maximum=len(cleaned), value=len(cleaned))   # an update: range and value
     except UserError:
         slider = gr.skip()
