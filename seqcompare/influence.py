@@ -144,18 +144,13 @@ def explain_digit(bank: digits.DigitModels, image) -> dict:
     reads the whole image at once, has no rows and is left out). `digit` is the 28×28 image read."""
     digit = digits.to_mnist(image)
     x = digits.normalize(digit)[None]
-    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items() if n in recurrent(digits.MODELS)}
+    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items() if n in tasks.MNIST.ordered}
     for name, model in bank.models.items():
         if model.reads_rows:
             t0 = time.perf_counter()
             norms, target = gradient_norms(model, model, x)
             answers[name] = {"target": int(target[0]), "influence": norms[0].tolist(), "ms": _ms(t0)}
     return {"digit": digit, "models": {n: answers[n] for n in digits.MODELS if n in answers}}
-
-
-def recurrent(names) -> list[str]:
-    """The models with an order of inputs (LeNet-5 has none)."""
-    return [n for n in names if n != "lenet"]
 
 
 # --- the distance curve over a fixed sample -------------------------------------------------------
@@ -254,8 +249,9 @@ def untrained(task: str, name: str, model) -> torch.nn.Module:
 def load_bank(task: str, folder: Path):
     """The task's models with an order of inputs (LeNet-5 has none), as the app loads them; UserError
     when none loads."""
-    bank = tasks.get(task).bank(folder)
-    bank.models = {n: m for n, m in bank.models.items() if n in recurrent(bank.models)}
+    spec = tasks.get(task)
+    bank = spec.bank(folder)
+    bank.models = {n: m for n, m in bank.models.items() if n in spec.ordered}
     if not bank.models:
         raise checkpoints.none_loaded(bank.errors, task)
     return bank

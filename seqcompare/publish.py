@@ -7,41 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seqcompare import UserError, checkpoints, deploy
-
-# what each task is, for the card: the models' file shared by all, the data set, the Hub's task tag
-TASKS = {
-    "mnist": {"title": "MNIST digits read row by row", "module": "digits", "shared": None, "dataset": "ylecun/mnist",
-              "pipeline": "image-classification", "metric": "test",
-              "data": "MNIST: 55,000 training images, 5,000 held out for validation (choosing the epoch), "
-                      "the 10,000 test images for the metrics.",
-              "use": "Classifying centred, MNIST-like handwritten digits (28×28, light on dark, normalised with "
-                     "mean 0.1307, std 0.3081); comparing how RNN, LSTM, GRU and LeNet-5 learn the same task.",
-              "limits": "Trained on MNIST only: digits that are not centred and scaled as MNIST's are (photos, "
-                        "several digits, letters) get confident but meaningless answers — the seqcompare app "
-                        "brings a drawing to MNIST's convention first."},
-    "imdb": {"title": "IMDb movie-review sentiment", "module": "reviews", "shared": "tokenizer.json", "dataset": "stanfordnlp/imdb",
-             "pipeline": "text-classification", "metric": "test",
-             "data": "IMDb: 22,500 training reviews, 2,500 held out for validation (blocks of consecutive ids, "
-                     "so that most films sit on one side), the 25,000 test reviews for the metrics.",
-             "use": "Classifying English movie reviews as positive or negative, word by word (the answer after "
-                    "each word is what the model would say if the review stopped there); teaching how the "
-                    "three recurrent cells differ.",
-             "limits": "English IMDb movie reviews only; negation is weak (\"Not bad.\" reads as "
-                       "negative) and sarcasm is not understood. Text beyond 1,000 tokens is not read. Not for "
-                       "decisions about people."},
-    "hotel": {"title": "Chinese hotel reviews, character language models", "module": "textgen", "shared": "vocab.json",
-              "dataset": "dirtycomputer/ChnSentiCorp_htl_all", "pipeline": "text-generation",
-              "metric": "validation",
-              "data": "ChnSentiCorp hotel reviews: rows whose index % 10 == 9 are the validation reviews, the rest "
-                      "the training text; every review ends with a newline.",
-              "use": "Generating Chinese hotel-review-like text from a seed, and comparing how far back RNN, LSTM, "
-                     "GRU and a small Transformer use their context.",
-              "limits": "Small character models: the text is fluent locally but invents facts, and reflects the "
-                        "opinions and biases of the reviews it was trained on. Not for anything that must be "
-                        "true."},
-}
-
+from seqcompare import UserError, checkpoints, deploy, tasks
 
 def models(folder: Path) -> dict[str, dict]:
     """The checkpoint JSONs in `folder` that have their weights beside them, by model name."""
@@ -62,7 +28,7 @@ def files(task: str, folder: Path) -> list[tuple[str, int]]:
     folder, names = Path(folder), []
     for name in models(folder):
         names += [f"{name}.json", f"{name}.safetensors"]
-    shared = TASKS[task]["shared"]
+    shared = tasks.get(task).card.shared
     if shared and (folder / shared).is_file():
         names.append(shared)
     return sorted((n, (folder / n).stat().st_size) for n in names)
@@ -76,16 +42,17 @@ def card(task: str, folder: Path) -> str:
     """The model card (README.md) for the task's checkpoints in `folder`."""
     from seqcompare.plots import label
 
-    info, metas = TASKS[task], models(folder)
+    spec, metas = tasks.get(task), models(folder)
+    info = spec.card
     if not metas:
         raise UserError(f"{folder}: no trained model (NAME.json beside NAME.safetensors) to publish")
-    part = info["metric"]
+    part = spec.split
     keys = [k for k in ("accuracy", "precision", "recall", "f1", "bpc", "perplexity", "n", "characters")
             if any(k in m.get(part, {}) for m in metas.values())]
-    front = {"license": "mit", "library_name": "pytorch", "pipeline_tag": info["pipeline"],
-             "datasets": [info["dataset"]], "tags": ["seqcompare", "safetensors", *metas]}
+    front = {"license": "mit", "library_name": "pytorch", "pipeline_tag": info.pipeline,
+             "datasets": [info.dataset], "tags": ["seqcompare", "safetensors", *metas]}
     lines = ["---", *(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in front.items()), "---", "",
-             f"# seqcompare — {info['title']}", "",
+             f"# seqcompare — {info.title}", "",
              f"{', '.join(label(n) for n in metas)}, trained with one shared recipe by "
              "seqcompare, so that they can be compared side by side. Weights are "
              "safetensors (nothing is unpickled); each `NAME.json` holds the architecture, the recipe, the "
@@ -110,11 +77,11 @@ def card(task: str, folder: Path) -> str:
                      f"{t.get('device', 'cpu')} | {t.get('world_size', 1)} |")
     lines += ["", "AdamW with a one-cycle schedule; the weights of the best validation epoch are kept. The batch "
               "size is per process (the global batch is it times the processes).", "",
-              "## Data", "", f"[{info['dataset']}](https://huggingface.co/datasets/{info['dataset']}). {info['data']}",
-              "", "## Intended use", "", info["use"], "", "## Limitations", "", info["limits"], "",
+              "## Data", "", f"[{info.dataset}](https://huggingface.co/datasets/{info.dataset}). {info.data}",
+              "", "## Intended use", "", info.use, "", "## Limitations", "", info.limits, "",
               "## Loading", "", "```python",
-              f"from seqcompare import checkpoints, {info['module']}",
-              f"model, meta = checkpoints.load(FOLDER, NAME, lambda config: {info['module']}.build(NAME, config))",
+              f"from seqcompare import checkpoints, {spec.module}",
+              f"model, meta = checkpoints.load(FOLDER, NAME, lambda config: {spec.module}.build(NAME, config))",
               "```", "", "Trained with " + ", ".join(f"{k} {v}" for k, v in
                                                     next(iter(metas.values())).get("versions", {}).items()) + "."]
     return "\n".join(lines) + "\n"

@@ -8,14 +8,13 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from seqcompare import checkpoints
+from seqcompare import checkpoints, tasks
 from seqcompare.machine import NOT_RECORDED, label as machine_label
 from seqcompare.metrics import with_interval
 from seqcompare.plots import STUDY_FACTORS, label, study_rows
 from seqcompare.report import block
 
 ORDER = ("rnn", "lstm", "gru", "lenet", "transformer")
-TASKS = {"mnist": "Digits", "imdb": "Reviews", "hotel": "Text generation"}
 
 
 def read(path: Path) -> dict | None:
@@ -64,7 +63,7 @@ def classifier_table(meta: dict[str, dict]) -> str:
 def classifier_block(root: Path, task: str, caption: str) -> str:
     meta = models(root, task)
     if not meta:
-        return f"_no {TASKS[task].lower()} checkpoints yet_"
+        return f"_no {tasks.get(task).title.lower()} checkpoints yet_"
     n = next(iter(meta.values()))["test"]["n"]
     return f"{caption.format(n=n)} Trained on: {machines(*meta.values())}.\n\n" + classifier_table(meta)
 
@@ -100,11 +99,11 @@ def text_table(root: Path) -> str:
 def headline(root: Path) -> str:
     """One line per task: each model's main test or validation figure."""
     rows = []
-    for task, metric, what in (("mnist", "accuracy", "test accuracy"), ("imdb", "accuracy", "test accuracy"),
-                               ("hotel", "bpc", "validation bits/char (lower is better)")):
-        meta = models(root, task)
-        figure = {n: (m["test"][metric] if metric == "accuracy" else m["validation"][metric]) for n, m in meta.items()}
-        rows.append([f"{TASKS[task]}: {what}", *(f"{figure[n]:.4f}" if metric == "accuracy" and n in figure
+    for spec in tasks.TASKS.values():
+        meta, metric = models(root, spec.name), spec.metric
+        what = "accuracy" if metric == "accuracy" else "bits/char (lower is better)"
+        figure = {n: m[spec.split][metric] for n, m in meta.items()}
+        rows.append([f"{spec.title}: {spec.split} {what}", *(f"{figure[n]:.4f}" if metric == "accuracy" and n in figure
                                                   else f"{figure[n]:.3f}" if n in figure else "—" for n in ORDER)])
     return table(["task", *(label(n) for n in ORDER)], rows)
 
@@ -112,10 +111,10 @@ def headline(root: Path) -> str:
 @block("training-time")
 def training_time_block(root: Path) -> str:
     parts = []
-    for task, caption in TASKS.items():
-        meta = models(root, task)
+    for task in tasks.TASKS.values():
+        meta = models(root, task.name)
         if meta:
-            parts.append(f"- {caption}: {training_time(root / 'checkpoints' / task, meta)} "
+            parts.append(f"- {task.title}: {training_time(root / 'checkpoints' / task.name, meta)} "
                          f"({machines(*meta.values())})")
     return "\n".join(parts)
 
@@ -155,7 +154,7 @@ def text_summary(root: Path) -> str:
 
 # --- memory ------------------------------------------------------------------------------------------
 
-MEMORY_TASKS = (("hotel", "validation characters"), ("imdb", "test reviews"), ("mnist", "test digits"))
+MEMORY_TASKS = ("hotel", "imdb", "mnist")
 
 
 @block("memory")
@@ -163,16 +162,16 @@ def memory_table(root: Path) -> str:
     """Each task's memory lengths per model, trained and untrained (the files `memory TASK --save` writes)."""
     from seqcompare import influence
 
-    mems = {t: read(root / "checkpoints" / t / "memory.json") for t, _ in MEMORY_TASKS}
+    mems = {t: read(root / "checkpoints" / t / "memory.json") for t in MEMORY_TASKS}
     names = [n for n in ORDER if any(m and n in m.get("models", {}) for m in mems.values())]
     rows, counts = [], []
-    for task, what in MEMORY_TASKS:
-        mem = mems[task]
+    for task in MEMORY_TASKS:
+        mem, spec = mems[task], tasks.get(task)
         if not mem:
             continue
-        counts.append(f"{TASKS[task].lower()} {mem['targets']:,} {what}")
+        counts.append(f"{spec.title.lower()} {mem['targets']:,} {spec.memory_targets}")
         for state, part in (("trained", mem["models"]), ("untrained", mem.get("untrained", {}).get("models", {}))):
-            rows.append([f"{TASKS[task]} ({mem['unit']})" if state == "trained" else "", state,
+            rows.append([f"{spec.title} ({mem['unit']})" if state == "trained" else "", state,
                          *(influence.length_text(part[n]) if n in part else "—"
                            for n in names)])
     if not rows:
@@ -185,7 +184,7 @@ def memory_table(root: Path) -> str:
 
 # --- bench and load tests -------------------------------------------------------------------------------
 
-BENCH_TASKS = ("digits", "reviews", "textgen")
+BENCH_TASKS = tuple(tasks.BENCH)          # digits, reviews, textgen
 
 
 def bench(root: Path) -> dict:
@@ -358,7 +357,7 @@ def study_tables(root: Path) -> str:
         if not study or not isinstance(study.get("trials"), list):
             continue
         rows = study_rows(study)
-        parts.append(f"**{TASKS[task]}** — `sweep {task}`: `{study['design']}` study, {study['epochs']} epochs per "
+        parts.append(f"**{tasks.get(task).title}** — `sweep {task}`: `{study['design']}` study, {study['epochs']} epochs per "
                      "trial" + (f", {study['limit']:,} examples per split" if study.get("limit") else "")
                      + f", test accuracy on {study['test_items']:,} test items (evenly spaced); seconds on: "
                      f"{machines(study)}. Baseline: " + ", ".join(f"{k} {v}" for k, v in study["baseline"].items())

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqcompare import UserError
+from seqcompare import CELLS, UserError
 
 
 @dataclass(frozen=True)
@@ -30,22 +30,42 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class Card:
+    """What a task's model card on the Hub says beside the measured figures (`publish`)."""
+
+    title: str
+    dataset: str                    # the Hub data set
+    pipeline: str                   # the Hub's task tag
+    data: str                       # how the data set is split
+    use: str                        # intended use
+    limits: str                     # limitations
+    shared: str | None = None       # the file every model of the task reads (tokenizer, vocabulary)
+
+
+@dataclass(frozen=True)
 class Task:
     name: str                       # the command line's name, and the checkpoint folder's
     aliases: tuple[str, ...]        # other names a command or a client may use
+    title: str                      # the README's and the dashboard's name for it
     module: str                     # its module: MODELS, build, train, evaluate and the bank class
     bank_class: str                 # its models as the app loads them
+    ordered: tuple[str, ...]        # its models that read their input in an order (influence, memory, gates)
+    metric: str                     # the headline figure in each checkpoint JSON: "accuracy" or "bpc" …
+    split: str                      # … of this part of it: "test" or "validation"
     bench_name: str                 # its key in bench.json (and `bench --tasks`)
     bench: Ref                      # (folder, runs) → one request's latency per model
     unit: str                       # what a distance counts in the memory curves
+    memory_targets: str             # what the memory curves' targets are
     memory_samples: int             # targets per memory curve, by default
     memory_batch: int               # targets per backward pass
     memory_batches: Ref             # (data_dir, bank, samples, batch) → [(inputs, lengths, targets)]
     influence: Ref                  # (model, batch) → influence norms (B, T)
+    influences: Ref                 # (bank, input) → each model's influence of every input (the views, the API)
     explain: Ref                    # `explain`: (folder, inputs) → (result, JSON, input labels)
+    gates: Ref                      # `gates`: (bank, input) → (what was read, step labels, model → layer-0 input)
+    card: Card
     predict: Ref | None = None      # `predict`: (folder, inputs, as_json) → prints, UserError if none answers
     evaluate_flags: tuple[str, ...] = ()     # `evaluate` options only this task takes
-    gates: Ref | None = None        # `gates`: (bank, input) → (what was read, step labels, model → layer-0 input)
 
     @property
     def code(self):
@@ -73,17 +93,52 @@ class Task:
         return self.code.evaluate(folder, data_dir, **kwargs)
 
 
-MNIST = Task("mnist", ("digits",), "digits", "DigitModels", "digits", Ref("bench", "bench_digits"),
-             "rows", 10000, 250, Ref("influence", "digit_targets"), Ref("influence", "digit_norms"),
-             Ref("output", "explain_digit"), Ref("output", "predict_digits"),
-             gates=Ref("gates", "digit_steps"))
-IMDB = Task("imdb", ("reviews", "review"), "reviews", "ReviewModels", "reviews",
-            Ref("bench", "bench_reviews"), "tokens", 2000, 16, Ref("influence", "review_targets"),
-            Ref("influence", "review_norms"), Ref("output", "explain_review"), Ref("output", "predict_reviews"),
-            evaluate_flags=("short",), gates=Ref("gates", "review_steps"))
-HOTEL = Task("hotel", ("textgen", "text"), "textgen", "TextModels", "textgen",
-             Ref("bench", "bench_textgen"), "characters", 1000, 32, Ref("influence", "text_targets"),
-             Ref("influence", "text_norms"), Ref("output", "explain_text"), gates=Ref("gates", "text_steps"))
+MNIST = Task(
+    "mnist", ("digits",), "Digits", "digits", "DigitModels", ordered=CELLS, metric="accuracy", split="test",
+    bench_name="digits", bench=Ref("bench", "bench_digits"), unit="rows", memory_targets="test digits",
+    memory_samples=10000, memory_batch=250, memory_batches=Ref("influence", "digit_targets"),
+    influence=Ref("influence", "digit_norms"), influences=Ref("influence", "explain_digit"),
+    explain=Ref("output", "explain_digit"), gates=Ref("gates", "digit_steps"), predict=Ref("output", "predict_digits"),
+    card=Card(
+        "MNIST digits read row by row", "ylecun/mnist", "image-classification",
+        data="MNIST: 55,000 training images, 5,000 held out for validation (choosing the epoch), the 10,000 test "
+             "images for the metrics.",
+        use="Classifying centred, MNIST-like handwritten digits (28×28, light on dark, normalised with mean 0.1307, "
+            "std 0.3081); comparing how RNN, LSTM, GRU and LeNet-5 learn the same task.",
+        limits="Trained on MNIST only: digits that are not centred and scaled as MNIST's are (photos, several "
+               "digits, letters) get confident but meaningless answers — the seqcompare app brings a drawing to "
+               "MNIST's convention first."))
+IMDB = Task(
+    "imdb", ("reviews", "review"), "Reviews", "reviews", "ReviewModels", ordered=CELLS, metric="accuracy",
+    split="test", bench_name="reviews", bench=Ref("bench", "bench_reviews"), unit="tokens",
+    memory_targets="test reviews", memory_samples=2000, memory_batch=16,
+    memory_batches=Ref("influence", "review_targets"), influence=Ref("influence", "review_norms"),
+    influences=Ref("influence", "explain_review"), explain=Ref("output", "explain_review"),
+    gates=Ref("gates", "review_steps"), predict=Ref("output", "predict_reviews"), evaluate_flags=("short",),
+    card=Card(
+        "IMDb movie-review sentiment", "stanfordnlp/imdb", "text-classification", shared="tokenizer.json",
+        data="IMDb: 22,500 training reviews, 2,500 held out for validation (blocks of consecutive ids, so that most "
+             "films sit on one side), the 25,000 test reviews for the metrics.",
+        use="Classifying English movie reviews as positive or negative, word by word (the answer after each word is "
+            "what the model would say if the review stopped there); teaching how the three recurrent cells differ.",
+        limits="English IMDb movie reviews only; negation is weak (\"Not bad.\" reads as negative) and sarcasm is "
+               "not understood. Text beyond 1,000 tokens is not read. Not for decisions about people."))
+HOTEL = Task(
+    "hotel", ("textgen", "text"), "Text generation", "textgen", "TextModels", ordered=(*CELLS, "transformer"),
+    metric="bpc", split="validation", bench_name="textgen", bench=Ref("bench", "bench_textgen"), unit="characters",
+    memory_targets="validation characters", memory_samples=1000, memory_batch=32,
+    memory_batches=Ref("influence", "text_targets"), influence=Ref("influence", "text_norms"),
+    influences=Ref("influence", "explain_text"), explain=Ref("output", "explain_text"),
+    gates=Ref("gates", "text_steps"),
+    card=Card(
+        "Chinese hotel reviews, character language models", "dirtycomputer/ChnSentiCorp_htl_all", "text-generation",
+        shared="vocab.json",
+        data="ChnSentiCorp hotel reviews: rows whose index % 10 == 9 are the validation reviews, the rest the "
+             "training text; every review ends with a newline.",
+        use="Generating Chinese hotel-review-like text from a seed, and comparing how far back RNN, LSTM, GRU and a "
+            "small Transformer use their context.",
+        limits="Small character models: the text is fluent locally but invents facts, and reflects the opinions "
+               "and biases of the reviews it was trained on. Not for anything that must be true."))
 
 TASKS = {task.name: task for task in (MNIST, IMDB, HOTEL)}
 NAMES = tuple(TASKS)

@@ -10,9 +10,6 @@ from seqcompare import checkpoints, gates, influence, sentiment, tasks
 from seqcompare.ui import sentiment_view
 from seqcompare.ui.common import as_json
 
-EXPLAIN = {"hotel": influence.explain_text, "imdb": influence.explain_review, "mnist": influence.explain_digit}
-
-
 def _input(text: str, image):
     """What the task reads: the image file when one is given (digits), else the text."""
     image = image.get("path") if isinstance(image, dict) else image
@@ -21,8 +18,8 @@ def _input(text: str, image):
 
 def api_explain(banks: dict, task: str, text: str, image) -> dict:
     """Each model's influence of every input on one prediction (as `python -m seqcompare explain`)."""
-    name = tasks.get(task).name
-    result = EXPLAIN[name](banks[name], _input(text, image))
+    spec = tasks.get(task)
+    result = spec.influences(banks[spec.name], _input(text, image))
     if "digit" in result:
         result = {**result, "digit": result["digit"].tolist()}
     return result
