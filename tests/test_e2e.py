@@ -102,8 +102,9 @@ def test_generate_text(page):
         assert box.input_value().startswith("早餐")
 
 
-def test_a_number_typed_in_a_sliders_box_takes_effect_on_enter(page):
-    """The memory view's character slider: 10 typed in its box and Enter move the view to character 10."""
+def test_a_slider_moved_from_the_keyboard_moves_its_view(page):
+    """The memory view's character slider: 10 typed in its box and Enter move the view to character 10; the
+    left arrow on the slider itself, to character 9."""
     open_tab(page, "Text generation")
     box = page.locator('#memory-character input[data-testid="number-input"]')
     box.scroll_into_view_if_needed()
@@ -111,6 +112,8 @@ def test_a_number_typed_in_a_sliders_box_takes_effect_on_enter(page):
     box.fill("10")
     box.press("Enter")
     page.locator("#memory-shading").get_by_text("(character 10 of 40)").wait_for()
+    page.locator('#memory-character input[type="range"]').press("ArrowLeft")
+    page.locator("#memory-shading").get_by_text("(character 9 of 40)").wait_for()
 
 
 def test_bad_review_input_gets_a_visible_notice(page):

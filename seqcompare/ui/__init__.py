@@ -31,11 +31,18 @@ ARM_BRUSH = """() => {
   setInterval(arm, 400);
 }"""
 
-# A slider's number box takes a typed value when it loses the focus; Enter there does the same, so typing a
-# number and pressing Enter updates the view as dragging does
-SLIDER_ENTER = """() => {
+# The views behind sliders follow a slider's `release` (the end of a drag), which Gradio sends when the pointer
+# lets go or the slider loses the focus. So that the keyboard moves them as the pointer does: Enter in a slider's
+# number box takes the typed number (the box's blur), and a key that moves the slider itself (arrows, Page Up/Down,
+# Home, End) ends a move as letting go does.
+SLIDER_KEYS = """() => {
+  const moves = ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End'];
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && e.target.matches && e.target.matches('input[data-testid="number-input"]')) e.target.blur();
+  });
+  document.addEventListener('keyup', (e) => {
+    if (moves.includes(e.key) && e.target.matches && e.target.matches('input[type="range"]'))
+      e.target.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
   });
 }"""
 
@@ -109,6 +116,6 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
         cells_endpoints(digit_bank, review_bank, text_bank)
         locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)
-        demo.load(None, js=SLIDER_ENTER)
+        demo.load(None, js=SLIDER_KEYS)
     demo.i18n_instance = locale.WORDS          # also for a demo mounted without launch()
     return demo
