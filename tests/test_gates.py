@@ -135,6 +135,21 @@ def test_view_shows_gates_and_units(text_bank, digit_bank):
     assert [h for h in digit.data if h.type == "heatmap"][0].z[0].__len__() == 28
 
 
+def test_the_gates_panels_keep_room_for_the_step_labels_and_the_next_title(text_bank):
+    """Between two panels, one unit or sixteen: at least GAP_PX pixels (the panel's step labels above the next
+    panel's title); each title sits at the top of its own panel."""
+    from seqcompare.ui import gates_view
+    for unit in (None, 7):
+        figure, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=unit)
+        layout = figure.layout
+        plot_px = layout.height - layout.margin.t - layout.margin.b
+        domains = sorted((layout[k].domain for k in layout if k.startswith("yaxis")), key=lambda d: -d[1])
+        assert len(domains) == len(layout.annotations) >= 9
+        for above, below in zip(domains, domains[1:]):
+            assert (above[0] - below[1]) * plot_px >= gates_view.GAP_PX - 0.5
+        assert sorted((a.y for a in layout.annotations), reverse=True) == [d[1] for d in domains]
+
+
 def test_saturation_json_shape():
     result = gates.load_saturation(ROOT / "checkpoints" / "hotel")
     assert result is not None and set(result["models"]) == {"lstm", "gru"}

@@ -23,6 +23,8 @@ from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
 MAX_TICKS = 70                   # step labels on the axis, at most
+PANEL_PX = 100                   # a panel of ten units, in pixels (four or fewer: 40 px; 16: 160)
+GAP_PX = 46                      # between panels: the step labels of the one above, the next one's title
 EXAMPLE = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，但是隔音太差了，晚上很吵。"
 STATES = ("cell", "hidden")      # shown from negative (blue) to positive (red); gates from 0 to 1
 SEQUENTIAL = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]]                  # a gate: 0 white … 1 dark blue
@@ -66,12 +68,12 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
     if not rows:
         return None, missing
     steps = result["steps"]
-    heights = [1.0 if "lines" in r else max(0.6, min(1.6, len(r["units"]) / 10)) for r in rows]
-    gap, x = 0.3 / len(rows), np.arange(len(steps))
-    scale = (1 - gap * (len(rows) - 1)) / sum(heights)
+    heights = [PANEL_PX * (1.0 if "lines" in r else max(0.4, min(1.6, len(r["units"]) / 10))) for r in rows]
+    area = sum(heights) + GAP_PX * (len(rows) - 1)           # the panels and the gaps between them, in pixels
+    gap, scale, x = GAP_PX / area, 1 / area, np.arange(len(steps))
     hover = np.array([f"{i}: {s}" for i, s in enumerate(steps)], dtype=object)
     every = max(1, -(-len(steps) // MAX_TICKS))
-    data, layout, top = [], {**plots.LAYOUT, "annotations": [], "height": 140 + 120 * sum(heights), "showlegend": True,
+    data, layout, top = [], {**plots.LAYOUT, "annotations": [], "height": area + 120, "showlegend": True,
                              "legend": {"orientation": "h", "y": 1.0, "yanchor": "top", "x": 0, "yref": "container"},
                              "margin": {"l": 50, "r": 20, "t": 80, "b": 40}}, 1.0
     for i, (r, h) in enumerate(zip(rows, heights), 1):
