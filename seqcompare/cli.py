@@ -162,7 +162,7 @@ def explain_parser(sub) -> None:
     x = sub.add_parser("explain", help="each model's input influence on one prediction (gradient norms)")
     x.add_argument("kind", choices=["hotel", "review", "digits"])
     x.add_argument("inputs", nargs="*", help="the text (hotel: its last character is explained; review: the "
-                                             "answer after its last token) or one image file (digits)")
+                                             "answer to the whole review) or one image file (digits)")
     folder_arg(x)
     json_arg(x)
 

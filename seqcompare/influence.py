@@ -9,7 +9,8 @@ to the input vector at s: the output of the embedding layer for characters and w
 - Text generation: the model reads END + TEXT[:-1], as generation reads a seed, and the target is the
   text's last character (the observed one). The Transformer's last prediction only sees the window its
   `forward` holds (at most its context; see `TransformerLM.window_start`): earlier inputs have influence 0.
-- Reviews: the target is the model's own predicted class after the last token.
+- Reviews: the target is the model's own predicted class once it has read the last token (the class the
+  whole review gets: its last state and its attention pooling over every state read).
 - Digits: the target is the recurrent model's predicted digit after the last row (LeNet-5 reads the
   whole image at once: it has no rows to rank and is left out).
 
@@ -123,7 +124,7 @@ def explain_text(bank: textgen.TextModels, text: str, position: int | None = Non
 
 
 def explain_review(bank: reviews.ReviewModels, text: str) -> dict:
-    """Each review model's influence of every token on its own answer after the last token."""
+    """Each review model's influence of every token on its own answer to the whole review (read to its last token)."""
     if bank.tokenizer is None:
         return {"text": text, "tokens": [], "notices": [],
                 "models": {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items()}}
