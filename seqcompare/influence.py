@@ -145,7 +145,8 @@ def explain_digit(bank: digits.DigitModels, image) -> dict:
     reads the whole image at once, has no rows and is left out). `digit` is the 28×28 image read."""
     digit = digits.to_mnist(image)
     x = digits.normalize(digit)[None]
-    answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items() if n in tasks.MNIST.ordered}
+    answers = {n: {"error": said("errors.unavailable", reason=e)}
+               for n, e in bank.errors.items() if n in tasks.MNIST.ordered}
     for name, model in bank.models.items():
         if model.reads_rows:
             t0 = time.perf_counter()
