@@ -28,14 +28,38 @@ def none_loaded(errors: dict[str, str], kind: str = "") -> UserError:
     return UserError(f"no {kind + ' ' if kind else ''}model could be loaded: " + "; ".join(dict.fromkeys(errors.values())))
 
 
+def unwritable(where: Path, exc: OSError) -> UserError:
+    """The error for a file or folder that cannot be written, naming the system's reason."""
+    return UserError(f"cannot write {where}: {exc.strerror or exc}")
+
+
+def writable(folder: Path) -> Path:
+    """`folder`, created if need be, once a file can be written in it (checked before a long run that ends by
+    writing there); UserError naming the reason otherwise."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"cannot write in {folder}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise unwritable(folder, exc) from None
+    return folder
+
+
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, 0o644)                     # mkstemp makes it private; checkpoints are for reading
         os.replace(tmp, path)
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

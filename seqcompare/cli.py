@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from seqcompare import UserError, output, precision, tasks
+from seqcompare import UserError, checkpoints, output, precision, tasks
 from seqcompare.checkpoints import CHECKPOINTS
 
 TASKS = tasks.NAMES
@@ -241,7 +241,7 @@ def set_threads(threads: int | None) -> None:
 
 def run_train(args) -> None:
     task, models = tasks.get(args.task), model_list(args.models, args.task)
-    out = args.out or task.folder(CHECKPOINTS)
+    out = checkpoints.writable(args.out or task.folder(CHECKPOINTS))
     if args.jobs > 1 and len(models) > 1:
         from seqcompare import parallel
 
@@ -325,8 +325,7 @@ def run_generate(args) -> None:
     bank = task.bank(args.checkpoints or task.folder(CHECKPOINTS), names=model_list(args.models, task.name),
                      precision=precision.resolve(args.precision))
     if not bank.models:
-        from seqcompare.checkpoints import none_loaded
-        raise none_loaded(bank.errors, "text")
+        raise checkpoints.none_loaded(bank.errors, "text")
     output.generation(bank.generate(args.seed, args.length, args.temperature, args.top_k, args.random_seed,
                                     args.top_p, args.beams), args.json)
 
@@ -340,6 +339,8 @@ def run_memory(args) -> None:
     from seqcompare import data, influence
 
     folder = args.checkpoints or tasks.get(args.task).folder(CHECKPOINTS)
+    if args.save:
+        checkpoints.writable(folder)
     result = influence.memory(args.task, folder, data.data_dir(args.data_dir), args.samples,
                               progress=None if args.json else influence.stderr_progress)
     if args.save:
@@ -356,6 +357,8 @@ def run_bench(args) -> None:
     if unknown or not names:
         raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
     setting = precision.resolve(args.precision)
+    if args.save:
+        checkpoints.writable(CHECKPOINTS)
     result = bench.run(CHECKPOINTS, names, args.runs, data.data_dir(args.data_dir) if bench.NEEDS_DATA & {*names}
                        else None, setting, save=args.save)
     output.bench(result, names, args.json)
@@ -364,9 +367,11 @@ def run_bench(args) -> None:
 def run_loadtest(args) -> None:
     import json
 
-    from seqcompare import checkpoints, loadtest
+    from seqcompare import loadtest
     from seqcompare.machine import machine
 
+    if args.save:
+        checkpoints.writable(CHECKPOINTS)
     result = loadtest.run(args.url, args.calls, args.threads, while_training=args.while_training)
     if args.save:
         name = "loadtest_training.json" if args.while_training else "loadtest.json"
@@ -382,9 +387,10 @@ def run_sweep(args) -> None:
     if not models:
         raise UserError("sweep compares rnn, lstm and gru")
     device = devices.resolve(args.device)
+    out = Path(args.out or tasks.get(args.task).folder(CHECKPOINTS) / "study.json")
+    checkpoints.writable(out.parent)
     result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
                        data.data_dir(args.data_dir), device, precision=devices.precision(args.precision, device))
-    out = args.out or tasks.get(args.task).folder(CHECKPOINTS) / "study.json"
     sweep.save(result, out)
     print(f"{out}: {len(result['trials'])} trials")
 

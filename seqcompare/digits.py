@@ -158,9 +158,13 @@ def _as_image(image) -> Image.Image:
         raise UserError("errors.draw_first")
     if isinstance(image, (str, Path)):
         path = Path(image)
-        if path.is_dir():
+        try:
+            folder, found = path.is_dir(), path.is_file()
+        except OSError:                              # a name the system cannot look up (too long, …)
+            folder, found = False, False
+        if folder:
             raise UserError("errors.image_folder", path=str(path))
-        if not path.is_file():
+        if not found:
             raise UserError("errors.no_file", path=str(path))
         try:
             with Image.open(path) as img:

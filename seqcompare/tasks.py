@@ -64,6 +64,7 @@ class Task:
     explain: Ref                    # `explain`: (folder, inputs) → (result, JSON, input labels)
     gates: Ref                      # `gates`: (bank, input) → (what was read, step labels, model → layer-0 input)
     card: Card
+    reads_image: bool = False       # its input is an image (else a text)
     predict: Ref | None = None      # `predict`: (folder, inputs, as_json) → prints, UserError if none answers
     evaluate_flags: tuple[str, ...] = ()     # `evaluate` options only this task takes
 
@@ -99,6 +100,7 @@ MNIST = Task(
     memory_samples=10000, memory_batch=250, memory_batches=Ref("influence", "digit_targets"),
     influence=Ref("influence", "digit_norms"), influences=Ref("influence", "explain_digit"),
     explain=Ref("output", "explain_digit"), gates=Ref("gates", "digit_steps"), predict=Ref("output", "predict_digits"),
+    reads_image=True,
     card=Card(
         "MNIST digits read row by row", "ylecun/mnist", "image-classification",
         data="MNIST: 55,000 training images, 5,000 held out for validation (choosing the epoch), the 10,000 test "

@@ -254,3 +254,27 @@ def test_a_refused_command_line_is_one_line_naming_the_help(capsys):
         out, err = capsys.readouterr()
         assert exited.value.code == 2 and not out and err.startswith("seqcompare: error:"), argv
         assert err.count("\n") == 1 and said in err, (argv, err)
+
+
+def test_a_destination_that_cannot_be_written_is_refused_before_the_work(capsys, tmp_path):
+    """train, sweep and the commands that --save say in one line that they cannot write where asked, before
+    they start (no training or measuring that would end in a traceback)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for argv in (["train", "mnist", "--out", str(blocker / "sub"), "--epochs", "1"],
+                 ["sweep", "mnist", "--out", str(blocker / "study.json"), "--epochs", "1"],
+                 ["memory", "mnist", "--save", "--checkpoints", str(blocker)],
+                 ["sentiment", "hotel", "--save", "--checkpoints", str(blocker / "hotel")]):
+        assert cli.main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert err.startswith("seqcompare: error: cannot write") and err.count("\n") == 1, (argv, err)
+        assert str(blocker) in err and not out
+    assert blocker.read_text() == "not a folder"
+
+
+def test_an_image_name_the_system_cannot_look_up_is_named_as_missing(capsys):
+    long_name = "d" * 300 + ".png"                       # longer than a file name may be
+    for command in ("predict", "explain", "gates"):
+        assert cli.main([command, "digits", long_name]) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith("seqcompare: error:") and err.count("\n") == 1 and "Traceback" not in err, err

@@ -181,6 +181,11 @@ def test_api_endpoints_answer_as_the_views(text_bank, review_bank, digit_bank, t
     from seqcompare.ui.common import as_json
     assert "error" in as_json(cells_api.api_gates)(banks, "hotel", "  ", None)
     assert "error" in as_json(cells_api.api_gates)(banks, "chess", TEXT, None)
+    # the digit views read the uploaded image only: a text naming a file on the server is not opened
+    for text in (str(path), "/etc/passwd", "x" * 5000):
+        for endpoint in (cells_api.api_gates, cells_api.api_explain):
+            answer = as_json(endpoint)(banks, "mnist", text, None)
+            assert set(answer) == {"error"} and "draw" in answer["error"].lower(), (text[:20], answer)
 
 
 def test_endpoints_are_api_only():

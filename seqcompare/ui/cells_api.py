@@ -10,16 +10,18 @@ from seqcompare import checkpoints, gates, influence, sentiment, tasks
 from seqcompare.ui import sentiment_view
 from seqcompare.ui.common import as_json
 
-def _input(text: str, image):
-    """What the task reads: the image file when one is given (digits), else the text."""
-    image = image.get("path") if isinstance(image, dict) else image
-    return image if image else text
+def _input(spec: tasks.Task, text: str, image):
+    """What the task reads: the uploaded image (digits; never a path given as text, which would name a file on
+    the server), else the text."""
+    if spec.reads_image:
+        return image.get("path") if isinstance(image, dict) else image
+    return text
 
 
 def api_explain(banks: dict, task: str, text: str, image) -> dict:
     """Each model's influence of every input on one prediction (as `python -m seqcompare explain`)."""
     spec = tasks.get(task)
-    result = spec.influences(banks[spec.name], _input(text, image))
+    result = spec.influences(banks[spec.name], _input(spec, text, image))
     if "digit" in result:
         result = {**result, "digit": result["digit"].tolist()}
     return result
@@ -36,8 +38,8 @@ def api_memory(banks: dict, task: str) -> dict:
 
 def api_gates(banks: dict, task: str, text: str, image) -> dict:
     """Each recurrent model's gates per layer at every step (as `python -m seqcompare gates --json`)."""
-    name = tasks.get(task).name
-    return gates.explain_bank(name, banks[name], _input(text, image))
+    spec = tasks.get(task)
+    return gates.explain_bank(spec.name, banks[spec.name], _input(spec, text, image))
 
 
 def api_sentiment(text_bank, text: str, probes: dict | None) -> dict:
