@@ -286,14 +286,12 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
     result = {"machine": machine(), "cpu_features": {**features, "key": precisions.cpu_key(features)},
               "serving_precision": precisions.resolve(precision)}
     for name in sorted(names, key=lambda n: n != "precision"):
-        if name == "precision":
-            result[name] = bench_precision(root, runs, data_dir)
-            if save:
+        if name in EXTRA:
+            result[name] = EXTRA[name](root, runs, data_dir)
+            if name == "precision" and save:
                 from seqcompare import precision_table
 
                 precision_table.save(root, result[name])
-        elif name in EXTRA:
-            result[name] = EXTRA[name](root, runs, data_dir)
         else:
             task = tasks.BENCH[name]
             result[name] = task.bench(task.folder(root), runs, precision)

@@ -387,7 +387,7 @@ def run_sweep(args) -> None:
     if not models:
         raise UserError("sweep compares rnn, lstm and gru")
     device = devices.resolve(args.device)
-    out = Path(args.out or tasks.get(args.task).folder(CHECKPOINTS) / "study.json")
+    out = Path(args.out or tasks.get(args.task).folder(CHECKPOINTS) / sweep.STUDY_FILE)
     checkpoints.writable(out.parent)
     result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
                        data.data_dir(args.data_dir), device, precision=devices.precision(args.precision, device))

@@ -62,6 +62,12 @@ def step_layer(cell: str, weights: list[torch.Tensor], x: torch.Tensor) -> dict[
     return {"hidden": hidden}
 
 
+def with_cells(bank) -> dict:
+    """The loaded models of a bank that have a recurrent cell (RNN, LSTM, GRU), by name, in the bank's order:
+    the models the gates are shown for (LeNet-5 and the Transformer have none)."""
+    return {n: m for n, m in bank.models.items() if n in CELLS}
+
+
 def model_gates(cell: str, rnn: torch.nn.RNNBase, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
     """Every layer's `step_layer` values; each layer reads the hidden states of the one below (evaluation:
     no dropout between layers)."""
@@ -110,9 +116,7 @@ def gates_of(bank, read: tuple[dict, list[str], callable], full: bool = False) -
     them as tensors instead of lists (the views), else as lists rounded to 6 decimals."""
     result, steps, inputs = read
     answers = {n: {"error": said("errors.unavailable", reason=e)} for n, e in bank.errors.items() if n in CELLS}
-    for name, model in bank.models.items():
-        if name not in CELLS:
-            continue
+    for name, model in with_cells(bank).items():
         t0 = time.perf_counter()
         with torch.no_grad():
             layers = model_gates(model.cfg.cell, model.rnn, inputs(model))
@@ -175,9 +179,8 @@ def saturation(folder: Path, data_dir, limit: int | None = None, log=print) -> d
     from seqcompare.machine import machine
     result = {"thresholds": [LEFT, RIGHT], "characters": rows.numel(), "layer_rows": SATURATION_ROWS,
               "untrained_seed": influence.UNTRAINED_SEED, "machine": machine(), "models": {}}
-    for name, model in bank.models.items():
-        cell = getattr(getattr(model, "cfg", None), "cell", None)
-        if cell not in GATES:
+    for name, model in with_cells(bank).items():
+        if model.cfg.cell not in GATES:                     # the RNN has no gates
             continue
         result["models"][name] = {}
         for kind, m in (("trained", model), ("untrained", influence.untrained("hotel", name, model))):

@@ -162,7 +162,7 @@ def memory_table(root: Path) -> str:
     """Each task's memory lengths per model, trained and untrained (the files `memory TASK --save` writes)."""
     from seqcompare import influence
 
-    mems = {t: read(root / "checkpoints" / t / "memory.json") for t in MEMORY_TASKS}
+    mems = {t: read(root / "checkpoints" / t / influence.MEMORY_FILE) for t in MEMORY_TASKS}
     names = [n for n in ORDER if any(m and n in m.get("models", {}) for m in mems.values())]
     rows, counts = [], []
     for task in MEMORY_TASKS:
@@ -351,9 +351,11 @@ def effects(study: dict) -> list[str]:
 @block("study")
 def study_tables(root: Path) -> str:
     """The shipped studies (`sweep`): every trial, and each factor's effect on validation accuracy."""
+    from seqcompare import sweep
+
     parts = []
-    for task in ("imdb", "mnist"):
-        study = read(root / "checkpoints" / task / "study.json")
+    for task in sweep.TASKS:
+        study = read(root / "checkpoints" / task / sweep.STUDY_FILE)
         if not study or not isinstance(study.get("trials"), list):
             continue
         rows = study_rows(study)

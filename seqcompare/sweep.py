@@ -192,6 +192,9 @@ def run(task: str, models=CELLS, grid: dict | None = None, epochs: int = 2, limi
             "test_items": STUDIES[task].test_items, "trials": trials}
 
 
+STUDY_FILE = "study.json"          # a task's shipped study, beside its checkpoints
+
+
 def save(result: dict, path: Path) -> None:
     checkpoints.write_json(Path(path), result)
 

@@ -60,7 +60,7 @@ class Task:
     memory_batch: int               # targets per backward pass
     memory_batches: Ref             # (data_dir, bank, samples, batch) → [(inputs, lengths, targets)]
     influence: Ref                  # (model, batch) → influence norms (B, T)
-    influences: Ref                 # (bank, input) → each model's influence of every input (the views, the API)
+    influences: Ref                 # (bank, input) → each model's influence of every input (the tab's view, the API)
     explain: Ref                    # `explain`: (folder, inputs) → (result, JSON, input labels)
     gates: Ref                      # `gates`: (bank, input) → (what was read, step labels, model → layer-0 input)
     card: Card

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from seqcompare import digits, reviews, textgen
+from seqcompare import tasks, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints
 from seqcompare.ui import locale
 from seqcompare.ui.cells_api import cells_endpoints
@@ -17,7 +17,7 @@ from seqcompare.ui.reviews_tab import review_view, reviews_tab
 from seqcompare.ui.textgen_tab import text_views, textgen_tab
 from seqcompare.ui.train_tab import train_tab
 
-# build, and the callbacks the tests and the CLI call as the tabs do
+# build, and the callbacks the tests call as the tabs do
 __all__ = ["build", "api_classify_review", "digit_view", "review_view", "text_views"]
 
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"), and clearing the canvas
@@ -94,9 +94,8 @@ DELETE_CACHE = (3600, 3600)
 def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str | None = None) -> gr.Blocks:
     """The whole dashboard; checkpoints are loaded here, once, onto `device`, and served at `precision`
     (seqcompare.precision: None reads $SEQCOMPARE_PRECISION, else auto)."""
-    digit_bank = digits.DigitModels(checkpoints / "mnist", device=device, precision=precision)
-    review_bank = reviews.ReviewModels(checkpoints / "imdb", device=device, precision=precision)
-    text_bank = textgen.TextModels(checkpoints / "hotel", device=device, precision=precision)
+    digit_bank, review_bank, text_bank = (task.bank(task.folder(checkpoints), device=device, precision=precision)
+                                          for task in (tasks.MNIST, tasks.IMDB, tasks.HOTEL))
     text_writer = textgen.Writer(text_bank)          # the Generate button and the API write together
     with Dashboard(title="seqcompare — RNN vs LSTM vs GRU", delete_cache=DELETE_CACHE) as demo, \
             locale.collecting() as views:

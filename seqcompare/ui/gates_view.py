@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from seqcompare import CELLS, UserError, digits, gates, plots, reviews, textgen
+from seqcompare import UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
 from seqcompare.ui.common import UNSHOWABLE, VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
@@ -124,7 +124,7 @@ def gates_view(bank, task: str, inputs, mode: str, unit, layer, request: gr.Requ
 
 def controls(bank):
     """The unit choice (most varying, or one unit) and the layer (shown only for models of several)."""
-    recurrent = [m for n, m in bank.models.items() if n in CELLS]
+    recurrent = gates.with_cells(bank).values()
     hidden = max((m.cfg.hidden_size for m in recurrent), default=1)
     layers = max((m.cfg.num_layers for m in recurrent), default=1)
     with gr.Row():
@@ -203,7 +203,7 @@ def saturation_figure(result: dict, lang: str = "en"):
         for kind, color in (("untrained", "#bbbbbb"), ("trained", plots.COLORS.get(name))):
             f = result["models"][name][kind][0][gate]
             fig.add_trace(go.Scattergl(x=f["left"], y=f["right"], mode="markers", marker=dict(size=4, color=color),
-                                       name=t("cells.saturation." + kind, lang), showlegend=col == 1 and name == "lstm",
+                                       name=t("cells.saturation." + kind, lang), showlegend=col == 1,
                                        legendgroup=kind), row=1, col=col)
         fig.update_xaxes(range=[0, 1], title_text=t("cells.saturation.left", lang) if col == 1 else None, row=1, col=col)
         fig.update_yaxes(range=[0, 1], title_text=t("cells.saturation.right", lang) if col == 1 else None, row=1, col=col)

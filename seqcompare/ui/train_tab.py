@@ -292,7 +292,7 @@ def study_section(root: Path) -> None:
     missing = []
     for task in sweep.TASKS:
         try:                                   # everything computed first: a malformed file shows a notice only
-            study = sweep.load(Path(root) / task / "study.json")
+            study = sweep.load(Path(root) / task / sweep.STUDY_FILE)
             if study is None or not study["trials"]:
                 missing.append(task)
                 continue
