@@ -344,9 +344,10 @@ def classify(models: dict, image) -> dict:
 
 
 def generate(models: dict, vocab, seed: str, length: int = 120, temperature: float = 0.8, random_seed: int = 0) -> dict:
-    """The freshly trained text models' continuations of `seed`."""
+    """The freshly trained text models' continuations of `seed`, read as the shipped models read it (one line,
+    its last textgen.MAX_SEED characters: `textgen.clean_seed`)."""
     length, temperature, top_k, top_p, _, _ = textgen.check_settings(length, temperature, 0)
-    seed = (seed or "").replace("\r", "")
+    seed, _ = textgen.clean_seed(seed)
     return {name: seed + textgen.sample(model, vocab, seed, length, temperature, top_k,
                                         torch.Generator().manual_seed(random_seed), stop_at_end=False, top_p=top_p)
             for name, model in models.items()}

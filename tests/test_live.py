@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from seqcompare import UserError, live, sweep
+from seqcompare import UserError, live, sweep, textgen
 
 train_tab = importlib.import_module("seqcompare.ui.train_tab")   # the module, not the function ui exports
 
@@ -96,6 +96,14 @@ def test_text_models_learn_and_write(hotel):
         assert history[-1]["train_loss"] < history[0]["train_loss"] and math.isfinite(history[-1]["val_bpc"])
     out = live.generate({n: keep[n] for n in ("lstm", "transformer")}, keep["vocab"], "早餐", 20)
     assert all(t.startswith("早餐") and len(t) == 22 for t in out.values())
+    # a pasted seed is read as the shipped models read one: its last MAX_SEED characters, on one line
+    long = "房间\r\n很好" + "早" * 5000 + "餐"
+    out = live.generate({"lstm": keep["lstm"]}, keep["vocab"], long, 5)
+    assert out["lstm"].startswith("早" * (textgen.MAX_SEED - 1) + "餐") and len(out["lstm"]) == textgen.MAX_SEED + 5
+    train_tab = importlib.import_module("seqcompare.ui.train_tab")      # (seqcompare.ui.train_tab is also a function)
+    shown = train_tab.try_text({"task": live.TEXT.name, "models": {"lstm": keep["lstm"]}, "vocab": keep["vocab"]},
+                               long, type("NoModels", (), {"models": {}})(), "en")
+    assert "last 200" in shown and shown.count("LSTM") == 1
 
 
 def test_stop_ends_the_run_and_keeps_what_was_learned(data_dir):

@@ -146,11 +146,12 @@ def try_text(session, seed, bank: textgen.TextModels, lang: str = "en"):
     if not session or session.get("task") != live.TEXT.name:
         return notice(i18n.t("train.text_first", lang))
     try:
+        said = [notice(i18n.render(n, lang)) for n in textgen.clean_seed(seed)[1]]     # a seed too long is cut
         mine = live.generate(session["models"], session["vocab"], seed or "", 120, 0.8, 0)
         shipped = bank.generate(seed or "", 120, 0.8, 20, 0)["models"] if bank.models else {}
     except UserError as exc:
         return notice(exc.render(lang))
-    lines = [i18n.t("train.mine", lang, model=plots.label(n), text=text) for n, text in mine.items()]
+    lines = said + [i18n.t("train.mine", lang, model=plots.label(n), text=text) for n, text in mine.items()]
     lines += [i18n.t("train.theirs", lang, model=plots.label(n), text=a["text"]) for n, a in shipped.items() if "text" in a]
     return "\n\n".join(lines)
 
