@@ -41,25 +41,39 @@ def layer_weights(rnn: torch.nn.RNNBase, layer: int) -> list[torch.Tensor]:
     return [w.detach().float() for w in named_weights(rnn, layer)]
 
 
+def lstm_values(from_x, from_h, cells, hidden) -> dict[str, torch.Tensor]:
+    """An LSTM layer's gates (PyTorch's order i, f, g, o), its cell states, the candidate and the hidden states."""
+    i, f, g, o = (from_x + from_h).chunk(4, -1)
+    return {"input": i.sigmoid(), "forget": f.sigmoid(), "output": o.sigmoid(), "cell": cells,
+            "candidate": g.tanh(), "hidden": hidden}
+
+
+def gru_values(from_x, from_h, cells, hidden) -> dict[str, torch.Tensor]:
+    """A GRU layer's reset and update gates (PyTorch's z), the candidate and the hidden states."""
+    (xr, xz, xn), (hr, hz, hn) = from_x.chunk(3, -1), from_h.chunk(3, -1)
+    r = (xr + hr).sigmoid()
+    return {"reset": r, "update": (xz + hz).sigmoid(), "candidate": (xn + r * hn).tanh(), "hidden": hidden}
+
+
+def rnn_values(from_x, from_h, cells, hidden) -> dict[str, torch.Tensor]:
+    """An Elman RNN layer has no gates: its hidden states."""
+    return {"hidden": hidden}
+
+
+# each cell's values from the products of every step's input and hidden state before it (the state stepped)
+VALUES = {"lstm": lstm_values, "gru": gru_values, "rnn": rnn_values}
+
+
 def step_layer(cell: str, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
     """One layer over x (B, T, input) from a zero state: every gate, the cell state (LSTM), the candidate and
     the hidden state, (B, T, hidden) each, with PyTorch's conventions (module docstring). The recurrence is
     stepped with PyTorch's own cell kernels on the float32 weights; the gates of every step then follow from
-    the weights, the step's input and the hidden state before it, all steps at once."""
+    the weights, the step's input and the hidden state before it, all steps at once (`VALUES`)."""
     w_ih, w_hh, b_ih, b_hh = weights
     H, B, x = w_hh.shape[1], x.shape[0], x.float()
     hidden, cells = step_through(CELL_KERNELS[cell], weights, x)
     before = torch.cat([hidden.new_zeros(B, 1, H), hidden[:, :-1]], 1)       # h₋₁ of every step
-    from_x, from_h = x @ w_ih.T + b_ih, before @ w_hh.T + b_hh
-    if cell == "lstm":
-        i, f, g, o = (from_x + from_h).chunk(4, -1)
-        return {"input": i.sigmoid(), "forget": f.sigmoid(), "output": o.sigmoid(), "cell": cells,
-                "candidate": g.tanh(), "hidden": hidden}
-    if cell == "gru":
-        (xr, xz, xn), (hr, hz, hn) = from_x.chunk(3, -1), from_h.chunk(3, -1)
-        r = (xr + hr).sigmoid()
-        return {"reset": r, "update": (xz + hz).sigmoid(), "candidate": (xn + r * hn).tanh(), "hidden": hidden}
-    return {"hidden": hidden}
+    return VALUES[cell](x @ w_ih.T + b_ih, before @ w_hh.T + b_hh, cells, hidden)
 
 
 def with_cells(bank) -> dict:

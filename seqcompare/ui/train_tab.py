@@ -204,11 +204,15 @@ def settings_column(d: dict) -> list:
 
 
 def tasks_choices(lang: str) -> list[tuple[str, str]]:
-    return [(i18n.t("train.task_digits", lang), "digits"), (i18n.t("train.task_text", lang), "text")]
+    """What can be trained here (`live.KINDS`), by name."""
+    return [(i18n.t(f"train.task_{kind}", lang), kind) for kind in live.KINDS]
 
 
 def model_choices(lang: str) -> list[tuple[str, str]]:
-    return [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru"), (i18n.t("train.transformer", lang), "transformer")]
+    """Every model either kind trains; those the digits do not train are named as text only."""
+    names = dict.fromkeys(n for kind in live.KINDS.values() for n in kind.models)
+    return [(plots.label(n) if n in live.DIGITS.models else i18n.t("train.text_only", lang, model=plots.label(n)), n)
+            for n in names]
 
 
 def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> None:
