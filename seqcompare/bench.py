@@ -148,7 +148,7 @@ VIEW_BAR_MS = 300         # a view inside the models answers within this, per re
 def view_inputs(root: Path) -> tuple:
     """What the view benchmarks read: the three tasks' banks (their fp32 models, which the views run) and one
     800×800 sketch."""
-    return (textgen.TextModels(root / "hotel"), reviews.ReviewModels(root / "imdb"), digits.DigitModels(root / "mnist"),
+    return (*(task.bank(task.folder(root)) for task in (tasks.HOTEL, tasks.IMDB, tasks.MNIST)),
             np.asarray(sketches.render(8, size=800)))
 
 
@@ -188,7 +188,7 @@ def bench_cells(root: Path, runs: int) -> dict:
     from seqcompare.ui import gates_view, sentiment_view
 
     text_bank, review_bank, digit_bank, sketch = view_inputs(root)
-    probes = sentiment.load(root / "hotel")
+    probes = sentiment.load(tasks.HOTEL.folder(root))
     jobs = {"gates_textgen": (f"gates of a {len(TEXT_200)}-character text, RNN, LSTM and GRU",
                               lambda: gates_view.gates_figure(text_bank, "hotel", TEXT_200)),
             "gates_reviews": (f"gates of one {len(REVIEW_250.split())}-word review, RNN, LSTM and GRU",
@@ -240,16 +240,16 @@ def bench_evaluation(root: Path, data_dir: Path | None) -> dict:
     """Batched scoring speed, as `evaluate` runs it: digits and reviews per second, characters per second."""
     images, _ = data.mnist(data_dir, train=False)
     images = images[:5000]
-    bank = digits.DigitModels(root / "mnist")
+    bank = tasks.MNIST.bank(tasks.MNIST.folder(root))
     out = {"digits": {n: throughput(lambda m=m: digits.predict_labels(m, images), len(images))
                       for n, m in bank.models.items()}}
     texts, _, _ = data.imdb(data_dir, "test")
     texts = texts[::25]                                     # 1,000 reviews, both labels
-    rbank = reviews.ReviewModels(root / "imdb")
+    rbank = tasks.IMDB.bank(tasks.IMDB.folder(root))
     ids = reviews.encode(rbank.tokenizer, texts, reviews.MAX_TOKENS)
     out["reviews"] = {n: throughput(lambda m=m: reviews.predict_labels(m, ids), len(ids))
                       for n, m in rbank.models.items()}
-    tbank = textgen.TextModels(root / "hotel")
+    tbank = tasks.HOTEL.bank(tasks.HOTEL.folder(root))
     val = torch.tensor(tbank.vocab.encode(textgen.corpus(textgen.split_reviews(data.hotel_reviews(data_dir))[1])))
     out["textgen"] = {n: throughput(lambda m=m: textgen.score_text(m, val), len(val))
                       for n, m in tbank.models.items()}

@@ -31,11 +31,11 @@ ROWS = 30                                          # a burst of concurrent reque
 
 def cases(root: Path) -> dict:
     """{case: (what it is, {variant: a call})} on the shipped fp32 weights."""
-    from seqcompare import textgen
+    from seqcompare import tasks
     from seqcompare.models.int8 import DynamicInt8Linear, Int8Linear
     from seqcompare.models.transformer import extend, gelu
 
-    bank = textgen.TextModels(Path(root) / "hotel", names=("lstm", "transformer"), precision="fp32")
+    bank = tasks.HOTEL.bank(tasks.HOTEL.folder(root), names=("lstm", "transformer"), precision="fp32")
     head, qkv = bank.models["lstm"].decoder, bank.models["transformer"].blocks[0].attn.qkv
     out = {}
     for rows in (1, ROWS):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqcompare import checkpoints, machine, textgen
+from seqcompare import checkpoints, machine, tasks, textgen
 from seqcompare.training import optimise, step
 
 STEPS = 20
@@ -66,7 +66,7 @@ def time_model(name: str, vocab_size: int, steps: int = STEPS, precisions=PRECIS
 
 def run(root: Path, steps: int = STEPS, models=textgen.MODELS) -> dict:
     """Every text model's fp32 and bf16 training step (see the module's note), with the CPU that ran them."""
-    vocab = checkpoints.read_json(root / "hotel" / textgen.VOCAB_FILE)
+    vocab = checkpoints.read_json(tasks.HOTEL.folder(root) / textgen.VOCAB_FILE)
     load = os.getloadavg()[0]                             # how busy the CPU was: timings on a shared one are noisy
     out = {"steps": steps, "threads": torch.get_num_threads(), "cpu": {"name": machine.cpu_name(),
                                                                        **machine.bf16_features()}}

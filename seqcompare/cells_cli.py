@@ -58,7 +58,7 @@ def run_sentiment(args) -> None:
     unknown = [n for n in names if n not in textgen.MODELS]
     if unknown:
         raise UserError(f"unknown text model {', '.join(unknown)}; choose from {','.join(textgen.MODELS)}")
-    folder = args.checkpoints or checkpoints.CHECKPOINTS / "hotel"
+    folder = args.checkpoints or tasks.HOTEL.folder(checkpoints.CHECKPOINTS)
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     if args.save:
         checkpoints.writable(folder)

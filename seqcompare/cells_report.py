@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqcompare import report
+from seqcompare import report, tasks
 from seqcompare.gates import SATURATION_FILE, saturation_summary
 from seqcompare.results import machines, read, table
 from seqcompare.plots import label
@@ -22,7 +22,7 @@ def _missing(command: str) -> str:
 
 @report.block("saturation")
 def saturation_block(root: Path) -> str:
-    result = read(root / "checkpoints" / "hotel" / SATURATION_FILE)
+    result = read(tasks.HOTEL.folder(root / "checkpoints") / SATURATION_FILE)
     if result is None:
         return _missing("python -m seqcompare gates hotel --saturation")
     rows = [[label(name), GATE_NAMES.get(gate, gate), f"{tl:.2f}", f"{tr:.2f}", f"{ul:.2f}", f"{ur:.2f}"]
@@ -35,7 +35,7 @@ def saturation_block(root: Path) -> str:
 
 @report.block("sentiment")
 def sentiment_block(root: Path) -> str:
-    result = read(root / "checkpoints" / "hotel" / SENTIMENT_FILE)
+    result = read(tasks.HOTEL.folder(root / "checkpoints") / SENTIMENT_FILE)
     if result is None:
         return _missing("python -m seqcompare sentiment hotel --generate --save")
     rows = []
@@ -57,7 +57,7 @@ def sentiment_block(root: Path) -> str:
 
 @report.block("sentiment_fixed")
 def sentiment_fixed_block(root: Path) -> str:
-    result = read(root / "checkpoints" / "hotel" / SENTIMENT_FILE)
+    result = read(tasks.HOTEL.folder(root / "checkpoints") / SENTIMENT_FILE)
     if result is None or "fixed" not in result:
         return _missing("python -m seqcompare sentiment hotel --generate --save")
     rows = []
