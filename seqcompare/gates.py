@@ -60,7 +60,7 @@ def rnn_values(from_x, from_h, cells, hidden) -> dict[str, torch.Tensor]:
     return {"hidden": hidden}
 
 
-# each cell's values from the products of every step's input and hidden state before it (the state stepped)
+# by cell: a layer's shown values from W_ih·x + b_ih and W_hh·h₋₁ + b_hh at every step and its stepped states
 VALUES = {"lstm": lstm_values, "gru": gru_values, "rnn": rnn_values}
 
 

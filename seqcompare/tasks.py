@@ -46,10 +46,10 @@ class Card:
 class Task:
     name: str                       # the command line's name, and the checkpoint folder's
     aliases: tuple[str, ...]        # other names a command or a client may use
-    title: str                      # the README's and the dashboard's name for it
+    title: str                      # its name in the README (the tabs name it in the reader's language)
     module: str                     # its module: MODELS, build, train, evaluate and the bank class
     bank_class: str                 # its models as the app loads them
-    ordered: tuple[str, ...]        # its models that read their input in an order (influence, memory, gates)
+    ordered: tuple[str, ...]        # its models that read their input in an order (influence, memory)
     metric: str                     # the headline figure in each checkpoint JSON: "accuracy" or "bpc" …
     split: str                      # … of this part of it: "test" or "validation"
     bench_name: str                 # its key in bench.json (and `bench --tasks`)
