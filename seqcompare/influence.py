@@ -54,8 +54,8 @@ def gradient_norms(model: torch.nn.Module, logits_fn, x: torch.Tensor, targets: 
     x = x.detach().to(device).requires_grad_()
     targets = None if targets is None else targets.to(device)
     with torch.enable_grad():
-        # no masking: every class counts; in double precision, so that 1 - p of a confident answer
-        # (a gradient of 1e-9, say) is not rounded to zero
+        # no masking: every class counts; the log-softmax in double precision (the model runs in float32), so
+        # that 1 - p of a confident answer (a gradient of 1e-9, say) is not rounded to zero
         logp = logits_fn(x).double().log_softmax(-1)
         if targets is None:
             targets = logp.detach().argmax(-1)

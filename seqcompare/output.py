@@ -14,7 +14,7 @@ from seqcompare import UserError
 from seqcompare.checkpoints import none_loaded
 from seqcompare.tasks import Ref
 
-EXPLAINED = ("target", "influence", "attention", "error")     # what `explain --json` shows per model
+EXPLAINED = ("target", "influence", "attention", "window_start", "error")     # `explain --json` per model
 
 
 def shorten(text: str, width: int = 70) -> str:
@@ -136,7 +136,7 @@ def explain_text(folder: Path, inputs: list[str]) -> tuple[dict, dict, list[str]
     from seqcompare import influence
 
     result = influence.explain_text(influence.load_bank("hotel", folder), " ".join(inputs))
-    out = {"text": result["text"], "target": result["target"], "models": _models(result)}
+    out = {"text": result["text"], "target": result["target"], "inputs": result["inputs"], "models": _models(result)}
     return result, out, influence.shown(result["inputs"])
 
 
