@@ -114,6 +114,10 @@ def test_a_slider_moved_from_the_keyboard_moves_its_view(page):
     page.locator("#memory-shading").get_by_text("(character 10 of 40)").wait_for()
     page.locator('#memory-character input[type="range"]').press("ArrowLeft")
     page.locator("#memory-shading").get_by_text("(character 9 of 40)").wait_for()
+    box.fill("99999")                                   # beyond the slider's end: its last character, no refusal
+    box.press("Enter")
+    page.locator("#memory-shading").get_by_text("(character 40 of 40)").wait_for()
+    assert page.locator(".toast-body").count() == 0 and box.input_value() == "40"
 
 
 def test_bad_review_input_gets_a_visible_notice(page):
@@ -285,12 +289,12 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
     assert len(widths) >= 6 and min(widths) > 300, widths
     # a figure with a label per step keeps a readable width and scrolls sideways inside its own block
     page.locator("#gates-hotel .js-plotly-plot").wait_for()
-    assert page.evaluate("(() => { const e = document.querySelector('#gates-hotel');"
-                         " return e.scrollWidth >= 700 && e.clientWidth < 390; })()")
+    scrolls = "e => e.scrollWidth >= 700 && e.clientWidth < 390 && getComputedStyle(e).overflowX === 'auto'"
+    assert page.locator("#gates-hotel").evaluate(scrolls)            # (not clipped: a finger can scroll it)
     # … and so do the training curves (two panels side by side and a legend)
     curves = page.locator(".wide-plot", has_text="训练曲线" if lang == "zh-CN" else "Training curves").first
     curves.locator(".js-plotly-plot").wait_for()
-    assert curves.evaluate("e => e.scrollWidth >= 700 && e.clientWidth < 390")
+    assert curves.evaluate(scrolls)
     page.get_by_role("tab", name=tabs[1], exact=True).tap()
     canvas = page.locator("#digit-canvas canvas").first
     wait_for_the_brush(page)

@@ -34,11 +34,19 @@ ARM_BRUSH = """() => {
 # The views behind sliders follow a slider's `release` (the end of a drag), which Gradio sends when the pointer
 # lets go or the slider loses the focus. So that the keyboard moves them as the pointer does: Enter in a slider's
 # number box takes the typed number (the box's blur), and a key that moves the slider itself (arrows, Page Up/Down,
-# Home, End) ends a move as letting go does.
+# Home, End) ends a move as letting go does. A number typed beyond the slider's ends is brought to the nearest end
+# before the box lets it go (Gradio sends it first, and the server refuses it in English).
 SLIDER_KEYS = """() => {
   const moves = ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End'];
+  const box = (e) => e.target.matches && e.target.matches('input[data-testid="number-input"]');
+  document.addEventListener('blur', (e) => {
+    if (!box(e)) return;
+    const b = e.target, v = parseFloat(b.value), lo = parseFloat(b.min), hi = parseFloat(b.max);
+    const near = Math.min(Math.max(v, isNaN(lo) ? v : lo), isNaN(hi) ? v : hi);
+    if (!isNaN(v) && near !== v) { b.value = String(near); b.dispatchEvent(new Event('input', {bubbles: true})); }
+  }, true);
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && e.target.matches && e.target.matches('input[data-testid="number-input"]')) e.target.blur();
+    if (e.key === 'Enter' && box(e)) e.target.blur();
   });
   document.addEventListener('keyup', (e) => {
     if (moves.includes(e.key) && e.target.matches && e.target.matches('input[type="range"]'))
@@ -48,10 +56,13 @@ SLIDER_KEYS = """() => {
 
 
 # Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
-# overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables scroll inside
-# their box; the canvas takes a finger's strokes instead of scrolling the page; each slider has a row; the
-# canvas's label takes a line of its own above the canvas and its zoom bar, which would cover it.
+# overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables and figures scroll
+# sideways inside their box; the shaded texts grow with their content (no box scrolling inside the page); the
+# canvas takes a finger's strokes instead of scrolling the page; each slider has a row; the canvas's label takes
+# a line of its own above the canvas and its zoom bar, which would cover it. A slider with the keyboard's focus
+# shows it.
 CSS = """
+input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 3px; }
 #lang-row { justify-content: flex-end; margin-bottom: -12px; }
 #lang-switch { flex-grow: 0 !important; width: auto !important; }
 #lang-switch .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }
@@ -62,8 +73,9 @@ CSS = """
 }
 #digit-canvas canvas, #digit-canvas-train canvas { touch-action: none; }
 @media (max-width: 640px) {
-  .wide-plot { overflow-x: auto; }
+  .wide-plot { overflow-x: auto !important; }    /* Gradio's block sets overflow: hidden inline */
   .wide-plot .js-plotly-plot { min-width: 720px; }
+  #memory-shading .html-container, #review-influence .html-container { max-height: none !important; }
   .phone-full-row { min-width: 100% !important; }
   #digit-canvas > label, #digit-canvas-train > label { position: static; }
   #digit-canvas .image-container, #digit-canvas-train .image-container {

@@ -8,7 +8,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import GENERATION, comparison, joined, notice, slider
+from seqcompare.ui.common import GENERATION, WIDE, comparison, joined, notice, slider
 
 
 def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None,
@@ -72,7 +72,7 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
     message = gr.Markdown(elem_id="gen-notice")
     with gr.Row(equal_height=True):
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, elem_id=f"gen-{n}") for n in names]
-    next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False),
+    next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False, elem_classes=WIDE),
                                     lambda lang: next_view(bank, "早餐", lang))
     write_all = locale.bound(write, writer)
     seed.change(locale.bound(next_for, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
