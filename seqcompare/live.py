@@ -261,21 +261,24 @@ class _Progress:
             row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in info.items() if k != "epoch_done"}
             self.histories[name].append(row)
             state.update({k: v for k, v in row.items() if k.startswith(("val_", "train_"))}, epoch=row["epoch"])
-        elif kind == "model":
+        elif kind == "model":                # done: all its epochs; else Stop or its share of the time ended it
             model, result = info
-            state.update(status="done", parameters=count_parameters(model), seconds=result.seconds,
+            ended = "done" if len(result.history) == self.s.epochs else "stopped" if self.stop.is_set() else "out_of_time"
+            state.update(status=ended, parameters=count_parameters(model), seconds=result.seconds,
                          best_epoch=result.best_epoch, epochs_run=len(result.history))
             if keep is not None:
                 keep[name] = model.eval()
 
     def update(self, done: bool = False, error: str | None = None) -> dict:
         s, elapsed = self.s, time.monotonic() - self.start
-        finished = sum(1 for n in s.models if self.state[n]["status"] == "done")
+        if done:                                 # what a Stop or an error left waiting never started; the one
+            for state in self.state.values():    # an error ended while it trained failed
+                state["status"] = {"waiting": "not_started", "training": "failed"}.get(state["status"], state["status"])
         settings = asdict(s)
         del settings["text"]                    # the updates carry the settings, not the user's text
         out = {"done": done, "task": s.task, "settings": settings,
                "notices": list(self.notices), "elapsed": round(elapsed, 1), "metric": KINDS[s.task].metric,
-               "progress": round(min(1.0, finished / len(s.models) if done else elapsed / max(s.seconds, 1e-9)), 3),
+               "progress": 1.0 if done else round(min(1.0, elapsed / max(s.seconds, 1e-9)), 3),
                "models": {n: dict(self.state[n]) for n in s.models}}
         if error:
             out["error"] = error

@@ -115,13 +115,14 @@ def test_stop_ends_the_run_and_keeps_what_was_learned(data_dir):
             stop.set()
     final = updates[-1]
     assert final["done"] and final["stopped"] and len(final["models"]["lstm"]["history"]) < 30
+    assert final["models"]["lstm"]["status"] == "stopped" and final["progress"] == 1.0
 
 
 def test_the_time_budget_is_shared(data_dir):
     """4 s for two models that would need minutes for their 30 epochs: each stops within its share."""
     s, notices = settings(models="rnn,lstm", epochs=30, images=5000, seconds=4)
     final = list(live.train(s, notices, data_dir=data_dir))[-1]
-    assert all(m["status"] == "done" and m["epochs_run"] < 30 for m in final["models"].values())
+    assert all(m["status"] == "out_of_time" and m["epochs_run"] < 30 for m in final["models"].values())
     assert final["elapsed"] < 4 * s.seconds        # elapsed counts from after the data loading
 
 
@@ -305,6 +306,8 @@ def test_stop_in_the_tab_keeps_the_training_as_far_as_it_got_and_stops_only_that
     message, progress, curves, rows, files, session = answers[-1]
     assert "stopped: the models keep what they learned so far" in message
     assert set(session["models"]) == {"lstm"} and any(f.endswith("lstm.safetensors") for f in files)   # the GRU waited
+    assert list(rows["status"]) == ["stopped", "not started"] and "**100%**" in progress
+    assert "GRU not started" in progress
     assert list(rows.columns)[:3] == ["model", "status", "epochs"] and len(rows) == 2
     assert list(answers[0][3].columns)[:2] == ["model", "status"]             # the header while it trains
     assert "mine" not in train_tab.RUNS and not train_tab.RUNS["other"]["stop"].is_set()
