@@ -92,7 +92,7 @@ def prefix_trace(traces: dict[str, list[float]], words: list[str], lang: str = "
                         customdata=words, hovertemplate=i18n.t("plots.word_hover", lang) + "<extra>" + label(name) + "</extra>")
     fig.add_hline(y=0.5, line=dict(color="gray", dash="dot"))
     fig.update_layout(title=i18n.t("plots.trace_title", lang), xaxis_title=i18n.t("plots.words_read", lang),
-                      yaxis_title=i18n.t("plots.p_positive", lang), yaxis_range=[0, 1],
+                      yaxis_title=i18n.t("plots.p_positive", lang), yaxis_range=[-0.04, 1.04],   # 0 and 1 off the axes
                       height=340, **LAYOUT)
     if len(words) <= MAX_WORD_TICKS:                       # short reviews: the words themselves on the axis
         fig.update_xaxes(tickvals=x, ticktext=words, tickangle=-45 if len(words) > 12 else 0, title_text=None)

@@ -1,5 +1,7 @@
 """The dashboard builds from the shipped checkpoints and its callbacks answer real inputs."""
 
+import importlib
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -50,6 +52,12 @@ def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
     seen, message, *rest = ui.digit_view(digit_bank, blank)
     assert seen is None and "draw a digit first" in message
     assert unanswered(rest) and [v.label for v in rest[:4]] == ["RNN", "LSTM", "GRU", "LeNet-5"]
+    # the same canvas as it changes (just cleared): the answers emptied, without the notice
+    digits_tab = importlib.import_module("seqcompare.ui.digits_tab")
+    seen, message, *rest = digits_tab.canvas_changed(digit_bank, blank)
+    assert seen is None and message == "" and unanswered(rest)
+    seen, message, *rest = digits_tab.canvas_changed(digit_bank, np.zeros((2, 2, 2, 2), np.uint8))
+    assert "not an image" in message and unanswered(rest)           # other refusals still say why
 
 
 def test_the_picture_button_without_a_picture_asks_for_one(digit_bank):

@@ -126,6 +126,9 @@ def test_view_shows_gates_and_units(text_bank, digit_bank):
                                                        [figure.layout[k] for k in figure.layout if k.startswith("xaxis")])
     one, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=7)
     assert all(list(h.y) == ["7"] for h in one.data if h.type == "heatmap")
+    assert any("the gates of unit 7" in a.text for a in one.layout.annotations)        # not "mean over the units"
+    lines = [trace for trace in one.data if trace.type == "scatter"]                 # LSTM i, f, o; GRU r, z
+    assert len(lines) == 5 and len({trace.line.color for trace in lines}) == 5       # each gate its own colour
     # a unit or layer typed outside the sliders' range shows the nearest one
     last, _ = gates_view.gates_figure(text_bank, "hotel", TEXT, unit=999, layer=-4)
     assert {tuple(h.y) for h in last.data if h.type == "heatmap"} == {("383",)}       # the last of 384

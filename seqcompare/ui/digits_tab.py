@@ -26,13 +26,16 @@ def example_paths() -> list[str]:
     return paths
 
 
-def digit_view(bank: digits.DigitModels, image, request: gr.Request = None) -> list:
+EMPTY_CANVAS = ("errors.draw_first", "errors.blank")       # what a canvas with nothing drawn on it is refused for
+
+
+def digit_view(bank: digits.DigitModels, image, request: gr.Request = None, quiet_when_empty: bool = False) -> list:
     """Outputs of the Digits tab: what the models see, a notice, one Label per model, two figures."""
     names, lang = list(digits.MODELS), locale.of(request)
     try:
         result = bank.predict(uploaded(image))
     except UserError as exc:
-        return unanswered(notice(exc.render(lang)))
+        return unanswered("" if quiet_when_empty and exc.key in EMPTY_CANVAS else notice(exc.render(lang)))
     seen = (result["digit"].numpy() * 255).astype(np.uint8)
     out = [seen.repeat(6, 0).repeat(6, 1), ""]               # 28×28 shown at 168×168, pixels kept sharp
     for n in names:
@@ -64,6 +67,13 @@ def unanswered(message: str) -> list:
 
 def picture_changed(bank: digits.DigitModels, path, request: gr.Request = None) -> list:
     return picture_view(bank, path, request, cleared=True)
+
+
+
+def canvas_changed(bank: digits.DigitModels, image, request: gr.Request = None) -> list:
+    """`digit_view` of the canvas as it is drawn on: a canvas just cleared empties the answers without the
+    notice to draw first (the Classify button gives it)."""
+    return digit_view(bank, image, request, quiet_when_empty=True)
 
 
 def digits_tab(bank: digits.DigitModels) -> None:
@@ -99,7 +109,7 @@ def digits_tab(bank: digits.DigitModels) -> None:
     classify = locale.bound(digit_view, bank)
     outputs = [seen, message, *answers, beliefs, probs]
     draw_btn.click(classify, canvas, outputs, api_visibility="private")
-    canvas.change(classify, canvas, outputs, api_visibility="private", trigger_mode="always_last",
+    canvas.change(locale.bound(canvas_changed, bank), canvas, outputs, api_visibility="private", trigger_mode="always_last",
                   show_progress="hidden")
     upload_btn.click(locale.bound(picture_view, bank), upload, outputs, api_visibility="private")
     upload.change(locale.bound(picture_changed, bank), upload, outputs, api_visibility="private",

@@ -27,6 +27,8 @@ PANEL_PX = 100                   # a panel of ten units, in pixels (four or fewe
 GAP_PX = 46                      # between panels: the step labels of the one above, the next one's title
 EXAMPLE = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，但是隔音太差了，晚上很吵。"
 STATES = ("cell", "hidden")      # shown from negative (blue) to positive (red); gates from 0 to 1
+GATE_COLOURS = {"input": "#4c78a8", "forget": "#e45756", "output": "#54a24b",       # a line's colour names its gate
+                "reset": "#b279a2", "update": "#f58518"}
 SEQUENTIAL = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]]                  # a gate: 0 white … 1 dark blue
 DIVERGING = [[0, "#2166ac"], [0.5, "#f7f7f7"], [1, "#b2182b"]]                   # a state: − blue, 0 white, + red
 
@@ -54,10 +56,10 @@ def panels(result: dict, unit: int | None, layer: int, lang: str) -> tuple[list[
             rows.append({"title": f"{plots.label(name)} · {t('cells.gates.' + key, lang)}",
                          "z": v[:, units].T.numpy(), "units": units, "state": key in STATES})
             if key not in STATES:
-                means[t("cells.gates." + key, lang)] = v[:, units].mean(1).numpy()
+                means[key] = v[:, units].mean(1).numpy()
         if means:
-            rows.append({"title": f"{plots.label(name)} · {t('cells.gates.mean', lang)}", "lines": means,
-                         "model": plots.label(name)})
+            line = t("cells.gates.mean", lang) if unit is None else t("cells.gates.of_unit", lang, unit=units[0])
+            rows.append({"title": f"{plots.label(name)} · {line}", "lines": means, "model": plots.label(name)})
     return rows, missing
 
 
@@ -88,10 +90,10 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
                                       "font": {"size": 13}})
         top = bottom - gap
         if "lines" in r:
-            data += [{"type": "scatter", "x": x, "y": line, "name": f"{r['model']} · {gate}", "mode": "lines",
-                      "text": hover, "line": {"color": ["#4c78a8", "#e45756", "#54a24b"][k % 3]},
-                      "hovertemplate": "%{text}: %{y:.2f}<extra>" + gate + "</extra>", **axis}
-                     for k, (gate, line) in enumerate(r["lines"].items())]
+            data += [{"type": "scatter", "x": x, "y": line, "name": f"{r['model']} · {t('cells.gates.' + gate, lang)}",
+                      "mode": "lines", "text": hover, "line": {"color": GATE_COLOURS[gate]},
+                      "hovertemplate": "%{text}: %{y:.2f}<extra>" + t("cells.gates." + gate, lang) + "</extra>", **axis}
+                     for gate, line in r["lines"].items()]
             layout[f"yaxis{n}"]["range"] = [0, 1]
             continue
         colours = {"colorscale": DIVERGING, "zmid": 0} if r["state"] else {"colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1}
