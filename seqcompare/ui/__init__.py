@@ -60,9 +60,11 @@ SLIDER_KEYS = """() => {
 # sideways inside their box; the shaded texts grow with their content (no box scrolling inside the page); the
 # canvas takes a finger's strokes instead of scrolling the page; each slider has a row; the canvas's label takes
 # a line of its own above the canvas and its zoom bar, which would cover it. A slider with the keyboard's focus
-# shows it.
+# shows it; a generated text's label keeps clear of its copy button.
 CSS = """
 input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 3px; }
+#gen-rnn [data-testid="block-info"], #gen-lstm [data-testid="block-info"], #gen-gru [data-testid="block-info"],
+#gen-transformer [data-testid="block-info"] { padding-right: 26px; }      /* clear of the copy button */
 #lang-row { justify-content: flex-end; margin-bottom: -12px; }
 #lang-switch { flex-grow: 0 !important; width: auto !important; }
 #lang-switch .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }
