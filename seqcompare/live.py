@@ -263,7 +263,8 @@ class _Progress:
             state.update({k: v for k, v in row.items() if k.startswith(("val_", "train_"))}, epoch=row["epoch"])
         elif kind == "model":                # done: all its epochs; else Stop or its share of the time ended it
             model, result = info
-            ended = "done" if len(result.history) == self.s.epochs else "stopped" if self.stop.is_set() else "out_of_time"
+            ended = ("done" if len(result.history) == self.s.epochs else
+                     "stopped" if self.stop.is_set() else "out_of_time")
             state.update(status=ended, parameters=count_parameters(model), seconds=result.seconds,
                          best_epoch=result.best_epoch, epochs_run=len(result.history))
             if keep is not None:

@@ -359,7 +359,8 @@ def study_tables(root: Path) -> str:
         if not study or not isinstance(study.get("trials"), list):
             continue
         rows = study_rows(study)
-        parts.append(f"**{tasks.get(task).title}** — `sweep {task}`: `{study['design']}` study, {study['epochs']} epochs per "
+        title = tasks.get(task).title
+        parts.append(f"**{title}** — `sweep {task}`: `{study['design']}` study, {study['epochs']} epochs per "
                      "trial" + (f", {study['limit']:,} examples per split" if study.get("limit") else "")
                      + f", test accuracy on {study['test_items']:,} test items (evenly spaced); seconds on: "
                      f"{machines(study)}. Baseline: " + ", ".join(f"{k} {v}" for k, v in study["baseline"].items())

@@ -236,7 +236,8 @@ def test_cli_explain_json_shapes(run_cli):
     code, stdout, stderr = run_cli("explain", "hotel", "早餐很丰富，房间干净", "--json")
     assert code == 0, stderr
     out = json.loads(stdout)
-    assert set(out) == {"text", "target", "inputs", "models"} and out["text"] == "早餐很丰富，房间干净" and out["target"] == "净"
+    assert set(out) == {"text", "target", "inputs", "models"}
+    assert out["text"] == "早餐很丰富，房间干净" and out["target"] == "净"
     assert "".join(out["inputs"]) == textgen.END + out["text"][:-1]          # what each influence is of, in order
     for name, a in out["models"].items():
         assert set(a) == ({"influence", "attention", "window_start"} if name == "transformer" else {"influence"})

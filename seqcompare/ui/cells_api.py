@@ -10,6 +10,7 @@ from seqcompare import checkpoints, gates, influence, sentiment, tasks
 from seqcompare.ui import sentiment_view
 from seqcompare.ui.common import as_json
 
+
 def _input(spec: tasks.Task, text: str, image):
     """What the task reads: the uploaded image (digits; never a path given as text, which would name a file on
     the server), else the text."""

@@ -109,8 +109,8 @@ def digits_tab(bank: digits.DigitModels) -> None:
     classify = locale.bound(digit_view, bank)
     outputs = [seen, message, *answers, beliefs, probs]
     draw_btn.click(classify, canvas, outputs, api_visibility="private")
-    canvas.change(locale.bound(canvas_changed, bank), canvas, outputs, api_visibility="private", trigger_mode="always_last",
-                  show_progress="hidden")
+    canvas.change(locale.bound(canvas_changed, bank), canvas, outputs, api_visibility="private",
+                  trigger_mode="always_last", show_progress="hidden")
     upload_btn.click(locale.bound(picture_view, bank), upload, outputs, api_visibility="private")
     upload.change(locale.bound(picture_changed, bank), upload, outputs, api_visibility="private",
                   show_progress="hidden")
