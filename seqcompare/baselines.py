@@ -68,8 +68,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> None:
+    out = checkpoints.writable_file(args.out or Path(__file__).resolve().parent.parent / "checkpoints" / "baselines"
+                                    / f"{args.name}.json")
     result = BASELINES[args.name](data.data_dir(args.data_dir))
-    out = args.out or Path(__file__).resolve().parent.parent / "checkpoints" / "baselines" / f"{args.name}.json"
     checkpoints.write_json(out, result)
     print(f"{args.name}: {result['validation']['bpc']} bits per character on "
           f"{result['validation']['characters']:,} validation characters; wrote {out}")

@@ -301,6 +301,7 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
 
 
 TRIALS = {"layout": bench_layout.ARTIFACT, "kernels": bench_kernels.ARTIFACT}   # their own artifacts, as they ran
+ARTIFACTS = bench_training.ARTIFACT.parent      # where those and the training steps go, beside the repository root
 
 
 def save_result(result: dict, folder: Path) -> None:

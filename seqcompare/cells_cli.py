@@ -61,7 +61,7 @@ def run_sentiment(args) -> None:
     folder = args.checkpoints or tasks.HOTEL.folder(checkpoints.CHECKPOINTS)
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     if args.save:
-        checkpoints.writable(folder)
+        checkpoints.writable(folder, create=False)
     result = sentiment.compute(folder, data.data_dir(args.data_dir), names, args.generate, log)
     if args.save:
         checkpoints.write_json(folder / sentiment.SENTIMENT_FILE, result)
@@ -79,7 +79,7 @@ def run_saturation(args, task, folder: Path) -> None:
     if task.name != "hotel" or args.inputs:
         raise UserError("--saturation measures the hotel models over the validation text: "
                         "python -m seqcompare gates hotel --saturation")
-    checkpoints.writable(folder)
+    checkpoints.writable(folder, create=False)
     result = gates.saturation(folder, data.data_dir(args.data_dir),
                               log=lambda line: print(line, file=sys.stderr, flush=True))
     checkpoints.write_json(folder / gates.SATURATION_FILE, result)

@@ -33,18 +33,30 @@ def unwritable(where: Path, exc: OSError) -> UserError:
     return UserError(f"cannot write {where}: {exc.strerror or exc}")
 
 
-def writable(folder: Path) -> Path:
-    """`folder`, created if need be, once a file can be written in it (checked before a long run that ends by
-    writing there); UserError naming the reason otherwise."""
+def writable(folder: Path, create: bool = True) -> Path:
+    """`folder` once a file can be written in it, checked before a long run that ends by writing there; UserError
+    naming the reason otherwise. It is created if need be, or with `create=False` (a folder the run reads its
+    models from, whose absence the loading names) left alone when it does not exist."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"cannot write in {folder}: it is a file, not a folder")
+    if not create and not folder.exists():
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
         raise unwritable(folder, exc) from None
     return folder
+
+
+def writable_file(path: Path) -> Path:
+    """`path`, a file a long run writes at its end, once its folder is `writable` and it is no folder itself."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a folder")
+    writable(path.parent)
+    return path
 
 
 def _atomic_write(path: Path, write) -> None:

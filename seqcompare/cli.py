@@ -340,7 +340,7 @@ def run_memory(args) -> None:
 
     folder = args.checkpoints or tasks.get(args.task).folder(CHECKPOINTS)
     if args.save:
-        checkpoints.writable(folder)
+        checkpoints.writable(folder, create=False)
     result = influence.memory(args.task, folder, data.data_dir(args.data_dir), args.samples,
                               progress=None if args.json else influence.stderr_progress)
     if args.save:
@@ -357,8 +357,9 @@ def run_bench(args) -> None:
     if unknown or not names:
         raise UserError(f"unknown bench task {', '.join(unknown) or args.tasks}; choose from {','.join(known)}")
     setting = precision.resolve(args.precision)
-    if args.save:
+    if args.save:                          # bench.json beside the checkpoints, the trials' artifacts in docs
         checkpoints.writable(CHECKPOINTS)
+        checkpoints.writable(CHECKPOINTS.parent / bench.ARTIFACTS, create=False)
     result = bench.run(CHECKPOINTS, names, args.runs, data.data_dir(args.data_dir) if bench.NEEDS_DATA & {*names}
                        else None, setting, save=args.save)
     output.bench(result, names, args.json)
@@ -387,8 +388,7 @@ def run_sweep(args) -> None:
     if not models:
         raise UserError("sweep compares rnn, lstm and gru")
     device = devices.resolve(args.device)
-    out = Path(args.out or tasks.get(args.task).folder(CHECKPOINTS) / sweep.STUDY_FILE)
-    checkpoints.writable(out.parent)
+    out = checkpoints.writable_file(args.out or tasks.get(args.task).folder(CHECKPOINTS) / sweep.STUDY_FILE)
     result = sweep.run(args.task, models, sweep.parse_grid(args.grid), args.epochs, args.limit, args.storage,
                        data.data_dir(args.data_dir), device, precision=devices.precision(args.precision, device))
     sweep.save(result, out)

@@ -234,7 +234,7 @@ def _work(s: Settings, prepared: dict, events: queue.Queue, stop: threading.Even
             torch.manual_seed(s.seed)
             model, result = _fit(s, name, prepared, {"callback": callback, "device": None, "stop":
                                                       lambda d=deadline: stop.is_set() or time.monotonic() > d})
-            events.put(("model", name, (model, result)))
+            events.put(("model", name, (model, result, stop.is_set())))      # whether Stop ended it, as it ended
             if stop.is_set():
                 break
     except Exception as exc:                 # a bad setting the checks did not foresee: say it, never crash
@@ -262,9 +262,8 @@ class _Progress:
             self.histories[name].append(row)
             state.update({k: v for k, v in row.items() if k.startswith(("val_", "train_"))}, epoch=row["epoch"])
         elif kind == "model":                # done: all its epochs; else Stop or its share of the time ended it
-            model, result = info
-            ended = ("done" if len(result.history) == self.s.epochs else
-                     "stopped" if self.stop.is_set() else "out_of_time")
+            model, result, stopped = info
+            ended = "done" if len(result.history) == self.s.epochs else "stopped" if stopped else "out_of_time"
             state.update(status=ended, parameters=count_parameters(model), seconds=result.seconds,
                          best_epoch=result.best_epoch, epochs_run=len(result.history))
             if keep is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from seqcompare import UserError, checkpoints, deploy, tasks
 
+
 def models(folder: Path) -> dict[str, dict]:
     """The checkpoint JSONs in `folder` that have their weights beside them, by model name."""
     found = {}

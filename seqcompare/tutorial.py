@@ -279,7 +279,8 @@ def run(args) -> None:
     if epochs < 1 or args.epochs == 0 or (args.limit is not None and args.limit < 2) or args.threads < 1:
         raise UserError("--epochs and --threads must be at least 1, --limit at least 2")
     torch.set_num_threads(args.threads)
+    out = checkpoints.writable_file(args.out or Path(__file__).resolve().parent.parent / "checkpoints" / "tutorial"
+                                    / f"{args.task}.json")
     result = run_task(args.task, data.data_dir(args.data_dir), epochs, args.limit)
-    out = args.out or Path(__file__).resolve().parent.parent / "checkpoints" / "tutorial" / f"{args.task}.json"
     checkpoints.write_json(out, result)
     print(f"wrote {out}")

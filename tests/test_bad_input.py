@@ -256,20 +256,34 @@ def test_a_refused_command_line_is_one_line_naming_the_help(capsys):
         assert err.count("\n") == 1 and said in err, (argv, err)
 
 
-def test_a_destination_that_cannot_be_written_is_refused_before_the_work(capsys, tmp_path):
-    """train, sweep and the commands that --save say in one line that they cannot write where asked, before
-    they start (no training or measuring that would end in a traceback)."""
+def test_a_destination_that_cannot_be_written_is_refused_before_the_work(capsys, tmp_path, monkeypatch):
+    """train, sweep, tutorial and the commands that --save say in one line that they cannot write where asked,
+    before they start: the work itself is never called."""
+    from seqcompare import influence, sweep, tasks, tutorial
+
+    def never(*args, **kwargs):
+        raise AssertionError("the work started before the destination was checked")
+
+    for target, name in ((tasks.Task, "train"), (sweep, "run"), (influence, "memory"), (tutorial, "run_task")):
+        monkeypatch.setattr(target, name, never)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
     for argv in (["train", "mnist", "--out", str(blocker / "sub"), "--epochs", "1"],
                  ["sweep", "mnist", "--out", str(blocker / "study.json"), "--epochs", "1"],
+                 ["sweep", "mnist", "--out", str(tmp_path / "a-folder"), "--epochs", "1"],
+                 ["tutorial", "mnist", "--out", str(blocker / "mnist.json")],
                  ["memory", "mnist", "--save", "--checkpoints", str(blocker)],
-                 ["sentiment", "hotel", "--save", "--checkpoints", str(blocker / "hotel")]):
+                 ["sentiment", "hotel", "--save", "--checkpoints", str(blocker)]):
         assert cli.main(argv) == 2, argv
         out, err = capsys.readouterr()
         assert err.startswith("seqcompare: error: cannot write") and err.count("\n") == 1, (argv, err)
-        assert str(blocker) in err and not out
+        assert str(tmp_path) in err and not out
     assert blocker.read_text() == "not a folder"
+    # a mistyped model folder is not created by the check: the loading says that nothing is there
+    monkeypatch.undo()
+    assert cli.main(["memory", "mnist", "--save", "--checkpoints", str(tmp_path / "mnsit")]) == 2
+    assert "could be loaded" in capsys.readouterr().err and not (tmp_path / "mnsit").exists()
 
 
 def test_an_image_name_the_system_cannot_look_up_is_named_as_missing(capsys):

@@ -115,7 +115,7 @@ def test_stop_ends_the_run_and_keeps_what_was_learned(data_dir):
             stop.set()
     final = updates[-1]
     assert final["done"] and final["stopped"] and len(final["models"]["lstm"]["history"]) < 30
-    assert final["models"]["lstm"]["status"] == "stopped" and final["progress"] == 1.0
+    assert final["models"]["lstm"]["status"] == "stopped"
 
 
 def test_the_time_budget_is_shared(data_dir):

@@ -46,8 +46,10 @@ def api_generate_text(bank: textgen.TextModels | textgen.Writer, *settings: list
 
 def api_train_models(task, models, hidden_size, layers, dropout, learning_rate, epochs, time_budget_seconds, text,
                      images):
-    """Train side by side and stream JSON updates: each model's latest {"epoch", "step", "loss", …} under
-    "models"; the last one has "done": true and every model's history. A client that goes away stops it."""
+    """Train side by side and stream JSON updates: each model's latest {"epoch", "step", "loss", "status", …} under
+    "models"; the last one has "done": true and every model's history. A model's status is waiting or training
+    while the run goes on, then done (all its epochs), out_of_time (its share of the time budget ended it),
+    stopped, not_started or failed. A client that goes away stops it."""
     try:
         settings, notices = live.check(task, models, hidden_size, layers, dropout, learning_rate, epochs,
                                        time_budget_seconds, text, images)

@@ -69,7 +69,6 @@ def picture_changed(bank: digits.DigitModels, path, request: gr.Request = None) 
     return picture_view(bank, path, request, cleared=True)
 
 
-
 def canvas_changed(bank: digits.DigitModels, image, request: gr.Request = None) -> list:
     """`digit_view` of the canvas as it is drawn on: a canvas just cleared empties the answers without the
     notice to draw first (the Classify button gives it)."""
