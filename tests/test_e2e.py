@@ -42,8 +42,9 @@ def open_tab(page, name):
 
 def wait_for_the_brush(page):
     """The canvas's brush is chosen for the user (ui.ARM_BRUSH): drawing works at once."""
-    page.wait_for_function("document.querySelector('#digit-canvas button[aria-label=\"Brush\"]')"
-                           "?.classList.contains('highlight')")
+    from seqcompare import ui
+
+    page.wait_for_function(f"document.querySelector('#digit-canvas :is({ui.tool_button('brush', '.highlight')})')")
 
 
 def draw_a_one(page):
@@ -299,6 +300,8 @@ def test_a_phone_reaches_every_tab_draws_and_types(browser, app_url, lang):
     page.get_by_role("tab", name=tabs[1], exact=True).tap()
     canvas = page.locator("#digit-canvas canvas").first
     wait_for_the_brush(page)
+    clear = "清空画布" if lang == "zh-CN" else "Clear canvas"                  # Gradio's canvas words in the page's language
+    assert page.locator(f'#digit-canvas button[aria-label="{clear}"]').count() == 1
     canvas.scroll_into_view_if_needed()
     # the canvas's label is readable: its zoom bar sits below it, not over it
     label, bar = (page.locator(f"#digit-canvas {s}").first.bounding_box() for s in ("> label", ".top-panel"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from seqcompare import tasks, textgen
+from seqcompare import i18n, tasks, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints
 from seqcompare.ui import locale
 from seqcompare.ui.cells_api import cells_endpoints
@@ -20,16 +20,24 @@ from seqcompare.ui.train_tab import train_tab
 # build, and the callbacks the tests call as the tabs do
 __all__ = ["build", "api_classify_review", "digit_view", "review_view", "text_views"]
 
+
 # Gradio's Sketchpad starts with no tool selected ("select the draw tool to start"), and clearing the canvas
 # deselects its tool again: whenever a visible canvas has neither the brush nor the eraser selected, pick the brush
+# (found by its label in either language: the locale files give Gradio's canvas words in Chinese)
+def tool_button(tool: str, state: str = "") -> str:
+    """A CSS selector of the canvas's `tool` button (brush, erase …) by its label in any language, in `state`."""
+    return ", ".join(f'button[aria-label="{i18n.t("gradio.image_editor." + tool, lang)}"]{state}'
+                     for lang in i18n.LANGUAGES)
+
+
 ARM_BRUSH = """() => {
   const arm = () => document.querySelectorAll('[id^="digit-canvas"]').forEach((el) => {
-    const brush = el.querySelector('button[aria-label="Brush"]');
-    const chosen = el.querySelector('button[aria-label="Brush"].highlight, button[aria-label="Erase"].highlight');
+    const brush = el.querySelector('%s');
+    const chosen = el.querySelector('%s');
     if (brush && !chosen && el.offsetParent !== null) brush.click();
   });
   setInterval(arm, 400);
-}"""
+}""" % (tool_button("brush"), f'{tool_button("brush", ".highlight")}, {tool_button("erase", ".highlight")}')
 
 # The views behind sliders follow a slider's `release` (the end of a drag), which Gradio sends when the pointer
 # lets go or the slider loses the focus. So that the keyboard moves them as the pointer does: Enter in a slider's

@@ -84,13 +84,18 @@ def composed(build: Callable[[str], str]) -> I18nData:
     return I18nData(PREFIX + key)
 
 
+GRADIO = "gradio."          # locale keys that are Gradio's own (its words where it has no Chinese), sent as they are
+
+
 class Words(gr.I18n):
     """Every key of both locale files and every composed text so far, as Gradio's translations (read
-    when a page asks for the config, so texts composed while the app was built are included)."""
+    when a page asks for the config, so texts composed while the app was built are included); the `gradio.*`
+    keys also under Gradio's own names, which they fill in (image_editor.brush …)."""
 
     @property
     def translations_dict(self) -> dict[str, dict[str, str]]:
         return {lang: {**{PREFIX + k: v for k, v in i18n.words(lang).items()},
+                       **{k[len(GRADIO):]: v for k, v in i18n.words(lang).items() if k.startswith(GRADIO)},
                        **{PREFIX + k: texts[lang] for k, texts in _COMPOSED.items()}} for lang in i18n.LANGUAGES}
 
 
