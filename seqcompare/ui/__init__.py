@@ -71,8 +71,7 @@ SLIDER_KEYS = """() => {
 # shows it; a generated text's label keeps clear of its copy button.
 CSS = """
 input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 3px; }
-#gen-rnn [data-testid="block-info"], #gen-lstm [data-testid="block-info"], #gen-gru [data-testid="block-info"],
-#gen-transformer [data-testid="block-info"] { padding-right: 26px; }      /* clear of the copy button */
+.generated [data-testid="block-info"] { padding-right: 26px; }      /* clear of the copy button */
 #lang-row { justify-content: flex-end; margin-bottom: -12px; }
 #lang-switch { flex-grow: 0 !important; width: auto !important; }
 #lang-switch .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }

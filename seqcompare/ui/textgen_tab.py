@@ -71,8 +71,8 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
     generate = gr.Button(locale.L("textgen.generate"), variant="primary", elem_id="gen-button")
     message = gr.Markdown(elem_id="gen-notice")
     with gr.Row(equal_height=True):
-        columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, buttons=["copy"], elem_id=f"gen-{n}")
-                   for n in names]                        # read-only; the copy button takes the text, or the keyboard
+        columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, buttons=["copy"], elem_id=f"gen-{n}",
+                              elem_classes=["generated"]) for n in names]    # read-only: the copy button takes the text
     next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False, elem_classes=WIDE),
                                     lambda lang: next_view(bank, "早餐", lang))
     write_all = locale.bound(write, writer)

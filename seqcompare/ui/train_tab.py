@@ -145,13 +145,13 @@ def try_digit(session, image, bank: digits.DigitModels, lang: str = "en"):
 def try_text(session, seed, bank: textgen.TextModels, lang: str = "en"):
     if not session or session.get("task") != live.TEXT.name:
         return notice(i18n.t("train.text_first", lang))
+    seed, cut = textgen.clean_seed(seed)                  # as every model reads it (a seed too long is cut)
     try:
-        said = [notice(i18n.render(n, lang)) for n in textgen.clean_seed(seed)[1]]     # a seed too long is cut
-        mine = live.generate(session["models"], session["vocab"], seed or "", 120, 0.8, 0)
-        shipped = bank.generate(seed or "", 120, 0.8, 20, 0)["models"] if bank.models else {}
+        mine = live.generate(session["models"], session["vocab"], seed, 120, 0.8, 0)
+        shipped = bank.generate(seed, 120, 0.8, 20, 0)["models"] if bank.models else {}
     except UserError as exc:
         return notice(exc.render(lang))
-    lines = said + [i18n.t("train.mine", lang, model=plots.label(n), text=text) for n, text in mine.items()]
+    lines = [notice(i18n.render(n, lang)) for n in cut] + [i18n.t("train.mine", lang, model=plots.label(n), text=text) for n, text in mine.items()]
     lines += [i18n.t("train.theirs", lang, model=plots.label(n), text=a["text"]) for n, a in shipped.items() if "text" in a]
     return "\n\n".join(lines)
 
@@ -243,8 +243,8 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
     hotel.click(hotel_corpus, None, [text, message], api_visibility="private")
     train.click(queued, None, None, queue=False, api_visibility="private")
     train.click(run, [task, models, hidden, layers, dropout, lr, epochs, seconds, text, images, seed, session],
-                        [message, progress, curves, results, files, session], api_visibility="private",
-                        concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
+                [message, progress, curves, results, files, session], api_visibility="private",
+                concurrency_limit=1, concurrency_id=CONCURRENCY_ID, trigger_mode="once")
     stop.click(stopped, None, message, queue=False, api_visibility="private")
     study_section(digit_bank.folder.parent)
 
