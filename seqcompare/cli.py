@@ -105,9 +105,10 @@ def evaluate_parser(sub) -> None:
 
 def predict_parser(sub) -> None:
     pr = sub.add_parser("predict", help="classify digit images or reviews")
-    pr.add_argument("kind", choices=list(PREDICT_INPUTS))
+    pr.add_argument("kind", choices=list(PREDICT_INPUTS),
+                    help="digits (or mnist): image files; review: one review; reviews: --file; imdb: either")
     pr.add_argument("inputs", nargs="*", help="image files (digits) or the review text (review)")
-    pr.add_argument("--file", help="reviews: one review per line; - for standard input")
+    pr.add_argument("--file", help="reviews or imdb: one review per line; - for standard input")
     folder_arg(pr)
     json_arg(pr, "print a JSON list")
     precision.add_argument(pr)
@@ -136,14 +137,12 @@ def bench_parser(sub) -> None:
                         "auto's table), digits,reviews,textgen,evaluation,coldstart,explain (the memory views), "
                         "cells (the gates and sentiment views), training (20 training steps of each text model in fp32 and in bf16), "
                         "layout (a trial: the text models with column-major weights), "
-                        "kernels (the serving plans' products, the GELU and the key/value cache, one at a time)")
+                        "kernels (the serving plans' products, the GELU and the key/value cache, one at a time), "
+                        "compiled (a trial: each text model's fp32 step compiled by torch.compile; needs a C++ compiler)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
-    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table; "
-                                                       "precision: checkpoints/precision.json; "
-                                                       "training: docs/artifacts/bench_training.json; layout: "
-                                                       "docs/artifacts/layout_trial.json; kernels: "
-                                                       "docs/artifacts/kernels.json)")
+    b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table), "
+                   "checkpoints/precision.json (precision), and training's and each trial's docs/artifacts/*.json")
     data_arg(b)
     precision.add_argument(b)
 
@@ -312,7 +311,16 @@ def review_file(args) -> list[str]:
     return read_lines(args.file)
 
 
-PREDICT_INPUTS = {"digits": image_files, "review": one_review, "reviews": review_file}   # kind → its inputs
+def review_or_file(args) -> list[str]:
+    """The task's own name takes either: the review typed, or --file."""
+    if args.file and args.inputs:
+        raise UserError("give a review or --file F, not both")
+    return review_file(args) if args.file else one_review(args)
+
+
+# kind → its inputs; the task names (mnist, imdb) as other commands take them, beside the kinds of input
+PREDICT_INPUTS = {"digits": image_files, "mnist": image_files, "review": one_review, "reviews": review_file,
+                  "imdb": review_or_file}
 
 
 def run_predict(args) -> None:

@@ -219,6 +219,31 @@ def test_cli_reviews(capsys):
             assert code == 0 and set(json.loads(out)[0]["models"]) == set(reviews.MODELS), case
 
 
+def test_predict_takes_the_task_names_as_the_other_commands_do(capsys, tmp_path, monkeypatch):
+    """`predict mnist` reads images as `predict digits` does; `predict imdb` a typed review as `predict review`
+    does, or a --file as `predict reviews` does, never both."""
+    seven = tmp_path / "seven.png"
+    sketches.render(7).save(seven)
+    answers = {}
+    for kind in ("digits", "mnist"):
+        code, out, _ = run_cli(capsys, "predict", kind, str(seven), "--json")
+        answers[kind] = {name: m["label"] for name, m in json.loads(out)[0]["models"].items()}
+        assert code == 0
+    assert answers["mnist"] == answers["digits"] and answers["mnist"]["lstm"] == 7
+    reviews_file = tmp_path / "two.txt"
+    reviews_file.write_text("Loved it.\nHated it.\n", encoding="utf-8")
+    for argv in (["review", "Loved it."], ["imdb", "Loved it."], ["reviews", "--file", str(reviews_file)],
+                 ["imdb", "--file", str(reviews_file)]):
+        code, out, _ = run_cli(capsys, "predict", *argv, "--json")
+        answers[tuple(argv)] = [{n: m["label"] for n, m in e["models"].items()} for e in json.loads(out)]
+        assert code == 0, argv
+    assert answers[("imdb", "Loved it.")] == answers[("review", "Loved it.")]
+    assert answers[("imdb", "--file", str(reviews_file))] == answers[("reviews", "--file", str(reviews_file))]
+    assert len(answers[("imdb", "--file", str(reviews_file))]) == 2
+    code, out, err = run_cli(capsys, "predict", "imdb", "Loved it.", "--file", str(reviews_file))
+    assert code == 2 and "not both" in err and err.count("\n") == 1
+
+
 def test_cli_names_an_unusable_checkpoint_folder(capsys, tmp_path):
     (tmp_path / "vocab.json").mkdir()                       # a folder where a file should be
     for argv in (["evaluate", "mnist", "--checkpoints", "README.md"], ["generate", "早餐", "--checkpoints", str(tmp_path)],
