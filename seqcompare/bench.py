@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcompare import bench_kernels, bench_layout, bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
+from seqcompare import bench_compiled, bench_kernels, bench_layout, bench_training, checkpoints, data, digits, precision as precisions, reviews, sketches, tasks, textgen
 from seqcompare.machine import bf16_features, machine
 
 REVIEW_250 = " ".join((("The film opens with a long, quiet shot of a harbour at dawn, and for the first half hour "
@@ -271,6 +271,7 @@ EXTRA = {"precision": bench_precision,               # first: with --save, the t
          "training": lambda root, runs, data_dir: bench_training.run(root),    # fp32 against bf16 steps
          "layout": lambda root, runs, data_dir: bench_layout.run(root, runs),  # a trial: column-major weights
          "kernels": lambda root, runs, data_dir: bench_kernels.run(root, runs),   # one operation at a time
+         "compiled": lambda root, runs, data_dir: bench_compiled.run(root, runs),   # a trial: torch.compile
          "cells": lambda root, runs, data_dir: bench_cells(root, runs)}
 
 
@@ -300,7 +301,7 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
     return result
 
 
-TRIALS = {"layout": bench_layout.ARTIFACT, "kernels": bench_kernels.ARTIFACT}   # their own artifacts, as they ran
+TRIALS = {"layout": bench_layout.ARTIFACT, "kernels": bench_kernels.ARTIFACT, "compiled": bench_compiled.ARTIFACT}   # their own artifacts, as they ran
 ARTIFACTS = bench_training.ARTIFACT.parent      # where those and the training steps go, beside the repository root
 
 

@@ -219,7 +219,7 @@ def _precision_speed(r: dict) -> list[str]:
 BENCH_EXTRA = {"precision": _precision_speed, "evaluation": _evaluation_speed, "coldstart": _cold_start,
                "explain": _explain_speed, "training": Ref("bench_training", "lines"),
                "cells": _cells_speed, "layout": Ref("bench_layout", "lines"),
-               "kernels": Ref("bench_kernels", "lines")}
+               "kernels": Ref("bench_kernels", "lines"), "compiled": Ref("bench_compiled", "lines")}
 
 
 def bench(result: dict, names: list[str], as_json: bool) -> None:

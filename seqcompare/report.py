@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "docs/results.md", "docs/experiments.md", "docs/precision.md")
 BLOCK_MODULES = ("seqcompare.results", "seqcompare.tutorial_results", "seqcompare.bf16_results",
                  "seqcompare.precision_table", "seqcompare.cells_report", "seqcompare.bench_layout",
-                 "seqcompare.bench_kernels")
+                 "seqcompare.bench_kernels", "seqcompare.bench_compiled")
 MARKER = re.compile(r"(<!-- report:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
 
 BLOCKS: dict[str, Callable[[Path], str]] = {}

@@ -323,3 +323,27 @@ def test_bench_kernels_times_every_variant_on_the_shipped_weights(tmp_path):
     bench.save_result({"kernels": r}, tmp_path / "checkpoints")                      # `bench --save`, as the CLI
     said = bench_kernels.kernels_block(tmp_path)
     assert f"fp32 {r['us']['head_30']['fp32']:.0f} µs" in said and "3,073 × 384" in said and "576 × 192" in said
+
+
+def test_the_compiled_trial_steps_compute_what_the_models_step_computes(text_bank):
+    """bench --tasks compiled times each model's step written as one function of tensors (the form a compiler
+    takes): run eagerly, it gives the logits the model's own step gives, character after character, and writes
+    the same greedy text."""
+    from seqcompare.bench_compiled import SEED, pure_step, write
+
+    with torch.inference_mode():
+        for name, model in text_bank.models.items():
+            step, state = pure_step(model.eval())
+            logits, model_state = model(torch.tensor([list(SEED)]))
+            for at, token in enumerate(SEED):
+                pure, state = step(torch.tensor([token]), torch.tensor([at]), state)
+                torch.testing.assert_close(pure, logits[:, at], atol=2e-4, rtol=0, msg=name)
+            greedy = []
+            for at in range(len(SEED), len(SEED) + 20):
+                token = int(logits[0, -1].argmax())
+                greedy.append(token)
+                pure, state = step(torch.tensor([token]), torch.tensor([at]), state)
+                logits, model_state = model(torch.tensor([[token]]), model_state)
+                torch.testing.assert_close(pure, logits[:, 0], atol=2e-4, rtol=0, msg=name)
+            seconds, written = write(step, pure_step(model)[1])
+            assert seconds > 0 and len(written) == 100 and written[:20] == greedy, name
