@@ -226,6 +226,16 @@ def latin_words_once_drawn(page, patience_ms: int = 20_000) -> set[str]:
     return words
 
 
+def english_labels(page) -> set[str]:
+    """The labels and tooltips (aria-label, title, Plotly's data-title) still in the English words Gradio and Plotly
+    write themselves (common.PAGE_LABELS)."""
+    from seqcompare.ui.common import PAGE_LABELS
+
+    return set(page.evaluate("""(english) => [...document.querySelectorAll('[aria-label],[title],[data-title]')]
+        .flatMap(el => ['aria-label', 'title', 'data-title'].map(a => el.getAttribute(a)))
+        .filter(v => english.includes(v))""", list(PAGE_LABELS.values())))
+
+
 def set_language(page, lang):
     """The switch at the top; the page reloads in that language."""
     with page.expect_navigation():
@@ -239,6 +249,7 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(browser, app_url):
     for tab in TABS["zh-CN"]:
         page.get_by_role("tab", name=tab, exact=True).click()
         assert latin_words_once_drawn(page) == set(), tab    # the tables and figures are redrawn in Chinese
+        assert english_labels(page) == set(), tab             # a slider's reset button, a table's copy button …
     page.get_by_role("tab", name="影评情感", exact=True).click()
     page.get_by_role("button", name="判断情感").click()                  # an empty review
     page.locator("#review-notice").get_by_text("请先输入或粘贴一段影评").wait_for()
@@ -263,6 +274,7 @@ def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
     page.get_by_role("tab", name="Reviews", exact=True).click()
     page.get_by_role("button", name="Classify", exact=True).click()
     page.locator("#review-notice").get_by_text("type or paste a review first").wait_for()
+    assert "Gradio footer navigation" in english_labels(page)      # an English page keeps Gradio's own words
 
 
 def touch_stroke(page, points):

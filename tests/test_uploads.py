@@ -88,7 +88,7 @@ def test_a_raw_upload_is_refused_and_not_cached(app_url, oversized):
 def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
     """In the UI, a picture over the read limit gets the tab's notice in the page's language (no toast); one over
     the cache limit is refused by Gradio's client before it is sent, in an error toast that the page says in
-    its language (common.refused_upload_script), on an English and on a Chinese page."""
+    its language (common.page_words_script), on an English and on a Chinese page."""
     from test_e2e import ARGS, CHROMIUM
 
     if not CHROMIUM:

@@ -11,7 +11,7 @@ from seqcompare import i18n, tasks, textgen
 from seqcompare.ui.api import api_classify_review, api_endpoints
 from seqcompare.ui import locale
 from seqcompare.ui.cells_api import cells_endpoints
-from seqcompare.ui.common import CHECKPOINTS, refused_upload_script
+from seqcompare.ui.common import CHECKPOINTS, page_words_script
 from seqcompare.ui.digits_tab import digit_view, digits_tab
 from seqcompare.ui.reviews_tab import review_view, reviews_tab
 from seqcompare.ui.textgen_tab import text_views, textgen_tab
@@ -96,15 +96,16 @@ input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outl
 
 class Dashboard(gr.Blocks):
     """gr.Blocks whose launch() brings the dashboard's words (gr.I18n), the script that sets the page's
-    language before Gradio starts (locale.EarlyLanguage), the one that says Gradio's refusal of an
-    oversized upload in that language (common.refused_upload_script) and the phone-friendly CSS, for
+    language before Gradio starts (locale.EarlyLanguage), the one that says in that language what Gradio and
+    Plotly write in English themselves (common.page_words_script: the refusal of an oversized upload, their
+    buttons' labels and tooltips) and the phone-friendly CSS, for
     `python app.py` and for tests that launch the demo alike."""
 
     def launch(self, *args, i18n=None, css=None, app_kwargs=None, **kwargs):
         kwargs.setdefault("ssr_mode", False)      # a page rendered by Node would skip EarlyLanguage's script
         app_kwargs = dict(app_kwargs or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(locale.EarlyLanguage)]
-        kwargs["head"] = refused_upload_script() + (kwargs.get("head") or "")
+        kwargs["head"] = page_words_script() + (kwargs.get("head") or "")
         return super().launch(*args, i18n=i18n or locale.WORDS, css=css or CSS, app_kwargs=app_kwargs, **kwargs)
 
 

@@ -26,13 +26,15 @@ WIDE = ["wide-plot"]
 SLIDER_CLASS = "phone-full-row"
 UPLOAD_MB = 5          # the largest upload the tabs and the API read (a digit picture or a text): `uploaded`
 # The largest upload Gradio takes into its cache (app.MAX_FILE_SIZE): beyond it, Gradio's own client refuses the
-# file before sending it, in an error toast (`refused_upload_script` says it in the page's language); between
+# file before sending it, in an error toast (`page_words_script` says it in the page's language); between
 # the two, the callbacks say in the reader's language that the file is too large (a phone's photo is often
 # over UPLOAD_MB).
 CACHE_MB = 20
 # Gradio's client's sentence for such a file, in English on every page:
 # `File(s) exceed the maximum allowed size of 20.0 Mb: "photo.jpg"`.
 GRADIO_REFUSAL = r'^File\(s\) exceed the maximum allowed size of [^:]*: (.+)$'
+# Their labels and tooltips in English (locale key → the English words they write), `page_words_script`
+PAGE_LABELS = {key: english for key, english in i18n.words(i18n.DEFAULT).items() if key.startswith("page_labels.")}
 
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
 # Its events share one pool (concurrency_id) whose handlers hand their requests to the server's
@@ -81,39 +83,57 @@ def uploaded(value):
     return value
 
 
-def refused_upload_script() -> str:
-    """The <script> that says Gradio's refusal of a file over CACHE_MB in the page's language: a watcher of the
-    page's text that replaces the client's English sentence with errors.upload_not_sent, the file names kept,
-    and its toast's title ("Error") with errors.upload_not_sent_title. The page's language is <html lang>, which
-    locale.EarlyLanguage sets before Gradio starts (English when it sets none)."""
+def page_words_script() -> str:
+    """The <script> that says in the page's language what Gradio and Plotly write into the page in English
+    themselves, without a translation key, watching the page as it changes:
+    - Gradio's refusal of a file over CACHE_MB, in an error toast: replaced by errors.upload_not_sent, the file
+      names kept, and the toast's title ("Error") by errors.upload_not_sent_title;
+    - the labels a screen reader reads and the tooltips (aria-label, title, Plotly's data-title) of their buttons
+      and fields, such as a slider's "Reset to default value" or a table's "Copy table data": the `page_labels`
+      of the locale files, whose English words are the ones Gradio and Plotly write.
+    The page's language is <html lang>, which locale.EarlyLanguage sets before Gradio starts (English when it
+    sets none; the language switch reloads the page)."""
     said = {lang: {"text": i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB),
-                   "title": i18n.t("errors.upload_not_sent_title", lang)} for lang in i18n.LANGUAGES}
+                   "title": i18n.t("errors.upload_not_sent_title", lang),
+                   "labels": {english: i18n.t(key, lang) for key, english in PAGE_LABELS.items()}}
+            for lang in i18n.LANGUAGES}
     return """<script>(function () {
-  var said = %s, refusal = new RegExp(%s);
+  var said = %s, refusal = new RegExp(%s), attributes = ['aria-label', 'title', 'data-title'];
+  function words() { return said[document.documentElement.lang] || said[%s]; }
   function rewrite(node) {
     var m = node.nodeValue && node.nodeValue.match(refusal);
     if (!m) return;
-    var words = said[document.documentElement.lang] || said[%s];
+    var w = words();
     var names = m[1].replace(/^"|"$/g, '').split('", "').join(', ');       // Gradio quotes each name
-    node.nodeValue = words.text.replace('{names}', function () { return names; });    // a name's $ kept as it is
+    node.nodeValue = w.text.replace('{names}', function () { return names; });    // a name's $ kept as it is
     var toast = node.parentElement && node.parentElement.closest('.toast-body');
     var title = toast && toast.querySelector('.toast-title');
     if (title && title.firstChild && title.firstChild.nodeType === 3 && title.firstChild.nodeValue.trim() === 'Error') {
-      title.firstChild.nodeValue = words.title + ' ';
+      title.firstChild.nodeValue = w.title + ' ';
     }
+  }
+  function relabel(el, name) {
+    var v = el.getAttribute(name), t = v && words().labels[v];
+    if (t && t !== v) el.setAttribute(name, t);
   }
   function scan(root) {
     if (root.nodeType === 3) return rewrite(root);
     if (root.nodeType !== 1) return;
     var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), node;
     while ((node = walk.nextNode())) rewrite(node);
+    attributes.forEach(function (name) {
+      if (root.hasAttribute(name)) relabel(root, name);
+      root.querySelectorAll('[' + name + ']').forEach(function (el) { relabel(el, name); });
+    });
   }
   new MutationObserver(function (records) {
     records.forEach(function (r) {
       if (r.type === 'characterData') rewrite(r.target);
-      r.addedNodes.forEach(scan);
+      else if (r.type === 'attributes') relabel(r.target, r.attributeName);
+      else r.addedNodes.forEach(scan);
     });
-  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true,
+                                        attributes: true, attributeFilter: attributes});
 })();</script>""" % (json.dumps(said, ensure_ascii=False), json.dumps(GRADIO_REFUSAL), json.dumps(i18n.DEFAULT))
 
 
