@@ -12,9 +12,14 @@ COLORS = {"rnn": "#e45756", "lstm": "#4c78a8", "gru": "#54a24b", "lenet": "#b279
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lenet": "LeNet-5", "transformer": "Transformer"}
 MAX_WORD_TICKS = 40       # traces of reviews up to this many tokens show the words on the x axis
 LAYOUT = dict(margin=dict(l=50, r=20, t=50, b=40), font=dict(size=12))
-# Every figure is drawn in plotly_white. As the default, a new figure takes it without validating the whole
-# template again, which an explicit `template=` costs on every figure (about 16 ms each).
-pio.templates.default = "plotly_white"
+# Every figure is drawn in plotly_white, without the toolbar's selection tools (nothing here reads a selection;
+# each button is one more stop for the keyboard) or its autoscale (its "reset axes" does that here). As the
+# default, a new figure takes it without validating the whole template again, which an explicit `template=`
+# costs on every figure (about 16 ms each).
+TOOLBAR_REMOVED = ("select2d", "lasso2d", "autoScale2d")
+pio.templates["seqcompare"] = go.layout.Template(pio.templates["plotly_white"])     # one template, made once
+pio.templates["seqcompare"].layout.modebar.remove = TOOLBAR_REMOVED
+pio.templates.default = "seqcompare"
 
 
 def label(name: str) -> str:

@@ -93,6 +93,10 @@ def test_type_a_review(page):
         label = page.locator(f"#review-{name}")
         label.locator("text=/ms/").wait_for()
         assert label.locator("h2, .output-class").first.inner_text().strip() == "positive"
+    # the figures' toolbars keep zoom, pan and reset but not the selection tools or autoscale (plots.TOOLBAR_REMOVED)
+    tools = page.locator(".js-plotly-plot .modebar-btn")
+    titles = {tools.nth(i).get_attribute("data-title") for i in range(tools.count())}
+    assert {"Zoom", "Pan", "Reset axes"} <= titles and not {"Box Select", "Lasso Select", "Autoscale"} & titles
 
 
 def test_generate_text(page):
