@@ -262,6 +262,19 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(browser, app_url):
     assert page.locator("#review-lstm h2, #review-lstm .output-class").first.inner_text().strip() == "正面"
     page.get_by_text("每个词之后的 P(正面)").first.wait_for()            # the trace's title and axis
     page.get_by_text("P(正面)", exact=True).first.wait_for(state="attached")
+    page.get_by_role("tab", name="文本生成", exact=True).click()
+    page.evaluate("""() => {              // every status line Gradio writes on the outputs while they run, as shown
+      window.statusLines = new Set();
+      new MutationObserver((records) => records.forEach((r) => {
+        (r.type === 'characterData' ? [r.target] : [...r.addedNodes]).forEach((node) => {
+          for (const m of (node.textContent || '').matchAll(/处理中 \\||processing \\||queue:|排队：/g)) window.statusLines.add(m[0]);
+        });
+      })).observe(document.body, {childList: true, subtree: true, characterData: true});
+    }""")
+    page.locator("#gen-button").click()
+    page.wait_for_function("document.querySelector('#gen-transformer textarea')?.value.length > 2")
+    lines = set(page.evaluate("[...window.statusLines]"))
+    assert "处理中 |" in lines and not {"processing |", "queue:"} & lines, lines
 
 
 def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):

@@ -33,7 +33,10 @@ CACHE_MB = 20
 # Gradio's client's sentence for such a file, in English on every page:
 # `File(s) exceed the maximum allowed size of 20.0 Mb: "photo.jpg"`.
 GRADIO_REFUSAL = r'^File\(s\) exceed the maximum allowed size of [^:]*: (.+)$'
-# Their labels and tooltips in English (locale key → the English words they write), `page_words_script`
+# The lines Gradio's status tracker writes on a waiting or running output (locale key → the line, as a JavaScript
+# regular expression whose named groups fill the key's fields), and Gradio's and Plotly's labels and tooltips
+# in English (locale key → the English words they write): `page_words_script` says both in the page's language
+PAGE_TEXTS = {"page_texts.queue": r"^queue: (?<position>\d+)/(?<size>\d*) \|$", "page_texts.processing": r"^processing \|$"}
 PAGE_LABELS = {key: english for key, english in i18n.words(i18n.DEFAULT).items() if key.startswith("page_labels.")}
 
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
@@ -88,6 +91,7 @@ def page_words_script() -> str:
     themselves, without a translation key, watching the page as it changes:
     - Gradio's refusal of a file over CACHE_MB, in an error toast: replaced by errors.upload_not_sent, the file
       names kept, and the toast's title ("Error") by errors.upload_not_sent_title;
+    - the status tracker's "queue: 2/5 |" and "processing |" on an output that waits or runs (`PAGE_TEXTS`);
     - the labels a screen reader reads and the tooltips (aria-label, title, Plotly's data-title) of their buttons
       and fields, such as a slider's "Reset to default value" or a table's "Copy table data": the `page_labels`
       of the locale files, whose English words are the ones Gradio and Plotly write.
@@ -95,15 +99,21 @@ def page_words_script() -> str:
     sets none; the language switch reloads the page)."""
     said = {lang: {"text": i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB),
                    "title": i18n.t("errors.upload_not_sent_title", lang),
-                   "labels": {english: i18n.t(key, lang) for key, english in PAGE_LABELS.items()}}
+                   "labels": {english: i18n.t(key, lang) for key, english in PAGE_LABELS.items()},
+                   "lines": [[pattern, i18n.t(key, lang)] for key, pattern in PAGE_TEXTS.items()]}
             for lang in i18n.LANGUAGES}
     return """<script>(function () {
   var said = %s, refusal = new RegExp(%s), attributes = ['aria-label', 'title', 'data-title'];
   function words() { return said[document.documentElement.lang] || said[%s]; }
   function rewrite(node) {
+    var w = words(), text = node.nodeValue && node.nodeValue.trim();
+    w.lines.forEach(function (line) {              // the status tracker's lines: their numbers kept
+      var found = text && text.match(new RegExp(line[0]));
+      var said = found && line[1].replace(/\\{(\\w+)\\}/g, function (_, name) { return found.groups[name]; });
+      if (found && said !== text) node.nodeValue = node.nodeValue.replace(text, function () { return said; });
+    });
     var m = node.nodeValue && node.nodeValue.match(refusal);
     if (!m) return;
-    var w = words();
     var names = m[1].replace(/^"|"$/g, '').split('", "').join(', ');       // Gradio quotes each name
     node.nodeValue = w.text.replace('{names}', function () { return names; });    // a name's $ kept as it is
     var toast = node.parentElement && node.parentElement.closest('.toast-body');
