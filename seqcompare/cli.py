@@ -11,8 +11,6 @@ from pathlib import Path
 from seqcompare import UserError, checkpoints, output, precision, tasks
 from seqcompare.checkpoints import CHECKPOINTS
 
-TASKS = tasks.NAMES
-
 
 def model_list(text: str | None, task: str) -> tuple[str, ...]:
     known = tasks.get(task).models
@@ -67,7 +65,7 @@ def json_arg(sp, what: str = "print one JSON object") -> None:
 def task_command(sub, name: str, what: str) -> argparse.ArgumentParser:
     """A subcommand whose first argument is the task."""
     sp = sub.add_parser(name, help=what)
-    sp.add_argument("task", choices=TASKS)
+    sp.add_argument("task", choices=tasks.NAMES)
     return sp
 
 
@@ -107,7 +105,7 @@ def predict_parser(sub) -> None:
     pr = sub.add_parser("predict", help="classify digit images or reviews")
     pr.add_argument("kind", choices=list(PREDICT_INPUTS),
                     help="digits (or mnist): image files; review: one review; reviews: --file; imdb: either")
-    pr.add_argument("inputs", nargs="*", help="image files (digits) or the review text (review)")
+    pr.add_argument("inputs", nargs="*", help="image files (digits, mnist) or the review text (review, imdb)")
     pr.add_argument("--file", help="reviews or imdb: one review per line; - for standard input")
     folder_arg(pr)
     json_arg(pr, "print a JSON list")
@@ -300,8 +298,10 @@ def image_files(args) -> list[str]:
 
 
 def one_review(args) -> list[str]:
-    if args.file:
+    if args.file is not None:
         raise UserError("use 'predict reviews --file F' for a file of reviews")
+    if not " ".join(args.inputs).strip():                     # said before any model is loaded
+        raise UserError("errors.empty_review")
     return [" ".join(args.inputs)]
 
 
@@ -311,11 +311,11 @@ def review_file(args) -> list[str]:
     return read_lines(args.file)
 
 
-def review_or_file(args) -> list[str]:
-    """The task's own name takes either: the review typed, or --file."""
-    if args.file and args.inputs:
-        raise UserError("give a review or --file F, not both")
-    return review_file(args) if args.file else one_review(args)
+def review_or_file(args) -> list[str]:       # the task's own name takes either
+    if (args.file is None) == (not args.inputs):
+        raise UserError("give a review or --file F (one review per line; - for standard input)"
+                        + (", not both" if args.inputs else ""))
+    return one_review(args) if args.file is None else review_file(args)
 
 
 # kind → its inputs; the task names (mnist, imdb) as other commands take them, beside the kinds of input

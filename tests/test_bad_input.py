@@ -240,8 +240,15 @@ def test_predict_takes_the_task_names_as_the_other_commands_do(capsys, tmp_path,
     assert answers[("imdb", "Loved it.")] == answers[("review", "Loved it.")]
     assert answers[("imdb", "--file", str(reviews_file))] == answers[("reviews", "--file", str(reviews_file))]
     assert len(answers[("imdb", "--file", str(reviews_file))]) == 2
-    code, out, err = run_cli(capsys, "predict", "imdb", "Loved it.", "--file", str(reviews_file))
-    assert code == 2 and "not both" in err and err.count("\n") == 1
+    from seqcompare import output
+
+    monkeypatch.setattr(output, "predict_reviews", lambda *a, **k: pytest.fail("models loaded for a refused input"))
+    for argv, said in ((["imdb", "Loved it.", "--file", str(reviews_file)], "not both"),
+                       (["imdb"], "give a review or --file F"), (["imdb", "--file", ""], "takes --file F"),
+                       (["review"], "type or paste a review first"), (["review", "  "], "type or paste a review first"),
+                       (["reviews", "--file", ""], "takes --file F")):
+        code, out, err = run_cli(capsys, "predict", *argv)
+        assert code == 2 and said in err and err.count("\n") == 1 and not out, (argv, out, err)
 
 
 def test_cli_names_an_unusable_checkpoint_folder(capsys, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from seqcompare import plots
 
 CHROMIUM = os.environ.get("SEQCOMPARE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(os.environ.get("SEQCOMPARE_SCREENSHOTS", ROOT / "tests" / "screenshots"))
@@ -231,13 +232,30 @@ def latin_words_once_drawn(page, patience_ms: int = 20_000) -> set[str]:
 
 
 def english_labels(page) -> set[str]:
-    """The labels and tooltips (aria-label, title, Plotly's data-title) still in the English words Gradio and Plotly
-    write themselves (common.PAGE_LABELS)."""
-    from seqcompare.ui.common import PAGE_LABELS
+    """The labels and tooltips (aria-label, title, Plotly's data-title) in Latin words that `latin_words` would not
+    accept (a model checkbox's title is its id; Plotly's logo link names Plotly.js and its version)."""
+    values = page.evaluate("""() => [...document.querySelectorAll('[aria-label],[title],[data-title]')]
+        .filter((el) => !el.matches('.modebar-btn--logo'))
+        .flatMap((el) => ['aria-label', 'title', 'data-title'].map((a) => el.getAttribute(a))).filter(Boolean)""")
+    return {v for v in values if set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v)) - LATIN_OK - set(plots.NAMES)}
 
-    return set(page.evaluate("""(english) => [...document.querySelectorAll('[aria-label],[title],[data-title]')]
-        .flatMap(el => ['aria-label', 'title', 'data-title'].map(a => el.getAttribute(a)))
-        .filter(v => english.includes(v))""", list(PAGE_LABELS.values())))
+
+def said_by_the_page(page) -> dict:
+    """What the page makes of Gradio's English written into it now: a status line added, a label added, and a label
+    changed on an element already there (as Gradio changes "Copy" to "Copied")."""
+    return page.evaluate("""async () => {
+      const line = document.createElement('span'), button = document.createElement('button');
+      line.textContent = 'queue: 2/5 |';
+      button.setAttribute('aria-label', 'range slider for 长度');
+      document.body.append(line, button);
+      await new Promise((r) => setTimeout(r, 50));
+      const added = button.getAttribute('aria-label');
+      button.setAttribute('aria-label', 'Copied');
+      await new Promise((r) => setTimeout(r, 50));
+      const said = {line: line.textContent, added, changed: button.getAttribute('aria-label')};
+      line.remove(); button.remove();
+      return said;
+    }""")
 
 
 def set_language(page, lang):
@@ -254,6 +272,7 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(browser, app_url):
         page.get_by_role("tab", name=tab, exact=True).click()
         assert latin_words_once_drawn(page) == set(), tab    # the tables and figures are redrawn in Chinese
         assert english_labels(page) == set(), tab             # a slider's reset button, a table's copy button …
+    assert said_by_the_page(page) == {"line": "排队：2/5 |", "added": "长度：滑块", "changed": "已复制"}
     page.get_by_role("tab", name="影评情感", exact=True).click()
     page.get_by_role("button", name="判断情感").click()                  # an empty review
     page.locator("#review-notice").get_by_text("请先输入或粘贴一段影评").wait_for()
@@ -292,6 +311,7 @@ def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
     page.get_by_role("button", name="Classify", exact=True).click()
     page.locator("#review-notice").get_by_text("type or paste a review first").wait_for()
     assert "Gradio footer navigation" in english_labels(page)      # an English page keeps Gradio's own words
+    assert said_by_the_page(page) == {"line": "queue: 2/5 |", "added": "range slider for 长度", "changed": "Copied"}
 
 
 def touch_stroke(page, points):

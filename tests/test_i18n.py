@@ -202,3 +202,21 @@ def test_notices_on_one_line_are_separated_as_the_page_language_separates_clause
     zh, en = (review_view(review_bank, long_review, Browser(lang))[0] for lang in ("zh-CN", "en"))
     assert "；" in zh and "; " not in zh and "只读取前 20,000 个" in zh
     assert "; " in en and "；" not in en
+
+
+def test_the_words_gradio_and_plotly_write_are_matched_as_they_write_them():
+    """page_words_script matches Gradio's and Plotly's own English: every fixed label is written somewhere in
+    Gradio's front end (Plotly's toolbar included), and each pattern's named parts are the fields its words fill
+    in both languages, so that an upgrade that rewords one fails here instead of leaving it in English."""
+    import gradio
+
+    from seqcompare.ui.common import LABEL_PATTERNS, PAGE_LABELS, PAGE_TEXTS
+
+    assets = Path(gradio.__file__).parent / "templates" / "frontend" / "assets"
+    bundle = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in assets.glob("*.js"))
+    assert [english for english in PAGE_LABELS.values() if english not in bundle] == []
+    for key, pattern in {**PAGE_TEXTS, **LABEL_PATTERNS}.items():
+        groups = set(re.findall(r"\(\?<(\w+)>", pattern))
+        for lang in i18n.LANGUAGES:
+            assert i18n.fields(i18n.t(key, lang)) == groups, (key, lang)
+    assert all(words in bundle for words in ("processing |", "queue: ", "range slider for", "number input for"))

@@ -89,7 +89,7 @@ def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
     """In the UI, a picture over the read limit gets the tab's notice in the page's language (no toast); one over
     the cache limit is refused by Gradio's client before it is sent, in an error toast that the page says in
     its language (common.page_words_script), on an English and on a Chinese page."""
-    from test_e2e import ARGS, CHROMIUM
+    from test_e2e import ARGS, CHROMIUM, english_labels
 
     if not CHROMIUM:
         pytest.skip("no Chromium installed (apt-get install chromium)")
@@ -121,6 +121,7 @@ def test_the_browser_shows_why_a_picture_is_refused(app_url, oversized, large):
             zh.locator("#digit-upload input[type=file]").set_input_files(str(named))
             zh.locator(".toast-body").get_by_text('照片"$&.png：超过 20 MB，没有上传；这里只读取不超过 5 MB 的文件').wait_for()
             assert zh.locator(".toast-body .toast-title").inner_text().strip() == "错误"
+            assert english_labels(zh) == set()                 # the toast's close button too
         finally:
             browser.close()
 

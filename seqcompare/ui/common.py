@@ -6,6 +6,7 @@ import json
 import os
 from functools import partial
 from html import escape
+from pathlib import Path
 
 import gradio as gr
 
@@ -33,10 +34,14 @@ CACHE_MB = 20
 # Gradio's client's sentence for such a file, in English on every page:
 # `File(s) exceed the maximum allowed size of 20.0 Mb: "photo.jpg"`.
 GRADIO_REFUSAL = r'^File\(s\) exceed the maximum allowed size of [^:]*: (.+)$'
-# The lines Gradio's status tracker writes on a waiting or running output (locale key → the line, as a JavaScript
-# regular expression whose named groups fill the key's fields), and Gradio's and Plotly's labels and tooltips
-# in English (locale key → the English words they write): `page_words_script` says both in the page's language
+# What Gradio and Plotly write in English themselves, which `page_words_script` says in the page's language:
+# the lines Gradio's status tracker writes on a waiting or running output and the labels it composes from a
+# component's label (locale key → a JavaScript regular expression whose named groups fill the key's fields),
+# and the fixed words of their labels and tooltips (locale key → the English words they write)
 PAGE_TEXTS = {"page_texts.queue": r"^queue: (?<position>\d+)/(?<size>\d*) \|$", "page_texts.processing": r"^processing \|$"}
+LABEL_PATTERNS = {"page_label_patterns.number_input": r"^number input for (?<label>.+)$",
+                  "page_label_patterns.range_slider": r"^range slider for (?<label>.+)$"}
+PAGE_WORDS_JS = Path(__file__).resolve().parent.parent / "assets" / "page_words.js"
 PAGE_LABELS = {key: english for key, english in i18n.words(i18n.DEFAULT).items() if key.startswith("page_labels.")}
 
 # Writing text is the one long request (four models × up to 500 steps of Python-driven small operations).
@@ -92,59 +97,22 @@ def page_words_script() -> str:
     - Gradio's refusal of a file over CACHE_MB, in an error toast: replaced by errors.upload_not_sent, the file
       names kept, and the toast's title ("Error") by errors.upload_not_sent_title;
     - the status tracker's "queue: 2/5 |" and "processing |" on an output that waits or runs (`PAGE_TEXTS`);
-    - the labels a screen reader reads and the tooltips (aria-label, title, Plotly's data-title) of their buttons
-      and fields, such as a slider's "Reset to default value" or a table's "Copy table data": the `page_labels`
-      of the locale files, whose English words are the ones Gradio and Plotly write.
+    - the labels a screen reader reads and the tooltips (aria-label, title, Plotly's data-title, alt) of their
+      buttons and fields: fixed words, such as a slider's "Reset to default value" or a table's "Copy table data"
+      (the `page_labels` of the locale files, whose English words are the ones Gradio and Plotly write), and
+      labels composed from a component's own, such as "range slider for Length" (`LABEL_PATTERNS`).
     The page's language is <html lang>, which locale.EarlyLanguage sets before Gradio starts (English when it
     sets none; the language switch reloads the page)."""
     said = {lang: {"text": i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB),
                    "title": i18n.t("errors.upload_not_sent_title", lang),
                    "labels": {english: i18n.t(key, lang) for key, english in PAGE_LABELS.items()},
-                   "lines": [[pattern, i18n.t(key, lang)] for key, pattern in PAGE_TEXTS.items()]}
+                   "lines": [[pattern, i18n.t(key, lang)] for key, pattern in PAGE_TEXTS.items()],
+                   "composed": [[pattern, i18n.t(key, lang)] for key, pattern in LABEL_PATTERNS.items()]}
             for lang in i18n.LANGUAGES}
-    return """<script>(function () {
-  var said = %s, refusal = new RegExp(%s), attributes = ['aria-label', 'title', 'data-title'];
-  function words() { return said[document.documentElement.lang] || said[%s]; }
-  function rewrite(node) {
-    var w = words(), text = node.nodeValue && node.nodeValue.trim();
-    w.lines.forEach(function (line) {              // the status tracker's lines: their numbers kept
-      var found = text && text.match(new RegExp(line[0]));
-      var said = found && line[1].replace(/\\{(\\w+)\\}/g, function (_, name) { return found.groups[name]; });
-      if (found && said !== text) node.nodeValue = node.nodeValue.replace(text, function () { return said; });
-    });
-    var m = node.nodeValue && node.nodeValue.match(refusal);
-    if (!m) return;
-    var names = m[1].replace(/^"|"$/g, '').split('", "').join(', ');       // Gradio quotes each name
-    node.nodeValue = w.text.replace('{names}', function () { return names; });    // a name's $ kept as it is
-    var toast = node.parentElement && node.parentElement.closest('.toast-body');
-    var title = toast && toast.querySelector('.toast-title');
-    if (title && title.firstChild && title.firstChild.nodeType === 3 && title.firstChild.nodeValue.trim() === 'Error') {
-      title.firstChild.nodeValue = w.title + ' ';
-    }
-  }
-  function relabel(el, name) {
-    var v = el.getAttribute(name), t = v && words().labels[v];
-    if (t && t !== v) el.setAttribute(name, t);
-  }
-  function scan(root) {
-    if (root.nodeType === 3) return rewrite(root);
-    if (root.nodeType !== 1) return;
-    var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), node;
-    while ((node = walk.nextNode())) rewrite(node);
-    attributes.forEach(function (name) {
-      if (root.hasAttribute(name)) relabel(root, name);
-      root.querySelectorAll('[' + name + ']').forEach(function (el) { relabel(el, name); });
-    });
-  }
-  new MutationObserver(function (records) {
-    records.forEach(function (r) {
-      if (r.type === 'characterData') rewrite(r.target);
-      else if (r.type === 'attributes') relabel(r.target, r.attributeName);
-      else r.addedNodes.forEach(scan);
-    });
-  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true,
-                                        attributes: true, attributeFilter: attributes});
-})();</script>""" % (json.dumps(said, ensure_ascii=False), json.dumps(GRADIO_REFUSAL), json.dumps(i18n.DEFAULT))
+    script = PAGE_WORDS_JS.read_text(encoding="utf-8")
+    for name, value in (("__WORDS__", said), ("__REFUSAL__", GRADIO_REFUSAL), ("__DEFAULT__", i18n.DEFAULT)):
+        script = script.replace(name, json.dumps(value, ensure_ascii=False))
+    return f"<script>{script}</script>"
 
 
 def notice(text: str) -> str:
