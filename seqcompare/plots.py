@@ -246,7 +246,9 @@ def study_effects(study: dict, lang: str = "en") -> go.Figure:
                     fig.add_scatter(x=epochs, y=[r[f"{split}_loss"] for r in t["history"]], row=row, col=col,
                                     mode="lines+markers", line=dict(color=palette[i % len(palette)], dash=dash),
                                     name=f"{factor} {value} {split}", showlegend=False,
-                                    hovertemplate=f"{factor} {value}, {split} loss %{{y:.3f}}<extra></extra>")
+                                    hovertemplate=i18n.t("plots.effects_hover", lang, factor=i18n.t(
+                                        f"plots.factors.{factor}", lang), value=value, split=i18n.t(
+                                        f"plots.effects_splits.{split}", lang)) + " %{y:.3f}<extra></extra>")
     fig.update_layout(title=i18n.t("plots.effects_title", lang), height=260 * len(STUDY_FACTORS),
                       **{**LAYOUT, "margin": dict(l=50, r=20, t=90, b=30)})
     return fig

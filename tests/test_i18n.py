@@ -220,3 +220,18 @@ def test_the_words_gradio_and_plotly_write_are_matched_as_they_write_them():
         for lang in i18n.LANGUAGES:
             assert i18n.fields(i18n.t(key, lang)) == groups, (key, lang)
     assert all(words in bundle for words in ("processing |", "queue: ", "range slider for", "number input for"))
+
+
+def test_figure_hover_texts_speak_chinese(text_bank):
+    """The values shown on hover, where a keyboard cannot go: the study's effects and the gates' heatmaps."""
+    import json
+
+    from seqcompare import plots
+    from seqcompare.ui.gates_view import gates_figure
+
+    study = json.loads((Path(__file__).resolve().parent.parent / "checkpoints/mnist/study.json").read_text())
+    figures = [plots.study_effects(study, "zh-CN"), gates_figure(text_bank, "hotel", "房间很干净", lang="zh-CN")[0]]
+    hovers = {trace.hovertemplate for fig in figures for trace in fig.data if trace.hovertemplate}
+    assert hovers and any("单元" in h for h in hovers) and any("训练损失" in h for h in hovers)
+    words = {w for h in hovers for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"%\{[^}]*\}|<extra>.*?</extra>", "", h))}
+    assert words <= {"RNN", "LSTM", "GRU", "dropout"}, words         # 丢弃率 (dropout) names the term

@@ -6,6 +6,10 @@
     said[lang].lines.concat(said[lang].composed).forEach(function (p) { p[0] = new RegExp(p[0]); });
   });
   function words() { return said[document.documentElement.lang] || said[__DEFAULT__]; }
+  function translating() {                       // a page in another language than Gradio's and Plotly's own
+    var lang = document.documentElement.lang;
+    return lang !== __DEFAULT__ && Object.prototype.hasOwnProperty.call(said, lang);
+  }
   function patterned(value, patterns) {           // the first pattern's words for value, its parts kept; or null
     for (var i = 0; i < patterns.length; i++) {
       var found = value.match(patterns[i][0]);
@@ -15,7 +19,7 @@
   }
   function rewrite(node) {
     var w = words(), text = node.nodeValue && node.nodeValue.trim();
-    var line = text && patterned(text, w.lines);     // the status tracker's lines: their numbers kept
+    var line = translating() && text ? patterned(text, w.lines) : null;   // the status lines: their numbers kept
     if (line !== null && line !== text) node.nodeValue = node.nodeValue.replace(text, function () { return line; });
     var m = node.nodeValue && node.nodeValue.match(refusal);
     if (!m) return;
@@ -29,7 +33,7 @@
   }
   function relabel(el, name) {
     var w = words(), v = el.getAttribute(name);
-    if (!v) return;
+    if (!v || !translating()) return;
     var t = Object.prototype.hasOwnProperty.call(w.labels, v) ? w.labels[v] : patterned(v, w.composed);   // own words
     if (t && t !== v) el.setAttribute(name, t);
   }

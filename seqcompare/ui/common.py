@@ -38,9 +38,12 @@ GRADIO_REFUSAL = r'^File\(s\) exceed the maximum allowed size of [^:]*: (.+)$'
 # the lines Gradio's status tracker writes on a waiting or running output and the labels it composes from a
 # component's label (locale key → a JavaScript regular expression whose named groups fill the key's fields),
 # and the fixed words of their labels and tooltips (locale key → the English words they write)
-PAGE_TEXTS = {"page_texts.queue": r"^queue: (?<position>\d+)/(?<size>\d*) \|$", "page_texts.processing": r"^processing \|$"}
+PAGE_TEXTS = {"page_texts.queue": r"^queue: (?<position>\d+)/(?<size>\d*) \|$", "page_texts.processing": r"^processing \|$",
+              "page_texts.upload": r"^Uploading (?<n>\d+)\s+files?\.\.\.$",
+              "page_texts.zoom_back": r"^Double-click to zoom back out$"}                     # Plotly's tip
 LABEL_PATTERNS = {"page_label_patterns.number_input": r"^number input for (?<label>.+)$",
-                  "page_label_patterns.range_slider": r"^range slider for (?<label>.+)$"}
+                  "page_label_patterns.range_slider": r"^range slider for (?<label>.+)$",
+                  "page_label_patterns.select_row": r"^Select row$", "page_label_patterns.select_column": r"^Select column$"}
 PAGE_WORDS_JS = Path(__file__).resolve().parent.parent / "assets" / "page_words.js"
 PAGE_LABELS = {key: english for key, english in i18n.words(i18n.DEFAULT).items() if key.startswith("page_labels.")}
 

@@ -99,7 +99,8 @@ def figure(result: dict, unit: int | None, layer: int, lang: str):
         colours = {"colorscale": DIVERGING, "zmid": 0} if r["state"] else {"colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1}
         data.append({"type": "heatmap", "z": r["z"], "x": x, "y": [str(u) for u in r["units"]], "showscale": False,
                      "customdata": np.tile(hover, (len(r["units"]), 1)), **colours, **axis,
-                     "hovertemplate": "%{customdata} · unit %{y}: %{z:.3f}<extra></extra>"})
+                     "hovertemplate": "%{customdata} · " + t("cells.gates.unit_hover", lang, unit="%{y}")
+                                      + ": %{z:.3f}<extra></extra>"})
         layout[f"yaxis{n}"].update(type="category", title={"text": t("cells.gates.units_axis", lang)})
     return go.Figure({"data": data, "layout": layout}, skip_invalid=False, _validate=False), missing
 

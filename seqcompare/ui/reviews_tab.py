@@ -51,13 +51,13 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     with gr.Row():
         submit = gr.Button(locale.L("reviews.classify"), variant="primary", elem_id="review-classify")
         gr.ClearButton(text, value=locale.L("reviews.clear"))
+    gr.Examples(REVIEW_EXAMPLES, inputs=text, label=locale.L("reviews.examples"))   # beside the box they fill
     message = gr.Markdown(elem_id="review-notice")
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
     trace = gr.Plot(label=locale.L("reviews.trace"), show_label=False, elem_classes=WIDE)
     memory_views.review_memory(bank, text, submit)
     gates_view.review_gates(bank, text, submit)
-    gr.Examples(REVIEW_EXAMPLES, inputs=text, label=locale.L("reviews.examples"))
 
     classify = locale.bound(review_view, bank)
 
