@@ -301,7 +301,8 @@ def run(root: Path, names=(*tasks.BENCH, *EXTRA), runs: int = 50, data_dir: Path
     return result
 
 
-TRIALS = {"layout": bench_layout.ARTIFACT, "kernels": bench_kernels.ARTIFACT, "compiled": bench_compiled.ARTIFACT}   # their own artifacts, as they ran
+TRIALS = {"layout": bench_layout.ARTIFACT, "kernels": bench_kernels.ARTIFACT,      # their own artifacts, as they ran
+          "compiled": bench_compiled.ARTIFACT}
 ARTIFACTS = bench_training.ARTIFACT.parent      # where those and the training steps go, beside the repository root
 
 

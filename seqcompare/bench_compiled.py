@@ -97,6 +97,9 @@ def write(step, state) -> tuple[float, list[int]]:
 
 def run(root: Path, runs: int) -> dict:
     """{model: eager and compiled ms per 100 characters (medians, taking turns), compile seconds, same text}."""
+    import torch._dynamo
+    import torch._inductor.utils
+
     from seqcompare import precision_table, textgen
 
     bank = textgen.TextModels(Path(root) / precision_table.TASK, precision="fp32")
@@ -150,14 +153,14 @@ def compiled_block(root: Path) -> str:
              "yes" if m["same_text"] else "no"] for n, m in ms.items()]
     caption = (f"100 greedy characters at fp32, ms per model, median of {r['runs']} runs per variant taking turns "
                f"(`python -m seqcompare bench --tasks compiled --save`; {r['machine']}; load average "
-               f"{r['load_average']}). In brackets, the seconds the first compilation took, from empty "
-               "caches (the first model's includes starting the compiler). The Transformer's functions concatenate its keys and values, "
-               "where the served step writes them in place, so its times here are not the served ones.")
+               f"{r['load_average']}). In brackets, the seconds the first compilation took, from empty caches (the "
+               "first model's includes starting the compiler). The Transformer's functions concatenate its keys and "
+               "values, where the served step writes them in place, so its times here are not the served ones.")
     text = caption + "\n\n" + table(["model", "eager", *variants, "same text"], rows)
     if {"transformer", "lstm"} <= set(ms):
         t, lstm = ms["transformer"], ms["lstm"]
         text += (f"\n\nThe Transformer took {t['eager'] / lstm['eager']:.2f}× the LSTM's time eagerly; with both "
                  "compiled, " + " and ".join(f"{t[v] / lstm[v]:.2f}× ({v})" for v in variants)
-                 + ". Compiled, the Transformer wrote at " + " and ".join(f"{t['eager'] / t[v]:.2f}×" for v in variants)
-                 + " its eager speed.")
+                 + ". Compiled, the Transformer wrote at "
+                 + " and ".join(f"{t['eager'] / t[v]:.2f}×" for v in variants) + " its eager speed.")
     return text

@@ -136,7 +136,7 @@ def bench_parser(sub) -> None:
                         "cells (the gates and sentiment views), training (20 training steps of each text model in fp32 and in bf16), "
                         "layout (a trial: the text models with column-major weights), "
                         "kernels (the serving plans' products, the GELU and the key/value cache, one at a time), "
-                        "compiled (a trial: each text model's fp32 step compiled by torch.compile; needs a C++ compiler)")
+                        "compiled (a trial: the text models' fp32 steps under torch.compile; needs a C++ compiler)")
     b.add_argument("--runs", type=positive_int, default=50, help="timed requests per task")
     json_arg(b)
     b.add_argument("--save", action="store_true", help="also write checkpoints/bench.json (the README's table), "

@@ -232,11 +232,12 @@ def latin_words_once_drawn(page, patience_ms: int = 20_000) -> set[str]:
 
 
 def english_labels(page) -> set[str]:
-    """The labels and tooltips (aria-label, title, Plotly's data-title) in Latin words that `latin_words` would not
-    accept (a model checkbox's title is its id; Plotly's logo link names Plotly.js and its version)."""
-    values = page.evaluate("""() => [...document.querySelectorAll('[aria-label],[title],[data-title]')]
+    """The labels and tooltips (aria-label, title, Plotly's data-title, alt) in Latin words that `latin_words` would
+    not accept (a model checkbox's title is its id; Plotly's logo link names Plotly.js and its version)."""
+    values = page.evaluate("""() => [...document.querySelectorAll('[aria-label],[title],[data-title],[alt]')]
         .filter((el) => !el.matches('.modebar-btn--logo'))
-        .flatMap((el) => ['aria-label', 'title', 'data-title'].map((a) => el.getAttribute(a))).filter(Boolean)""")
+        .flatMap((el) => ['aria-label', 'title', 'data-title', 'alt'].map((a) => el.getAttribute(a)))
+        .filter(Boolean)""")
     return {v for v in values if set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v)) - LATIN_OK - set(plots.NAMES)}
 
 

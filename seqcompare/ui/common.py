@@ -35,15 +35,17 @@ CACHE_MB = 20
 # `File(s) exceed the maximum allowed size of 20.0 Mb: "photo.jpg"`.
 GRADIO_REFUSAL = r'^File\(s\) exceed the maximum allowed size of [^:]*: (.+)$'
 # What Gradio and Plotly write in English themselves, which `page_words_script` says in the page's language:
-# the lines Gradio's status tracker writes on a waiting or running output and the labels it composes from a
-# component's label (locale key → a JavaScript regular expression whose named groups fill the key's fields),
-# and the fixed words of their labels and tooltips (locale key → the English words they write)
-PAGE_TEXTS = {"page_texts.queue": r"^queue: (?<position>\d+)/(?<size>\d*) \|$", "page_texts.processing": r"^processing \|$",
+# lines of text (Gradio's status tracker on a waiting or running output, its upload line, Plotly's zoom tip) and
+# the labels Gradio composes from a component's own (locale key → a JavaScript regular expression whose named
+# groups fill the key's fields), and the fixed words of their labels and tooltips (locale key → the English words)
+PAGE_TEXTS = {"page_texts.queue": r"^queue: (?<position>\d+)/(?<size>\d*) \|$",
+              "page_texts.processing": r"^processing \|$",
               "page_texts.upload": r"^Uploading (?<n>\d+)\s+files?\.\.\.$",
-              "page_texts.zoom_back": r"^Double-click to zoom back out$"}                     # Plotly's tip
+              "page_texts.zoom_back": r"^Double-click to zoom back out$"}
 LABEL_PATTERNS = {"page_label_patterns.number_input": r"^number input for (?<label>.+)$",
                   "page_label_patterns.range_slider": r"^range slider for (?<label>.+)$",
-                  "page_label_patterns.select_row": r"^Select row$", "page_label_patterns.select_column": r"^Select column$"}
+                  "page_label_patterns.select_row": r"^Select row$",
+                  "page_label_patterns.select_column": r"^Select column$"}
 PAGE_WORDS_JS = Path(__file__).resolve().parent.parent / "assets" / "page_words.js"
 PAGE_LABELS = {key: english for key, english in i18n.words(i18n.DEFAULT).items() if key.startswith("page_labels.")}
 
@@ -99,13 +101,15 @@ def page_words_script() -> str:
     themselves, without a translation key, watching the page as it changes:
     - Gradio's refusal of a file over CACHE_MB, in an error toast: replaced by errors.upload_not_sent, the file
       names kept, and the toast's title ("Error") by errors.upload_not_sent_title;
-    - the status tracker's "queue: 2/5 |" and "processing |" on an output that waits or runs (`PAGE_TEXTS`);
+    - lines of text: the status tracker's "queue: 2/5 |" and "processing |" on an output that waits or runs,
+      Gradio's upload line and Plotly's zoom tip (`PAGE_TEXTS`);
     - the labels a screen reader reads and the tooltips (aria-label, title, Plotly's data-title, alt) of their
       buttons and fields: fixed words, such as a slider's "Reset to default value" or a table's "Copy table data"
       (the `page_labels` of the locale files, whose English words are the ones Gradio and Plotly write), and
       labels composed from a component's own, such as "range slider for Length" (`LABEL_PATTERNS`).
-    The page's language is <html lang>, which locale.EarlyLanguage sets before Gradio starts (English when it
-    sets none; the language switch reloads the page)."""
+    The lines and the labels are rewritten on a page in another language than English only. The page's language
+    is <html lang>, which locale.EarlyLanguage sets before Gradio starts (English when it sets none; the language
+    switch reloads the page)."""
     said = {lang: {"text": i18n.t("errors.upload_not_sent", lang, names="{names}", mb=CACHE_MB, read=UPLOAD_MB),
                    "title": i18n.t("errors.upload_not_sent_title", lang),
                    "labels": {english: i18n.t(key, lang) for key, english in PAGE_LABELS.items()},
