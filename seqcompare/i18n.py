@@ -54,6 +54,11 @@ def t(key: str, lang: str = DEFAULT, **values) -> str:
     return text.format(**values) if values else text
 
 
+def listed(items, lang: str = DEFAULT) -> str:
+    """Items of a list in one sentence, separated as the language separates them ("a, b", "a、b")."""
+    return t("app.list_separator", lang).join(items)
+
+
 def fields(text: str) -> set[str]:
     """The formatting fields of a template: {"n", "ms"} for "{n} characters in {ms:.0f} ms"."""
     return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name}

@@ -235,3 +235,17 @@ def test_figure_hover_texts_speak_chinese(text_bank):
     assert hovers and any("单元" in h for h in hovers) and any("训练损失" in h for h in hovers)
     words = {w for h in hovers for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"%\{[^}]*\}|<extra>.*?</extra>", "", h))}
     assert words <= {"RNN", "LSTM", "GRU", "dropout"}, words         # 丢弃率 (dropout) names the term
+
+
+def test_lists_in_a_chinese_sentence_take_the_enumeration_comma():
+    """"RNN 29（未训练 8）、LSTM 50", not an English comma inside a Chinese sentence; English keeps ", "."""
+    import json
+
+    from seqcompare.ui.memory_views import memory_summary
+    from seqcompare.ui.train_tab import study_caption
+
+    root = Path(__file__).resolve().parent.parent / "checkpoints"
+    memory, study = (json.loads((root / name).read_text()) for name in ("hotel/memory.json", "mnist/study.json"))
+    for text in (memory_summary(memory, "zh-CN"), study_caption(study, "mnist", "zh-CN")):
+        assert "、" in text and ", " not in text, text
+    assert ", " in memory_summary(memory, "en") and "、" not in memory_summary(memory, "en")

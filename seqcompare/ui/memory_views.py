@@ -185,7 +185,7 @@ def memory_summary(memory: dict, lang: str = "en") -> str:
         parts.append(f"{plots.label(name)} **{influence.length_text(m)}**" +
                      (i18n.t("memory.untrained", lang, length=influence.length_text(u)) if u else ""))
     return i18n.t("memory.summary", lang, threshold=f"{memory.get('threshold', influence.THRESHOLD):.0%}", unit=unit,
-                  lengths=", ".join(parts))
+                  lengths=i18n.listed(parts, lang))
 
 
 def distance_view(task: str, folder=None, lang: str = "en", figure: bool = True) -> tuple[object, str]:

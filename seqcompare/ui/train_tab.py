@@ -278,10 +278,11 @@ def _try_text(bank: textgen.TextModels, session, seed, request: gr.Request = Non
 def study_caption(study: dict, task: str, lang: str) -> str:
     """What a study ran: trials, design, epochs, examples, test items and the baseline."""
     limit = i18n.t("train.study.limit", lang, limit=f"{study['limit']:,}") if study.get("limit") else ""
+    baseline = i18n.listed((f"{i18n.t(f'plots.factors.{k}', lang) if i18n.has(f'plots.factors.{k}') else k} {v}"
+                            for k, v in study["baseline"].items()), lang)
     return i18n.t("train.study.caption", lang, name=i18n.t(f"train.study.{task}", lang), trials=len(study["trials"]),
                   design=design(study["design"], lang), epochs=study["epochs"], limit=limit, items=f"{study['test_items']:,}",
-                  baseline=", ".join(f"{i18n.t(f'plots.factors.{k}', lang) if i18n.has(f'plots.factors.{k}') else k} {v}"
-                                     for k, v in study["baseline"].items()))
+                  baseline=baseline)
 
 
 def design(name: str, lang: str) -> str:
