@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from seqcompare import UserError
 from seqcompare.machine import machine, take_turns
-from seqcompare.report import block
+from seqcompare.report import artifact_block
 
 ARTIFACT = Path("docs/artifacts/compiled_trial.json")    # beside the repository root, what `bench --save` writes
 SEED = (1, 2, 3)             # the three characters read first (ids), then 100 greedy steps, as `bench.anatomy`
@@ -78,9 +78,13 @@ def recurrent_step(model):
     return step, tuple(((zero, zero) if lstm else zero) for _ in layers)
 
 
-def pure_step(model):
-    """The model's step as one function of tensors (`transformer_step` or `recurrent_step`)."""
-    return transformer_step(model) if hasattr(model, "blocks") else recurrent_step(model)
+# Each text model's step as one function of tensors, by the model's name
+PURE_STEPS = {"rnn": recurrent_step, "lstm": recurrent_step, "gru": recurrent_step, "transformer": transformer_step}
+
+
+def pure_step(name: str, model):
+    """The step of the text model `name` as one function of tensors, and its first state."""
+    return PURE_STEPS[name](model)
 
 
 def write(step, state) -> tuple[float, list[int]]:
@@ -107,7 +111,7 @@ def run(root: Path, runs: int) -> dict:
     with torch.inference_mode(), torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
         for name, model in bank.models.items():
             torch._dynamo.reset()           # each model's compilations on their own (the step functions share code)
-            eager, state = pure_step(model.eval())
+            eager, state = pure_step(name, model.eval())
             steps, compile_s = {"eager": eager}, {}
             for variant, options in COMPILED.items():
                 steps[variant] = torch.compile(eager, dynamic=True, options=options)
@@ -139,14 +143,12 @@ def lines(r: dict) -> list[str]:
 
 # --- the report block ----------------------------------------------------------------------------
 
-@block("compiled_trial")
-def compiled_block(root: Path) -> str:
+@artifact_block("compiled_trial", ARTIFACT,
+                "No compiled trial saved yet: `python -m seqcompare bench --tasks compiled --save`.")
+def compiled_block(r: dict) -> str:
     from seqcompare.plots import label
-    from seqcompare.results import read, table
+    from seqcompare.results import table
 
-    r = read(root / ARTIFACT)
-    if not r:
-        return "_No compiled trial saved yet: `python -m seqcompare bench --tasks compiled --save`._"
     ms = r["ms"]
     variants = list(next(iter(ms.values()))["compile_s"])
     rows = [[label(n), f"{m['eager']:.1f}", *(f"{m[v]:.1f} ({m['compile_s'][v]:.1f} s)" for v in variants),

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from seqcompare.machine import machine, take_turns
-from seqcompare.report import block
+from seqcompare.report import artifact_block
 
 ARTIFACT = Path("docs/artifacts/kernels.json")      # beside the repository root, what `bench --save` writes
 CALLS = 200                                        # calls per timed run: µs per call is their mean
@@ -97,13 +97,8 @@ def lines(r: dict) -> list[str]:
 
 # --- the report block ----------------------------------------------------------------------------
 
-@block("kernels")
-def kernels_block(root: Path) -> str:
-    from seqcompare.results import read
-
-    r = read(root / ARTIFACT)
-    if not r:
-        return "_No kernels measured yet: `python -m seqcompare bench --tasks kernels --save`._"
+@artifact_block("kernels", ARTIFACT, "No kernels measured yet: `python -m seqcompare bench --tasks kernels --save`.")
+def kernels_block(r: dict) -> str:
     u, w = r["us"], r["what"]
     one, many = u["head_1"], u[f"head_{ROWS}"]
     return (f"Measured one operation at a time on the shipped weights (`python -m seqcompare bench --tasks kernels "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seqcompare import precision, precision_table
 from seqcompare.machine import machine
-from seqcompare.report import block
+from seqcompare.report import artifact_block
 
 ARTIFACT = Path("docs/artifacts/layout_trial.json")      # beside the repository root, what `bench --save` writes
 SETTINGS = ("fp32", "auto")
@@ -64,14 +64,11 @@ def lines(r: dict) -> list[str]:
 
 # --- the report block ----------------------------------------------------------------------------
 
-@block("layout_trial")
-def layout_block(root: Path) -> str:
+@artifact_block("layout_trial", ARTIFACT, "No layout trial saved yet: `python -m seqcompare bench --tasks layout --save`.")
+def layout_block(r: dict) -> str:
     from seqcompare.plots import label
-    from seqcompare.results import read, table
+    from seqcompare.results import table
 
-    r = read(root / ARTIFACT)
-    if not r:
-        return "_No layout trial saved yet: `python -m seqcompare bench --tasks layout --save`._"
     variants = list(r["total_ms"])
     rows = [[label(n), *(f"{per[v]:.1f}" for v in variants)] for n, per in r["ms"].items()]
     rows.append(["all four", *(f"**{r['total_ms'][v]:.1f}**" for v in variants)])

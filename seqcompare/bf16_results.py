@@ -11,7 +11,7 @@ from pathlib import Path
 from seqcompare import checkpoints
 from seqcompare.bench_training import ARTIFACT as BENCH_ARTIFACT
 from seqcompare.machine import label as machine_label
-from seqcompare.report import block
+from seqcompare.report import artifact_block
 from seqcompare.plots import NAMES, label
 from seqcompare.results import read, table
 
@@ -34,11 +34,9 @@ def load(figures: list | None, cpus: int | None, own: int = 0) -> str:
     return f"; load average {min(figures):.1f}–{max(figures):.1f} on {cpus} CPUs{shared}"
 
 
-@block("bf16_training")
-def training_block(root: Path) -> str:
-    found = read(root / BENCH_ARTIFACT)
-    if not found:
-        return "_No training benchmark saved yet: `python -m seqcompare bench --tasks training --save`._"
+@artifact_block("bf16_training", BENCH_ARTIFACT,
+                "No training benchmark saved yet: `python -m seqcompare bench --tasks training --save`.")
+def training_block(found: dict) -> str:
     r = found["training"]
     rows = [[label(n), f"{r[n]['batch']} × {r[n]['window']}", f"{r[n]['fp32_ms']:.0f}", f"{r[n]['bf16_ms']:.0f}",
              f"{r[n]['speedup']:.2f}×"] for n in NAMES if n in r]
@@ -52,11 +50,8 @@ def training_block(root: Path) -> str:
                                       "speed-up"], rows)
 
 
-@block("bf16_pair")
-def pair_block(root: Path) -> str:
-    found = read(root / PAIR_ARTIFACT)
-    if not found:
-        return "_No paired run saved yet (docs/artifacts/bf16_pair.json)._"
+@artifact_block("bf16_pair", PAIR_ARTIFACT, "No paired run saved yet (docs/artifacts/bf16_pair.json).")
+def pair_block(found: dict) -> str:
     runs = found["runs"]
     together = side_by_side(runs)
     rows = [[precision, e["epoch"], f"{e['seconds']:.0f}", "throughout" if together[precision][i] else "ended during it",

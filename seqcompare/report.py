@@ -11,11 +11,13 @@ and its content is what the function registered under NAME returns. A block func
 repository root (a Path) and returns markdown. It reads only files in the repository (never a data
 folder), holds no measured number of its own, and labels each figure with the machine the artifact names.
 To add one: decorate a function with `@report.block("NAME")` in a module listed in BLOCK_MODULES (or add
-your module there), then put the two markers where the block belongs in README.md or a file in docs/.
+your module there), then put the two markers where the block belongs in README.md or a file in docs/. A block
+of one JSON artifact takes `@report.artifact_block("NAME", path, missing)` and is given the artifact itself.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import sys
@@ -41,6 +43,30 @@ def block(name: str):
             raise ValueError(f"report block {name!r} is registered twice")
         BLOCKS[name] = fn
         return fn
+    return register
+
+
+def read(path: Path) -> dict | None:
+    """A JSON artifact, or None when it is not there or not a JSON object (a block then says so or stays short)."""
+    from seqcompare import checkpoints
+
+    try:
+        result = checkpoints.read_json(path)
+    except checkpoints.CheckpointError:
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def artifact_block(name: str, artifact: Path, missing: str):
+    """Register `fn(found: dict) -> str` as the block NAME over one JSON artifact (`artifact`, under the root): the
+    block, returned in fn's place, reads the artifact and gives fn(found), or says `missing` while there is none
+    (which command writes it)."""
+    def register(fn):
+        @functools.wraps(fn)
+        def from_root(root: Path) -> str:
+            found = read(root / artifact)
+            return fn(found) if found else f"_{missing}_"
+        return block(name)(from_root)
     return register
 
 

@@ -8,22 +8,13 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from seqcompare import checkpoints, tasks
+from seqcompare import tasks
 from seqcompare.machine import NOT_RECORDED, label as machine_label
 from seqcompare.metrics import with_interval
 from seqcompare.plots import STUDY_FACTORS, label, study_rows
-from seqcompare.report import block
+from seqcompare.report import artifact_block, block, read
 
 ORDER = ("rnn", "lstm", "gru", "lenet", "transformer")
-
-
-def read(path: Path) -> dict | None:
-    """A JSON artifact, or None when it is not there (a block then says so or stays short)."""
-    try:
-        result = checkpoints.read_json(path)
-    except checkpoints.CheckpointError:
-        return None
-    return result if isinstance(result, dict) else None
 
 
 def models(root: Path, task: str) -> dict[str, dict]:
@@ -309,13 +300,10 @@ def loadtest(root: Path) -> str:
 WRITER_TRIAL = Path("docs/artifacts/writer_trial.json")
 
 
-@block("writer_trial")
-def writer_trial(root: Path) -> str:
+@artifact_block("writer_trial", WRITER_TRIAL, "no writer trial saved yet")
+def writer_trial(r: dict) -> str:
     """The load test's p95 under each way of writing generation requests, from the artifact's trials (each
     its own servers taking turns, so compare rows within a trial)."""
-    r = read(root / WRITER_TRIAL)
-    if not r:
-        return "_no writer trial saved yet_"
     parts = []
     for number, trial in enumerate(r["trials"], 1):
         rows = []

@@ -333,7 +333,7 @@ def test_the_compiled_trial_steps_compute_what_the_models_step_computes(text_ban
 
     with torch.inference_mode():
         for name, model in text_bank.models.items():
-            step, state = pure_step(model.eval())
+            step, state = pure_step(name, model.eval())
             logits, model_state = model(torch.tensor([list(SEED)]))
             for at, token in enumerate(SEED):
                 pure, state = step(torch.tensor([token]), torch.tensor([at]), state)
@@ -345,5 +345,5 @@ def test_the_compiled_trial_steps_compute_what_the_models_step_computes(text_ban
                 pure, state = step(torch.tensor([token]), torch.tensor([at]), state)
                 logits, model_state = model(torch.tensor([[token]]), model_state)
                 torch.testing.assert_close(pure, logits[:, 0], atol=2e-4, rtol=0, msg=name)
-            seconds, written = write(step, pure_step(model)[1])
+            seconds, written = write(step, pure_step(name, model)[1])
             assert seconds > 0 and len(written) == 100 and written[:20] == greedy, name

@@ -92,6 +92,24 @@ def test_a_block_added_by_another_module_is_filled(tmp_path):
         report.BLOCKS.pop("test-answer")
 
 
+def test_a_block_of_one_artifact_is_given_it_or_says_what_writes_it(tmp_path):
+    from pathlib import Path
+
+    shown = report.artifact_block("test-artifact", Path("docs/a.json"), "Not measured yet: `run it`.")(
+        lambda found: f"{found['ms']} ms")
+    try:
+        text = "<!-- report:test-artifact -->\nstale\n<!-- /report:test-artifact -->\n"
+        assert "_Not measured yet: `run it`._" in report.render(text, tmp_path)
+        (tmp_path / "docs").mkdir()
+        for broken in ("{not json", "[1, 2]"):                              # unreadable, or not an object
+            (tmp_path / "docs" / "a.json").write_text(broken)
+            assert shown(tmp_path) == "_Not measured yet: `run it`._"
+        checkpoints.write_json(tmp_path / "docs" / "a.json", {"ms": 12.5})
+        assert shown(tmp_path) == "12.5 ms" and "\n12.5 ms\n" in report.render(text, tmp_path)
+    finally:
+        report.BLOCKS.pop("test-artifact")
+
+
 def test_the_load_test_says_a_training_ran_only_when_its_file_says_so(copy):
     from seqcompare import results
 
