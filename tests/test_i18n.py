@@ -238,14 +238,24 @@ def test_figure_hover_texts_speak_chinese(text_bank):
 
 
 def test_lists_in_a_chinese_sentence_take_the_enumeration_comma():
-    """"RNN 29（未训练 8）、LSTM 50", not an English comma inside a Chinese sentence; English keeps ", "."""
+    """"RNN 29（未训练 8）、LSTM 50", not an English comma inside a Chinese sentence (the memory summary, the
+    study's baseline, the text models' paragraph, the short reviews' scores); English keeps ", "."""
     import json
 
+    from seqcompare.textgen.summary import summary
     from seqcompare.ui.memory_views import memory_summary
+    from seqcompare.ui.reviews_tab import short_line
     from seqcompare.ui.train_tab import study_caption
 
     root = Path(__file__).resolve().parent.parent / "checkpoints"
     memory, study = (json.loads((root / name).read_text()) for name in ("hotel/memory.json", "mnist/study.json"))
-    for text in (memory_summary(memory, "zh-CN"), study_caption(study, "mnist", "zh-CN")):
-        assert "、" in text and ", " not in text, text
-    assert ", " in memory_summary(memory, "en") and "、" not in memory_summary(memory, "en")
+    text_models = {m: json.loads((root / "hotel" / f"{m}.json").read_text()) for m in ("rnn", "lstm", "gru", "transformer")}
+    bench = json.loads((root / "bench.json").read_text())
+    chinese = {"memory": memory_summary(memory, "zh-CN"), "study": study_caption(study, "mnist", "zh-CN"),
+               "text models": summary(text_models, bench, "zh-CN"),
+               "short reviews": short_line({"rnn": 0.5, "lstm": 0.75, "gru": 0.8}, "zh-CN")}
+    for name, text in chinese.items():
+        assert "、" in text and ", " not in text, (name, text)
+    english = (memory_summary(memory, "en"), summary(text_models, bench, "en"), short_line({"rnn": 0.5, "gru": 0.8}, "en"))
+    for text in english:
+        assert ", " in text and "、" not in text

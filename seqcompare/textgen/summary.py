@@ -3,7 +3,7 @@ of the dashboard)."""
 
 from __future__ import annotations
 
-from seqcompare.i18n import t
+from seqcompare.i18n import listed, t
 
 
 def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") -> str:
@@ -16,8 +16,8 @@ def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") 
 
     bpc = {n: m["validation"]["bpc"] for n, m in meta.items()}
     best = min(bpc, key=bpc.get)
-    parts = [t("textgen.summary.bpc", lang, values=", ".join(
-        f"{label(n)} {v:.3f}" for n, v in sorted(bpc.items(), key=lambda kv: kv[1])), best=label(best))]
+    parts = [t("textgen.summary.bpc", lang, values=listed(
+        (f"{label(n)} {v:.3f}" for n, v in sorted(bpc.items(), key=lambda kv: kv[1])), lang), best=label(best))]
     if "transformer" in meta and "lstm" in meta:
         tr, ls = meta["transformer"]["parameters"], meta["lstm"]["parameters"]
         parts.append(t("textgen.summary.more" if tr >= ls else "textgen.summary.fewer", lang, t=f"{tr:,}",
@@ -25,13 +25,13 @@ def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") 
     speed = {n: m["train_characters"] / m["train_seconds"] for n, m in meta.items()
              if m.get("train_characters") and m.get("train_seconds")}
     if speed:
-        parts.append(t("textgen.summary.speed", lang, speeds=", ".join(f"{label(n)} {v:,.0f}" for n, v in speed.items()),
-                       times=", ".join(t("textgen.summary.minutes", lang, model=label(n),
-                                         m=f"{meta[n]['train_seconds'] / 60:.0f}") for n in speed)))
+        parts.append(t("textgen.summary.speed", lang, speeds=listed((f"{label(n)} {v:,.0f}" for n, v in speed.items()), lang),
+                       times=listed((t("textgen.summary.minutes", lang, model=label(n),
+                                       m=f"{meta[n]['train_seconds'] / 60:.0f}") for n in speed), lang)))
     gen = (bench or {}).get("textgen", {}).get("model_ms", {})
     if gen:
-        parts.append(t("textgen.summary.writing", lang, times=", ".join(
-            f"{label(n)} {v['median']:.0f} ms" for n, v in gen.items() if n in meta)))
+        parts.append(t("textgen.summary.writing", lang, times=listed(
+            (f"{label(n)} {v['median']:.0f} ms" for n, v in gen.items() if n in meta), lang)))
     steps = (bench or {}).get("textgen", {}).get("fp32_step", {})
     if "transformer" in steps and "lstm" in steps:                 # one float32 step taken apart (`bench.anatomy`)
         tr, ls = steps["transformer"], steps["lstm"]

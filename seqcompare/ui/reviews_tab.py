@@ -43,6 +43,11 @@ def review_view(bank: reviews.ReviewModels, review: str, request: gr.Request = N
     return out
 
 
+def short_line(short: dict[str, float], lang: str) -> str:
+    """The line under the comparison: each model's accuracy on the short typed reviews, listed in `lang`."""
+    return i18n.t("reviews.short", lang, scores=i18n.listed((f"{plots.label(n)} {a:.2f}" for n, a in short.items()), lang))
+
+
 def reviews_tab(bank: reviews.ReviewModels) -> None:
     names = list(reviews.MODELS)
     gr.Markdown(locale.L("reviews.english_data"), elem_id="review-language-note")
@@ -72,5 +77,5 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
                ["negative", "positive"], ["loss", "accuracy", "precision", "recall", "f1"])
     short = bank.short_accuracy()
     if short:
-        gr.Markdown(locale.L("reviews.short", scores=", ".join(f"{plots.label(n)} {a:.2f}" for n, a in short.items())))
+        gr.Markdown(locale.composed(lambda lang: short_line(short, lang)))
     memory_views.distance_section("imdb", bank.folder)
