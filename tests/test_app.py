@@ -34,6 +34,26 @@ def test_app_builds_with_named_endpoints():
     assert (endpoints["train_models"].concurrency_id, endpoints["train_models"].concurrency_limit) == (CONCURRENCY_ID, 1)
 
 
+def test_every_figure_downloads_under_its_own_name_without_plotly_logo():
+    """Each figure box draws its figures (the first, and those its callbacks return) with a Plotly config: no
+    logo link in the toolbar, and a download named after the view, seqcompare-….png, each name its own."""
+    import json
+
+    import gradio as gr
+
+    demo = ui.build()
+    boxes = [b for b in demo.blocks.values() if isinstance(b, gr.Plot)]
+    names = []
+    for box in boxes:
+        config = json.loads(box.postprocess(go.Figure()).plot)["config"]
+        assert config["displaylogo"] is False
+        names.append(config["toImageButtonOptions"]["filename"])
+        if box.value:                                      # the figure it starts with carries the same config
+            assert json.loads(box.value["plot"])["config"] == config
+    assert len(boxes) > 20 and len(set(names)) == len(names) and all(n.startswith("seqcompare-") for n in names)
+    assert "seqcompare-gates-hotel" in names and boxes[0].postprocess(None) is None
+
+
 def test_digit_callback_returns_every_answer_and_figures(digit_bank):
     sketch = {"background": None, "layers": [], "composite": np.asarray(sketches.render(2, size=800))}
     seen, message, *rest = ui.digit_view(digit_bank, sketch)

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 import pandas as pd
 
@@ -64,6 +65,26 @@ VIEW_EVENTS = dict(api_visibility="private", trigger_mode="always_last", show_pr
 GENERATION_SLOTS = 8
 GENERATION = {"concurrency_id": "text-generation", "concurrency_limit": GENERATION_SLOTS, "batch": True,
               "max_batch_size": MAX_BATCH}
+
+
+def figure_box(value=None, *, download: str, **kwargs) -> gr.Plot:
+    """gr.Plot whose Plotly figures show no Plotly logo in their toolbar (a link that is one more unnamed
+    keyboard stop) and download as seqcompare-`download`.png instead of newplot.png: Gradio draws a figure
+    with the "config" its JSON carries. (An instance's own `postprocess`, as `slider` has its own preprocess.)"""
+    made = gr.Plot(**kwargs)
+    config = json.dumps({"displaylogo": False, "toImageButtonOptions": {"filename": f"seqcompare-{download}"}})
+    drawn = made.postprocess
+
+    def postprocess(fig):
+        data = drawn(fig)
+        if data is None or data.type != "plotly":
+            return data
+        return PlotData(type=data.type, plot=f'{data.plot[:-1]}, "config": {config}}}')     # the figure's JSON object
+
+    made.postprocess = postprocess
+    if value is not None:
+        made.value = postprocess(value).model_dump()
+    return made
 
 
 def slider(*args, **kwargs) -> gr.Slider:
@@ -163,7 +184,7 @@ def word(name: str, lang: str) -> str:
     return i18n.t(f"app.classes.{name}", lang) if i18n.has(f"app.classes.{name}") else name
 
 
-def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],
+def comparison(task: str, meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],
                rows=None, header=None) -> None:
     """The comparison block every tab ends with: a table, confusion matrices, training curves, in the page's
     language (`header(lang)` names the columns of `rows`, by default those of model_table; `rows` is a list of
@@ -180,11 +201,13 @@ def comparison(meta: dict, errors: dict, columns: list[str], classes: list[str] 
         with gr.Row():
             for name, m in meta.items():
                 matrix = partial(plots.confusion_matrix, m["test"]["confusion_matrix"], title=plots.label(name))
-                locale.per_language(gr.Plot(matrix([word(c, "en") for c in classes]), show_label=False),
+                locale.per_language(figure_box(matrix([word(c, "en") for c in classes]), show_label=False,
+                                           download=f"{task}-confusion-{name}"),
                                     lambda lang, matrix=matrix: matrix([word(c, lang) for c in classes], lang=lang))
     if meta:
         histories = {n: m["history"] for n, m in meta.items()}
-        locale.per_language(gr.Plot(plots.curves(histories, curves), show_label=False, elem_classes=WIDE),
+        locale.per_language(figure_box(plots.curves(histories, curves), show_label=False, elem_classes=WIDE,
+                                   download=f"{task}-training-curves"),
                             lambda lang: plots.curves(histories, curves, lang))
 
 

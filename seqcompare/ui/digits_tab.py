@@ -9,7 +9,7 @@ import numpy as np
 
 from seqcompare import UserError, digits, i18n, plots, sketches
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import UPLOAD_MB, comparison, no_answers, notice, uploaded
+from seqcompare.ui.common import UPLOAD_MB, comparison, figure_box, no_answers, notice, uploaded
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "digits"
 
@@ -101,8 +101,8 @@ def digits_tab(bank: digits.DigitModels) -> None:
             memory_views.digit_memory(bank, canvas, upload, draw_btn, upload_btn)
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), num_top_classes=3, elem_id=f"digit-{n}") for n in names]
-    beliefs = gr.Plot(label=locale.L("digits.beliefs"))
-    probs = gr.Plot(label=locale.L("digits.probabilities"))
+    beliefs = figure_box(label=locale.L("digits.beliefs"), download="digit-beliefs")
+    probs = figure_box(label=locale.L("digits.probabilities"), download="digit-probabilities")
     gates_view.digit_gates(bank, canvas, upload, draw_btn, upload_btn)
 
     classify = locale.bound(digit_view, bank)
@@ -115,6 +115,6 @@ def digits_tab(bank: digits.DigitModels) -> None:
                   show_progress="hidden")
 
     gr.Markdown(locale.L("digits.compare"))
-    comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"], [str(d) for d in range(10)],
+    comparison("mnist", bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"], [str(d) for d in range(10)],
                ["loss", "accuracy"])
     memory_views.distance_section("mnist", bank.folder)

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from seqcompare import UserError, digits, gates, plots, reviews, textgen
 from seqcompare.i18n import t
 from seqcompare.ui import locale, sentiment_view
-from seqcompare.ui.common import UNSHOWABLE, VIEW_EVENTS, WIDE, joined, notice, slider, uploaded
+from seqcompare.ui.common import UNSHOWABLE, VIEW_EVENTS, WIDE, figure_box, joined, notice, slider, uploaded
 from seqcompare.ui.locale import of
 
 TOP = 16                         # units shown when showing the most varying
@@ -152,7 +152,7 @@ def section(bank, task: str, triggers: list, source, first=None):
     built = functools.cache(lambda lang: gates_figure(bank, task, first, lang=lang))   # one run per language
     fig, message = built("en") if first is not None else (None, "")
     shown = gr.Markdown(message, elem_id=f"gates-{task}-notice")
-    plot = gr.Plot(fig, show_label=False, elem_id=f"gates-{task}", elem_classes=WIDE)
+    plot = figure_box(fig, show_label=False, elem_id=f"gates-{task}", elem_classes=WIDE, download=f"gates-{task}")
     if first is not None:
         locale.per_language(plot, lambda lang: built(lang)[0])
         locale.per_language(shown, lambda lang: built(lang)[1])
@@ -221,7 +221,7 @@ def saturation_section(folder: Path) -> None:
     gr.Markdown(locale.L("cells.saturation.heading"))
     try:
         result = gates.load_saturation(folder)
-        figure = None if result is None else saturation_figure(result)
+        shown = None if result is None else saturation_figure(result)
     except UNSHOWABLE as exc:
         gr.Markdown(locale.L("notices.broken", file=Path(folder) / gates.SATURATION_FILE,
                              error=f"{type(exc).__name__}: {exc}"))   # unreadable, or valid JSON of another shape
@@ -229,6 +229,7 @@ def saturation_section(folder: Path) -> None:
     if result is None:
         gr.Markdown(locale.L("cells.saturation.missing"))
         return
-    locale.per_language(gr.Plot(figure, show_label=False, elem_id="gates-saturation", elem_classes=WIDE),
+    locale.per_language(figure_box(shown, show_label=False, elem_id="gates-saturation", elem_classes=WIDE,
+                               download="gates-saturation"),
                         lambda lang: saturation_figure(result, lang))
     gr.Markdown(locale.L("cells.saturation.note", characters=f"{result['characters']:,}"))

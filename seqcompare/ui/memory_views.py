@@ -11,7 +11,7 @@ import gradio as gr
 
 from seqcompare import UserError, digits, i18n, influence, plots, reviews, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import CHECKPOINTS, UNSHOWABLE, WIDE, joined, notice, slider, uploaded
+from seqcompare.ui.common import CHECKPOINTS, UNSHOWABLE, WIDE, figure_box, joined, notice, slider, uploaded
 
 EXAMPLE_TEXT = "酒店位置很好，离地铁站很近。房间干净，早餐也不错，服务员态度热情，下次还会再来。"
 
@@ -113,7 +113,7 @@ def textgen_memory(bank: textgen.TextModels, seed: gr.Textbox, columns: list[gr.
     message = gr.Markdown(first[0], elem_id="memory-notice")
     shading = locale.per_language(gr.HTML(first[1], elem_id="memory-shading", max_height=520),
                                   lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[1])
-    attention = locale.per_language(gr.Plot(first[2], show_label=False, elem_classes=WIDE),
+    attention = locale.per_language(figure_box(first[2], show_label=False, elem_classes=WIDE, download="attention"),
                                     lambda lang: text_memory_view(bank, EXAMPLE_TEXT, lang=lang)[2])
     gr.on([source.change, seed.change, *(c.change for c in columns)], take_text, [source, seed, *columns], text,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -166,7 +166,7 @@ def digit_memory_view(bank: digits.DigitModels, image, request: gr.Request = Non
 
 def digit_memory(bank: digits.DigitModels, canvas, upload, draw_btn, upload_btn) -> gr.Plot:
     """The rows-by-influence figure, placed where it is called, updated with the drawing or the upload."""
-    plot = gr.Plot(show_label=False, elem_id="digit-rows")
+    plot = figure_box(show_label=False, elem_id="digit-rows", download="digit-rows")
     gr.Markdown(locale.L("memory.rows_note"))
     view = locale.bound(digit_memory_view, bank)
     kwargs = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -211,6 +211,6 @@ def distance_section(task: str, folder: Path) -> None:
     fig, _ = distance_view(task, folder)
     gr.Markdown(locale.L("memory.distance_heading"))
     if fig is not None:
-        locale.per_language(gr.Plot(fig, show_label=False, elem_classes=WIDE),
+        locale.per_language(figure_box(fig, show_label=False, elem_classes=WIDE, download=f"{task}-memory-distance"),
                             lambda lang: distance_view(task, folder, lang)[0])
     gr.Markdown(locale.composed(lambda lang: distance_view(task, folder, lang, figure=False)[1]))

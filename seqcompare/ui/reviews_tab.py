@@ -7,7 +7,7 @@ import gradio as gr
 
 from seqcompare import UserError, i18n, plots, reviews
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import WIDE, comparison, joined, no_answers, notice, word
+from seqcompare.ui.common import WIDE, comparison, figure_box, joined, no_answers, notice, word
 
 
 REVIEW_EXAMPLES = [
@@ -60,7 +60,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     message = gr.Markdown(elem_id="review-notice")
     with gr.Row(equal_height=True):
         answers = [gr.Label(label=plots.label(n), elem_id=f"review-{n}") for n in names]
-    trace = gr.Plot(label=locale.L("reviews.trace"), show_label=False, elem_classes=WIDE)
+    trace = figure_box(label=locale.L("reviews.trace"), show_label=False, elem_classes=WIDE, download="review-trace")
     memory_views.review_memory(bank, text, submit)
     gates_view.review_gates(bank, text, submit)
 
@@ -73,7 +73,7 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
                 show_progress="hidden")
 
     gr.Markdown(locale.L("reviews.compare"))
-    comparison(bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"],
+    comparison("imdb", bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"],
                ["negative", "positive"], ["loss", "accuracy", "precision", "recall", "f1"])
     short = bank.short_accuracy()
     if short:

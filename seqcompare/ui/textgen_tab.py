@@ -8,7 +8,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, i18n, plots, precision, textgen
 from seqcompare.ui import gates_view, locale, memory_views
-from seqcompare.ui.common import GENERATION, WIDE, comparison, joined, notice, slider
+from seqcompare.ui.common import GENERATION, WIDE, comparison, figure_box, joined, notice, slider
 
 
 def text_views(bank: textgen.TextModels, *settings: list, request: gr.Request | list | None = None,
@@ -73,7 +73,8 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
     with gr.Row(equal_height=True):
         columns = [gr.Textbox(label=plots.label(n), lines=6, interactive=False, buttons=["copy"], elem_id=f"gen-{n}",
                               elem_classes=["generated"]) for n in names]    # read-only: the copy button takes the text
-    next_plot = locale.per_language(gr.Plot(next_view(bank, seed.value), show_label=False, elem_classes=WIDE),
+    next_plot = locale.per_language(figure_box(next_view(bank, seed.value), show_label=False, elem_classes=WIDE,
+                                               download="next-character"),
                                     lambda lang: next_view(bank, "早餐", lang))
     write_all = locale.bound(write, writer)
     seed.change(locale.bound(next_for, bank), seed, next_plot, api_visibility="private", trigger_mode="always_last",
@@ -90,7 +91,7 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
                           precision.served_metric(table, "hotel", n, bank.plans[n], m["validation"]["bpc"]),
                           m["validation"]["perplexity"], f"{m['parameters']:,}",
                           f"{m['textbook_parameters']:,}", round(m["train_seconds"])] for n, m in bank.meta.items()]
-    comparison(bank.meta, bank.errors, [], None, ["loss", "bpc"], rows=rows, header=table_header)
+    comparison("hotel", bank.meta, bank.errors, [], None, ["loss", "bpc"], rows=rows, header=table_header)
     bench = read_bench(bank.folder.parent)
     if textgen.summary(bank.meta, bench):
         gr.Markdown(locale.composed(lambda lang: textgen.summary(bank.meta, bench, lang)), elem_id="gen-summary")

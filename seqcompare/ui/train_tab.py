@@ -14,7 +14,7 @@ import gradio as gr
 
 from seqcompare import UserError, checkpoints, digits, i18n, live, plots, sweep, textgen
 from seqcompare.ui import locale
-from seqcompare.ui.common import UNSHOWABLE, UPLOAD_MB, WIDE, joined, notice, slider, table, uploaded
+from seqcompare.ui.common import UNSHOWABLE, UPLOAD_MB, WIDE, figure_box, joined, notice, slider, table, uploaded
 
 CONCURRENCY_ID = "live-training"      # one training at a time on the whole server; the others queue
 # each session's training, from its click until it ends: its stop, and whether it runs yet (else it is queued)
@@ -233,7 +233,7 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
         stop = gr.Button(locale.L("train.stop"), variant="stop", elem_id="train-stop")
     message = gr.Markdown(elem_id="train-notice")
     progress = gr.Markdown(elem_id="train-progress")
-    curves = gr.Plot(show_label=False, elem_classes=WIDE)      # a phone scrolls the two panels sideways
+    curves = figure_box(show_label=False, elem_classes=WIDE, download="training")   # a phone scrolls the panels sideways
     results = locale.per_language(
         gr.Dataframe(empty_results("en"), interactive=False, show_label=False, elem_id="train-results"), empty_results)
     files = gr.File(label=locale.L("train.files"), file_count="multiple", interactive=False)
@@ -311,7 +311,10 @@ def study_section(root: Path) -> None:
         header = lambda lang: [i18n.t(f"train.study.columns.{c}", lang) for c in STUDY]
         locale.per_language(gr.Dataframe(table(rows, header("en")), interactive=False, show_label=False),
                             lambda lang, rows=rows, header=header: table(rows, header(lang)))
-        locale.per_language(gr.Plot(parallel, show_label=False, elem_classes=WIDE), partial(plots.study_parallel, study))
-        locale.per_language(gr.Plot(effects, show_label=False, elem_classes=WIDE), partial(plots.study_effects, study))
+        locale.per_language(figure_box(parallel, show_label=False, elem_classes=WIDE,
+                                       download=f"{task}-study-parallel"),
+                            partial(plots.study_parallel, study))
+        locale.per_language(figure_box(effects, show_label=False, elem_classes=WIDE, download=f"{task}-study-effects"),
+                            partial(plots.study_effects, study))
     if missing:
         gr.Markdown(locale.L("train.study.missing", tasks=" / ".join(missing), task=missing[0]))
