@@ -233,9 +233,9 @@ def latin_words_once_drawn(page, patience_ms: int = 20_000) -> set[str]:
 
 def english_labels(page) -> set[str]:
     """The labels and tooltips (aria-label, title, Plotly's data-title, alt) in Latin words that `latin_words` would
-    not accept (a model checkbox's title is its id; Plotly's logo link names Plotly.js and its version)."""
+    not accept (a model checkbox's title is its id). The figures' toolbars have no Plotly logo link (`figure_box`)."""
+    assert page.locator(".modebar-btn--logo").count() == 0
     values = page.evaluate("""() => [...document.querySelectorAll('[aria-label],[title],[data-title],[alt]')]
-        .filter((el) => !el.matches('.modebar-btn--logo'))
         .flatMap((el) => ['aria-label', 'title', 'data-title', 'alt'].map((a) => el.getAttribute(a)))
         .filter(Boolean)""")
     return {v for v in values if set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", v)) - LATIN_OK - set(plots.NAMES)}
@@ -297,11 +297,19 @@ def test_a_chinese_browser_sees_every_tab_in_chinese(browser, app_url):
     assert "处理中 |" in lines and not {"processing |", "queue:"} & lines, lines
 
 
+def selected_tab(page) -> str:
+    return page.locator('[role="tablist"]').first.locator('[role="tab"][aria-selected="true"]').inner_text()
+
+
 def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
     page = open_app(browser, app_url, locale="en-US", viewport={"width": 1366, "height": 900})
     assert page.get_by_role("tab").first.inner_text() == "Text generation"
+    page.get_by_role("tab", name="Train", exact=True).click()
     set_language(page, "zh-CN")                           # an explicit choice wins over the browser's English
+    page.wait_for_function("document.querySelector('[role=tab][aria-selected=true]')?.innerText === '训练'")
+    assert selected_tab(page) == "训练"                    # the reader stays on the tab the switch was used on
     page.reload()
+    assert selected_tab(page) == "手写数字"                # a reload opens the Digits tab, as the page always does
     page.get_by_role("tab", name="影评情感", exact=True).click()
     page.get_by_role("button", name="判断情感").click()                  # callbacks speak the chosen language
     page.locator("#review-notice").get_by_text("请先输入或粘贴一段影评").wait_for()
@@ -312,7 +320,40 @@ def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
     page.get_by_role("button", name="Classify", exact=True).click()
     page.locator("#review-notice").get_by_text("type or paste a review first").wait_for()
     assert "Gradio footer navigation" in english_labels(page)      # an English page keeps Gradio's own words
+    footer = page.locator("footer").inner_text()                  # no Settings panel with a language menu of its own
+    assert "Use via API" in footer and "Settings" not in footer and not footer.strip().endswith("·")
     assert said_by_the_page(page) == {"line": "queue: 2/5 |", "added": "range slider for 长度", "changed": "Copied"}
+
+
+# Recorded from the first frame: any text in Latin words shown inside a view the page rebuilds in its language
+WATCH_REBUILT_VIEWS = """
+window.englishSeen = [];
+const look = () => {
+  document.querySelectorAll('.per-language').forEach((el) => {
+    if (getComputedStyle(el).visibility === 'hidden') return;
+    const svg = Array.from(el.querySelectorAll('svg text'), (t) => t.textContent).join(' ');
+    const words = ((el.innerText || '') + ' ' + svg).match(/\\b[A-Za-z]{4,}\\b/g) || [];
+    const english = words.filter((w) => !['LSTM', 'LeNet', 'Transformer', 'dropout'].includes(w));
+    if (english.length) window.englishSeen.push(english.slice(0, 4).join(' '));
+  });
+  if (performance.now() < 20000) requestAnimationFrame(look);
+};
+document.addEventListener('DOMContentLoaded', () => requestAnimationFrame(look));
+"""
+
+
+def test_a_chinese_page_never_shows_the_english_its_views_start_with(browser, app_url):
+    """The tables and figures are built in English and rebuilt in Chinese as the page loads: until then they keep
+    their place unseen, so not one frame shows them in English."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    context.add_init_script(WATCH_REBUILT_VIEWS)
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_function("document.documentElement.classList.contains('seqcompare-rebuilt')")
+    page.get_by_text("RNN 混淆矩阵").first.wait_for()                     # drawn in Chinese, and shown
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.englishSeen") == []
+    assert page.locator(".per-language").count() > 5            # the first tab's tables and figures
 
 
 def touch_stroke(page, points):

@@ -63,12 +63,12 @@ SLIDER_KEYS = """() => {
 }"""
 
 
-# Phones (390 px): the four tabs wrap onto a second line instead of hiding behind "…" (the Tabs'
-# overflow_behavior); Plotly's toolbar stays off the titles on touch screens; wide tables and figures scroll
-# sideways inside their box; the shaded texts grow with their content (no box scrolling inside the page); the
-# canvas takes a finger's strokes instead of scrolling the page; each slider has a row; the canvas's label takes
-# a line of its own above the canvas and its zoom bar, which would cover it. A slider with the keyboard's focus
-# shows it; a generated text's label keeps clear of its copy button.
+# Phones (390 px): the four tabs fit on one line (narrower padding), and on a narrower screen wrap onto a second
+# line instead of hiding behind "…" (the Tabs' overflow_behavior); Plotly's toolbar stays off the titles on touch
+# screens; wide tables and figures scroll sideways inside their box; the shaded texts grow with their content (no
+# box scrolling inside the page); the canvas takes a finger's strokes instead of scrolling the page; each slider
+# has a row; the canvas's label takes a line of its own above the canvas and its zoom bar, which would cover it.
+# A slider with the keyboard's focus shows it; a generated text's label keeps clear of its copy button.
 CSS = """
 input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 3px; }
 .generated [data-testid="block-info"] { padding-right: 26px; }      /* clear of the copy button */
@@ -81,7 +81,9 @@ input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outl
   .js-plotly-plot .modebar-container { display: none !important; }
 }
 #digit-canvas canvas, #digit-canvas-train canvas { touch-action: none; }
+footer > .divider:last-child { display: none; }     /* the footer's dot before the Settings link left out */
 @media (max-width: 640px) {
+  [role="tablist"] > button[role="tab"] { padding: 0 12px; }     /* the four tabs on one line, in English too */
   .wide-plot { overflow-x: auto !important; }    /* Gradio's block sets overflow: hidden inline */
   .wide-plot .js-plotly-plot { min-width: 720px; }
   #memory-shading .html-container, #review-influence .html-container { max-height: none !important; }
@@ -91,7 +93,13 @@ input[type="range"]:focus-visible { outline: 2px solid var(--color-accent); outl
     position: relative; height: calc(100% - 26px);
   }
 }
-"""
+""" + locale.CSS
+
+
+# The footer links to the API page and to Gradio. Gradio's Settings panel is left out: its language menu would
+# contradict the page's own switch (it sets Gradio's words only, not the cookie every callback reads), and most of
+# the rest (themes, screen recording, run history) is in English on the Chinese page too.
+FOOTER = ["api", "gradio"]
 
 
 class Dashboard(gr.Blocks):
@@ -103,6 +111,7 @@ class Dashboard(gr.Blocks):
 
     def launch(self, *args, i18n=None, css=None, app_kwargs=None, **kwargs):
         kwargs.setdefault("ssr_mode", False)      # a page rendered by Node would skip EarlyLanguage's script
+        kwargs.setdefault("footer_links", FOOTER)
         app_kwargs = dict(app_kwargs or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(locale.EarlyLanguage)]
         kwargs["head"] = page_words_script() + (kwargs.get("head") or "")

@@ -122,18 +122,27 @@ def collecting():
         _VIEWS.reset(token)
 
 
+# What the page shows in English until `wire` has rebuilt it in the page's language stays invisible (it keeps
+# its place) on a page in another language, until the rebuilt values have arrived (REBUILT on <html>).
+PER_LANGUAGE, REBUILT = "per-language", "seqcompare-rebuilt"
+CSS = ", ".join(f'html[lang="{lang}"]:not(.{REBUILT}) .{PER_LANGUAGE}'
+                for lang in i18n.LANGUAGES if lang != i18n.DEFAULT) + " { visibility: hidden; }\n"
+
+
 def per_language(component, build: Callable[[str], object]):
     """`component`, to be given build(lang) whenever the page's language is set; returns the component."""
     views = _VIEWS.get()
     if views is not None:
         views.append((component, build))
+        classes = component.elem_classes or []
+        component.elem_classes = [*([classes] if isinstance(classes, str) else classes), PER_LANGUAGE]
     return component
 
 
 # The page's language is settled before Gradio's frontend starts: a script at the top of the page makes
 # the browser's language the reader's choice (the cookie), or Simplified Chinese for any zh* browser, so
 # that Gradio's i18n translates every label in it from the first render. The switch stores the choice
-# (cookie, kept a year, and localStorage) and reloads the page.
+# (cookie, kept a year, and localStorage) and reloads the page, which opens the tab the reader was on.
 EARLY = """<script>(function () {
   try {
     var m = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/), lang = m ? decodeURIComponent(m[1]) : null;
@@ -158,9 +167,20 @@ START = """() => {
 CHOOSE = """(lang) => {
   document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
   try { localStorage.setItem('seqcompare-lang', lang); } catch (e) {}
+  const tab = document.querySelector('[role="tablist"] [role="tab"][aria-selected="true"]');
+  try { if (tab) sessionStorage.setItem('seqcompare-tab', tab.dataset.tabId); } catch (e) {}
   window.location.reload();
   return lang;
 }"""
+# After the switch's reload, the page opens the tab the reader was on (the first tab list: the dashboard's tabs).
+BACK_TO_TAB = """() => {
+  let id = null;
+  try { id = sessionStorage.getItem('seqcompare-tab'); sessionStorage.removeItem('seqcompare-tab'); } catch (e) {}
+  const tabs = document.querySelector('[role="tablist"]');
+  const tab = id && tabs && Array.from(tabs.querySelectorAll('[role="tab"]')).find((b) => b.dataset.tabId === id);
+  if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
+}"""
+SHOWN = "() => { document.documentElement.classList.add('%s'); }" % REBUILT
 
 
 class EarlyLanguage:
@@ -213,5 +233,6 @@ def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
         return [lang, *built[lang]]
 
     demo.load(lambda lang: rebuild(lang, at_start=True), chooser, [chooser, *components], js=START,
-              api_visibility="private", show_progress="hidden")
+              api_visibility="private", show_progress="hidden").then(None, js=SHOWN)   # succeeded or not
+    demo.load(None, js=BACK_TO_TAB)
     chooser.input(None, chooser, None, js=CHOOSE, api_visibility="private")
