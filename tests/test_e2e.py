@@ -127,6 +127,25 @@ def test_a_slider_moved_from_the_keyboard_moves_its_view(page):
     assert page.locator(".toast-body").count() == 0 and box.input_value() == "40"
 
 
+def test_a_radio_group_is_one_keyboard_stop_whose_arrows_choose(page):
+    """The options of a radio group share one name (ui.RADIO_GROUPS): Tab reaches the chosen one and leaves the
+    group; an arrow key chooses the next option, and the view behind it answers."""
+    open_tab(page, "Text generation")
+    for names in page.evaluate("""() => [...document.querySelectorAll('fieldset')].map((set) =>
+        [...set.querySelectorAll('input[type=radio]')].map((r) => r.name)).filter((n) => n.length > 1)"""):
+        assert len(set(names)) == 1, names
+    most = page.locator('#gates-hotel').locator("xpath=preceding::input[@type='radio'][@value='most'][1]")
+    drawn = page.locator("#gates-hotel .main-svg").first
+    drawn.wait_for(state="attached")
+    before = drawn.inner_html()
+    most.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("[document.activeElement.value, document.activeElement.checked]") == ["one", True]
+    page.wait_for_function("(b) => document.querySelector('#gates-hotel .main-svg').innerHTML !== b", arg=before)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") != "radio"          # past the group's other option
+
+
 def test_bad_review_input_gets_a_visible_notice(page):
     open_tab(page, "Reviews")
     box = page.locator("#review-text textarea")

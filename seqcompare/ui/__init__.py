@@ -62,6 +62,25 @@ SLIDER_KEYS = """() => {
   });
 }"""
 
+# Gradio names each option of a radio group apart, so that the browser takes each for a group of its own: every
+# option is a stop of the Tab key, and the arrow keys do not move the choice. The options of one group (one
+# fieldset) get one name, whenever radio buttons are drawn: one Tab stop, the arrows choose.
+RADIO_GROUPS = """() => {
+  let groups = 0, pending = false;
+  const name = () => {
+    pending = false;
+    document.querySelectorAll('fieldset').forEach((set) => {
+      const radios = set.querySelectorAll('input[type="radio"]');
+      if (radios.length < 2) return;
+      set.dataset.radioGroup = set.dataset.radioGroup || 'seqcompare-radio-' + (++groups);
+      radios.forEach((r) => { if (r.name !== set.dataset.radioGroup) r.name = set.dataset.radioGroup; });
+    });
+  };
+  name();
+  new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(name); } })
+    .observe(document.body, {childList: true, subtree: true});
+}"""
+
 
 # Phones (390 px): the four tabs fit on one line (narrower padding), and on a narrower screen wrap onto a second
 # line instead of hiding behind "…" (the Tabs' overflow_behavior); Plotly's toolbar stays off the titles on touch
@@ -147,5 +166,6 @@ def build(checkpoints: Path = CHECKPOINTS, device: str = "cpu", precision: str |
         locale.wire(demo, chooser, views)
         demo.load(None, js=ARM_BRUSH)
         demo.load(None, js=SLIDER_KEYS)
+        demo.load(None, js=RADIO_GROUPS)
     demo.i18n_instance = locale.WORDS          # also for a demo mounted without launch()
     return demo
