@@ -194,7 +194,8 @@ def saturation(folder: Path, data_dir, limit: int | None = None, log=print) -> d
     result = {"thresholds": [LEFT, RIGHT], "characters": rows.numel(), "layer_rows": SATURATION_ROWS,
               "untrained_seed": influence.UNTRAINED_SEED, "machine": machine(), "models": {}}
     for name, model in with_cells(bank).items():
-        if model.cfg.cell not in GATES:                     # the RNN has no gates
+        cell = model.cfg.cell
+        if cell not in GATES:                               # the RNN has no gates
             continue
         result["models"][name] = {}
         for kind, m in (("trained", model), ("untrained", influence.untrained("hotel", name, model))):

@@ -164,6 +164,21 @@ def test_saturation_json_shape():
             assert all(0 <= a + b <= 1 for a, b in zip(fractions["left"], fractions["right"]))
 
 
+def test_saturation_is_measured_on_a_slice_of_the_validation_text(data_dir):
+    """`gates hotel --saturation` on its first 1,600 characters: the LSTM's and GRU's gates, trained and untrained,
+    each unit's fractions of steps near 0 and near 1 (the shape the shipped file has)."""
+    result = gates.saturation(ROOT / "checkpoints" / "hotel", data_dir, limit=1600, log=lambda line: None)
+    assert result["characters"] == 1600 and set(result["models"]) == {"lstm", "gru"}
+    assert set(result["models"]["gru"]["trained"][0]) == set(gates.GATES["gru"])
+    for kinds in result["models"].values():
+        for layers in kinds.values():
+            for fractions in layers[0].values():
+                assert len(fractions["left"]) == 384
+                assert all(0 <= a + b <= 1 for a, b in zip(fractions["left"], fractions["right"]))
+    trained, untrained = (result["models"]["lstm"][k][0]["forget"]["right"] for k in ("trained", "untrained"))
+    assert trained != untrained                                   # the untrained model is another model
+
+
 def test_api_endpoints_answer_as_the_views(text_bank, review_bank, digit_bank, tmp_path):
     from seqcompare.ui import cells_api
     banks = {"hotel": text_bank, "imdb": review_bank, "mnist": digit_bank}
