@@ -11,9 +11,9 @@ from pathlib import Path
 from seqcompare import checkpoints
 from seqcompare.bench_training import ARTIFACT as BENCH_ARTIFACT
 from seqcompare.machine import label as machine_label
-from seqcompare.report import artifact_block
+from seqcompare.report import artifact_block, read
 from seqcompare.plots import NAMES, label
-from seqcompare.results import read, table
+from seqcompare.results import table
 
 PAIR_ARTIFACT = Path("docs/artifacts/bf16_pair.json")
 EPOCH_LINE = re.compile(r"epoch (?P<epoch>\d+)/\d+ \((?P<seconds>[\d.]+)s\)\s+(?P<metrics>.*?)\s*\*?$")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from seqcompare import report, tasks
 from seqcompare.gates import SATURATION_FILE, saturation_summary
-from seqcompare.results import machines, read, table
+from seqcompare.report import read
+from seqcompare.results import machines, table
 from seqcompare.plots import label
 from seqcompare.sentiment import SENTIMENT_FILE
 

@@ -127,7 +127,7 @@ NO_TABLE = "_no precision table yet (`python -m seqcompare bench --tasks precisi
 
 def shipped_table(root: Path) -> dict:
     """The repository's checkpoints/precision.json, or {} when it has no measurement yet (the report blocks)."""
-    from seqcompare.results import read
+    from seqcompare.report import read
 
     t = read(root / "checkpoints" / precision.TABLE) or {}
     return t if t.get("measured") else {}
@@ -223,7 +223,7 @@ EARLIER = "docs/artifacts/precision_avx512_earlier.json"     # an earlier entry 
 def earlier_block(root: Path) -> str:
     """The shipped entry of a kind of CPU beside an earlier measurement of the same kind (EARLIER): the four
     models' fp32 and auto times in each, and how much each moved between them."""
-    from seqcompare.results import read
+    from seqcompare.report import read
 
     t, e = shipped_table(root), read(Path(root) / EARLIER)
     key = (e or {}).get("cpu_features", {}).get("key")
@@ -275,7 +275,8 @@ def classifier_text(root: Path) -> str:
 
 
 def floor_text(root: Path) -> str:
-    from seqcompare.results import label, machines, read, table
+    from seqcompare.report import read
+    from seqcompare.results import label, machines, table
 
     b = read(root / "checkpoints" / "bench.json") or {}
     floors = b.get("textgen", {}).get("floor")

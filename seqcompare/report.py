@@ -17,7 +17,6 @@ of one JSON artifact takes `@report.artifact_block("NAME", path, missing)` and i
 
 from __future__ import annotations
 
-import functools
 import importlib
 import re
 import sys
@@ -62,10 +61,11 @@ def artifact_block(name: str, artifact: Path, missing: str):
     block, returned in fn's place, reads the artifact and gives fn(found), or says `missing` while there is none
     (which command writes it)."""
     def register(fn):
-        @functools.wraps(fn)
         def from_root(root: Path) -> str:
             found = read(root / artifact)
             return fn(found) if found else f"_{missing}_"
+        for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):      # fn's name, the root's signature
+            setattr(from_root, attribute, getattr(fn, attribute))
         return block(name)(from_root)
     return register
 

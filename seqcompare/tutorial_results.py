@@ -8,8 +8,8 @@ from pathlib import Path
 
 from seqcompare.metrics import with_interval
 from seqcompare.plots import label
-from seqcompare.report import block
-from seqcompare.results import bench, machines, minutes, models, read, table, training_time
+from seqcompare.report import block, read
+from seqcompare.results import bench, machines, minutes, models, table, training_time
 from seqcompare.tutorial import QUOTES, RECIPES, SOURCE
 
 

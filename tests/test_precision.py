@@ -291,7 +291,7 @@ def test_the_precision_doc_takes_one_float32_step_apart_from_the_bench():
     """docs/precision.md's block shows the bench's anatomy of a float32 step (`textgen.fp32_step`): per model its
     products alone, the rest and the whole step, and the Transformer's figures as multiples of the LSTM's."""
     from seqcompare import precision_table
-    from seqcompare.results import read
+    from seqcompare.report import read
 
     steps = read(CHECKPOINTS / "bench.json")["textgen"]["fp32_step"]
     text = precision_table.precision_block(CHECKPOINTS.parent)
