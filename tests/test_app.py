@@ -52,6 +52,10 @@ def test_every_figure_downloads_under_its_own_name_without_plotly_logo():
             assert json.loads(box.value["plot"])["config"] == config
     assert len(boxes) > 20 and len(set(names)) == len(names) and all(n.startswith("seqcompare-") for n in names)
     assert "seqcompare-gates-hotel" in names and boxes[0].postprocess(None) is None
+    from gradio.components.plot import PlotData
+
+    given = PlotData(type="plotly", plot='{"data": []}')                 # a figure already serialised: as it is
+    assert boxes[0].postprocess(given).plot == '{"data": []}'
 
 
 def test_digit_callback_returns_every_answer_and_figures(digit_bank):

@@ -166,6 +166,21 @@ def json_of(config) -> str:
     return json.dumps(config, default=str).replace('\\"', '"')
 
 
+def test_the_views_are_shown_once_the_redraw_has_answered_or_failed():
+    """The script that shows the views redrawn in the page's language follows the redraw when it succeeds and when
+    it fails (Gradio's .then follows a success only), so that no failure leaves them unseen."""
+    import gradio as gr
+    from seqcompare.ui import locale
+
+    with gr.Blocks() as demo:
+        locale.wire(demo, locale.switch(), [])
+    deps = demo.config["dependencies"]
+    rebuild = next(d for d in deps if d.get("js") == locale.START)
+    shown = [d for d in deps if d.get("js") == locale.SHOWN]
+    assert {(d["trigger_after"], d["trigger_only_on_success"], d["trigger_only_on_failure"]) for d in shown} == \
+        {(rebuild["id"], True, False), (rebuild["id"], False, True)}
+
+
 def test_the_page_starts_in_the_chosen_language_before_gradio_does():
     from starlette.applications import Starlette
     from starlette.responses import HTMLResponse, JSONResponse

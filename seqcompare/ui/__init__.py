@@ -62,14 +62,15 @@ SLIDER_KEYS = """() => {
   });
 }"""
 
-# Gradio names each option of a radio group apart, so that the browser takes each for a group of its own: every
-# option is a stop of the Tab key, and the arrow keys do not move the choice. The options of one group (one
-# fieldset) get one name, whenever radio buttons are drawn: one Tab stop, the arrows choose.
+# Gradio names each option of a radio group apart (again whenever an option is chosen), so that the browser takes
+# each for a group of its own: every option is a stop of the Tab key, and the arrow keys do not move the choice.
+# The options of one group (one fieldset) get one name whenever radio buttons are drawn or renamed: one Tab stop,
+# the arrows choose. The language switch keeps its options apart: an arrow there would reload the page at once.
 RADIO_GROUPS = """() => {
   let groups = 0, pending = false;
   const name = () => {
     pending = false;
-    document.querySelectorAll('fieldset').forEach((set) => {
+    document.querySelectorAll('fieldset:not(#lang-switch)').forEach((set) => {
       const radios = set.querySelectorAll('input[type="radio"]');
       if (radios.length < 2) return;
       set.dataset.radioGroup = set.dataset.radioGroup || 'seqcompare-radio-' + (++groups);
@@ -78,7 +79,7 @@ RADIO_GROUPS = """() => {
   };
   name();
   new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(name); } })
-    .observe(document.body, {childList: true, subtree: true});
+    .observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['name']});
 }"""
 
 

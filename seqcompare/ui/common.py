@@ -77,9 +77,9 @@ def figure_box(value=None, *, download: str, **kwargs) -> gr.Plot:
 
     def postprocess(fig):
         data = drawn(fig)
-        if data is None or data.type != "plotly":
+        if data is None or isinstance(fig, PlotData) or data.type != "plotly" or not data.plot.endswith("}"):
             return data
-        return PlotData(type=data.type, plot=f'{data.plot[:-1]}, "config": {config}}}')     # the figure's JSON object
+        return PlotData(type=data.type, plot=f'{data.plot[:-1]}, "config": {config}}}')  # into {"data": …}
 
     made.postprocess = postprocess
     if value is not None:
@@ -184,11 +184,11 @@ def word(name: str, lang: str) -> str:
     return i18n.t(f"app.classes.{name}", lang) if i18n.has(f"app.classes.{name}") else name
 
 
-def comparison(task: str, meta: dict, errors: dict, columns: list[str], classes: list[str] | None, curves: list[str],
-               rows=None, header=None) -> None:
-    """The comparison block every tab ends with: a table, confusion matrices, training curves, in the page's
-    language (`header(lang)` names the columns of `rows`, by default those of model_table; `rows` is a list of
-    rows, or a function of the language giving them)."""
+def comparison(task: str, meta: dict, errors: dict, columns: list[str], classes: list[str] | None,
+               curves: list[str], rows=None, header=None) -> None:
+    """The comparison block every tab ends with: a table, confusion matrices, training curves (their downloads
+    named after `task`), in the page's language (`header(lang)` names the columns of `rows`, by default those of
+    model_table; `rows` is a list of rows, or a function of the language giving them)."""
     if errors:
         gr.Markdown(locale.composed(lambda lang: notice(i18n.t("app.unavailable", lang, models=joined(
             (f"{plots.label(n)} ({r})" for n, r in errors.items()), lang)))))

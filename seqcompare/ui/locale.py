@@ -123,19 +123,22 @@ def collecting():
 
 
 # What the page shows in English until `wire` has rebuilt it in the page's language stays invisible (it keeps
-# its place) on a page in another language, until the rebuilt values have arrived (REBUILT on <html>).
-PER_LANGUAGE, REBUILT = "per-language", "seqcompare-rebuilt"
-CSS = ", ".join(f'html[lang="{lang}"]:not(.{REBUILT}) .{PER_LANGUAGE}'
-                for lang in i18n.LANGUAGES if lang != i18n.DEFAULT) + " { visibility: hidden; }\n"
+# its place) on a page in another language until the rebuild has answered, or failed (REBUILT on <html>), and at
+# most REVEAL_S seconds after it is drawn whatever happens.
+PER_LANGUAGE, REBUILT, REVEAL_S = "per-language", "seqcompare-rebuilt", 8
+CSS = (", ".join(f'html[lang="{lang}"]:not(.{REBUILT}) .{PER_LANGUAGE}' for lang in i18n.LANGUAGES
+                 if lang != i18n.DEFAULT)
+       + f" {{ visibility: hidden; animation: seqcompare-reveal 0s {REVEAL_S}s forwards; }}\n"
+       + "@keyframes seqcompare-reveal { to { visibility: visible; } }\n")
 
 
 def per_language(component, build: Callable[[str], object]):
-    """`component`, to be given build(lang) whenever the page's language is set; returns the component."""
+    """`component`, to be given build(lang) whenever the page's language is set, and the class PER_LANGUAGE (unseen
+    on a page in another language until then); returns the component."""
     views = _VIEWS.get()
     if views is not None:
         views.append((component, build))
-        classes = component.elem_classes or []
-        component.elem_classes = [*([classes] if isinstance(classes, str) else classes), PER_LANGUAGE]
+        component.elem_classes = [*(component.elem_classes or []), PER_LANGUAGE]
     return component
 
 
@@ -167,18 +170,23 @@ START = """() => {
 CHOOSE = """(lang) => {
   document.cookie = 'seqcompare-lang=' + lang + '; path=/; max-age=31536000; SameSite=Lax';
   try { localStorage.setItem('seqcompare-lang', lang); } catch (e) {}
-  const tab = document.querySelector('[role="tablist"] [role="tab"][aria-selected="true"]');
+  const tab = document.querySelector('[role="tablist"]')?.querySelector('[role="tab"][aria-selected="true"]');
   try { if (tab) sessionStorage.setItem('seqcompare-tab', tab.dataset.tabId); } catch (e) {}
   window.location.reload();
   return lang;
 }"""
-# After the switch's reload, the page opens the tab the reader was on (the first tab list: the dashboard's tabs).
+# After the switch's reload, the page opens the tab the reader was on (in the first tab list: the dashboard's tabs),
+# looking for it for up to 3 s while the page is drawn; the tab is remembered for that one reload only.
 BACK_TO_TAB = """() => {
-  let id = null;
+  let id = null, tries = 0;
   try { id = sessionStorage.getItem('seqcompare-tab'); sessionStorage.removeItem('seqcompare-tab'); } catch (e) {}
-  const tabs = document.querySelector('[role="tablist"]');
-  const tab = id && tabs && Array.from(tabs.querySelectorAll('[role="tab"]')).find((b) => b.dataset.tabId === id);
-  if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
+  const open = () => {
+    const tabs = document.querySelector('[role="tablist"]');
+    const tab = tabs && Array.from(tabs.querySelectorAll('[role="tab"]')).find((b) => b.dataset.tabId === id);
+    if (tab) { if (tab.getAttribute('aria-selected') !== 'true') tab.click(); }
+    else if (++tries < 30) setTimeout(open, 100);
+  };
+  if (id) open();
 }"""
 SHOWN = "() => { document.documentElement.classList.add('%s'); }" % REBUILT
 
@@ -232,7 +240,9 @@ def wire(demo: gr.Blocks, chooser: gr.Radio, views: list) -> None:
             built[lang] = [build(lang) for _, build in views]
         return [lang, *built[lang]]
 
-    demo.load(lambda lang: rebuild(lang, at_start=True), chooser, [chooser, *components], js=START,
-              api_visibility="private", show_progress="hidden").then(None, js=SHOWN)   # succeeded or not
+    rebuilt = demo.load(lambda lang: rebuild(lang, at_start=True), chooser, [chooser, *components], js=START,
+                        api_visibility="private", show_progress="hidden")
+    rebuilt.success(None, js=SHOWN)
+    rebuilt.failure(None, js=SHOWN)
     demo.load(None, js=BACK_TO_TAB)
     chooser.input(None, chooser, None, js=CHOOSE, api_visibility="private")
