@@ -178,6 +178,11 @@ def test_memory_views_return_figures_for_real_inputs(text_bank, review_bank, dig
     assert isinstance(attention, go.Figure) and len(attention.data[0].z) == 3
     slider, message, html, attention = memory_views.text_memory_for(text_bank, "房间很干净")
     assert slider.maximum == 5 and slider.value == 5 and "净" in html
+    slider, message, html, attention = memory_views.text_memory_for(text_bank, "早餐")   # one character to explain
+    assert (slider.minimum, slider.maximum, slider.value, slider.interactive) == (1, 2, 2, False)
+    assert message == "" and "餐" in html and isinstance(attention, go.Figure)
+    message, *_ = memory_views.text_memory_view(text_bank, "早餐很好", 1)
+    assert "from 2 to 4" in message
     message, html, attention = memory_views.text_memory_view(text_bank, "好")
     assert "at least two characters" in message and attention is None
 

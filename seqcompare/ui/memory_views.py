@@ -74,10 +74,12 @@ def text_memory_view(bank: textgen.TextModels, text: str, character=None, lang: 
 
 
 def text_memory_for(bank: textgen.TextModels, text: str, request: gr.Request = None) -> list:
-    """A new text: the character slider spans it (the last character chosen) and the view explains that."""
+    """A new text: the character slider spans it (the last character chosen) and the view explains that. A text
+    of two characters has one to explain, its second: the slider shows it, fixed (a range needs two ends)."""
     try:
         cleaned, _ = textgen.read_text(text, bank.vocab, predicted=True)
-        slider = gr.Slider(minimum=2, maximum=len(cleaned), value=len(cleaned))   # an update: range and value
+        n = len(cleaned)
+        slider = gr.Slider(minimum=min(2, n - 1), maximum=n, value=n, interactive=n > 2)   # an update
     except UserError:
         slider = gr.skip()
     return [slider, *text_memory_view(bank, text, lang=locale.of(request))]
