@@ -84,6 +84,15 @@ def test_blank_canvas_gets_a_visible_notice_not_a_guess(digit_bank):
     assert "not an image" in message and unanswered(rest)           # other refusals still say why
 
 
+def test_a_cleared_review_box_empties_the_answers_without_a_notice(review_bank):
+    reviews_tab = importlib.import_module("seqcompare.ui.reviews_tab")
+    message, *answers, trace = reviews_tab.review_changed(review_bank, "  ")
+    assert message == "" and trace is None and unanswered(answers)
+    message, *answers, trace = reviews_tab.review_changed(review_bank, "A wonderful, moving film.")
+    assert message == "" and answers[0].value and trace is not None                    # typed: classified
+    assert "type or paste a review first" in ui.review_view(review_bank, "  ")[0]       # Classify still asks
+
+
 def test_the_picture_button_without_a_picture_asks_for_one(digit_bank):
     import importlib
 

@@ -271,6 +271,7 @@ def test_lists_in_a_chinese_sentence_take_the_enumeration_comma():
                "short reviews": short_line({"rnn": 0.5, "lstm": 0.75, "gru": 0.8}, "zh-CN")}
     for name, text in chinese.items():
         assert "、" in text and ", " not in text, (name, text)
+    assert re.search(r"RNN \d+ 毫秒", chinese["text models"]) and " ms" not in chinese["text models"]
     english = (memory_summary(memory, "en"), summary(text_models, bench, "en"), short_line({"rnn": 0.5, "gru": 0.8}, "en"))
     for text in english:
         assert ", " in text and "、" not in text

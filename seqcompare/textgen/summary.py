@@ -31,7 +31,8 @@ def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") 
     gen = (bench or {}).get("textgen", {}).get("model_ms", {})
     if gen:
         parts.append(t("textgen.summary.writing", lang, times=listed(
-            (f"{label(n)} {v['median']:.0f} ms" for n, v in gen.items() if n in meta), lang)))
+            (t("textgen.summary.model_ms", lang, model=label(n), ms=v["median"]) for n, v in gen.items() if n in meta),
+            lang)))
     steps = (bench or {}).get("textgen", {}).get("fp32_step", {})
     if "transformer" in steps and "lstm" in steps:                 # one float32 step taken apart (`bench.anatomy`)
         tr, ls = steps["transformer"], steps["lstm"]

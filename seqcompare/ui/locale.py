@@ -125,7 +125,7 @@ def collecting():
 # What the page shows in English until `wire` has rebuilt it in the page's language stays invisible (it keeps
 # its place) on a page in another language until the rebuild has answered, or failed (REBUILT on <html>), and at
 # most REVEAL_S seconds after it is drawn whatever happens.
-PER_LANGUAGE, REBUILT, REVEAL_S = "per-language", "seqcompare-rebuilt", 8
+PER_LANGUAGE, REBUILT, REVEAL_S = "per-language", "seqcompare-rebuilt", 20
 CSS = (", ".join(f'html[lang="{lang}"]:not(.{REBUILT}) .{PER_LANGUAGE}' for lang in i18n.LANGUAGES
                  if lang != i18n.DEFAULT)
        + f" {{ visibility: hidden; animation: seqcompare-reveal 0s {REVEAL_S}s forwards; }}\n"

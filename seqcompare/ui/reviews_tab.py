@@ -43,6 +43,14 @@ def review_view(bank: reviews.ReviewModels, review: str, request: gr.Request = N
     return out
 
 
+def review_changed(bank: reviews.ReviewModels, review: str, request: gr.Request = None) -> list:
+    """The box as it changes: classified as it is typed; emptied (cleared), the answers emptied without a notice
+    (Classify on an empty box still asks for a review)."""
+    if not (review or "").strip():
+        return ["", *no_answers(list(reviews.MODELS)), None]
+    return review_view(bank, review, request)
+
+
 def short_line(short: dict[str, float], lang: str) -> str:
     """The line under the comparison: each model's accuracy on the short typed reviews, listed in `lang`."""
     return i18n.t("reviews.short", lang, scores=i18n.listed((f"{plots.label(n)} {a:.2f}" for n, a in short.items()), lang))
@@ -69,8 +77,8 @@ def reviews_tab(bank: reviews.ReviewModels) -> None:
     outputs = [message, *answers, trace]
     submit.click(classify, text, outputs, api_visibility="private")
     text.submit(classify, text, outputs, api_visibility="private")
-    text.change(classify, text, outputs, api_visibility="private", trigger_mode="always_last",
-                show_progress="hidden")
+    text.change(locale.bound(review_changed, bank), text, outputs, api_visibility="private",
+                trigger_mode="always_last", show_progress="hidden")
 
     gr.Markdown(locale.L("reviews.compare"))
     comparison("imdb", bank.meta, bank.errors, ["accuracy", "precision", "recall", "f1"],
