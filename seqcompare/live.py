@@ -271,6 +271,7 @@ class _Progress:
 
     def update(self, done: bool = False, error: str | None = None) -> dict:
         s, elapsed = self.s, time.monotonic() - self.start
+        finished = done and not self.stop.is_set()         # a run that was stopped shows how far its time went
         if done:                                 # what a Stop or an error left waiting never started; the one
             for state in self.state.values():    # an error ended while it trained failed
                 state["status"] = {"waiting": "not_started", "training": "failed"}.get(state["status"], state["status"])
@@ -278,7 +279,7 @@ class _Progress:
         del settings["text"]                    # the updates carry the settings, not the user's text
         out = {"done": done, "task": s.task, "settings": settings,
                "notices": list(self.notices), "elapsed": round(elapsed, 1), "metric": KINDS[s.task].metric,
-               "progress": 1.0 if done else round(min(1.0, elapsed / max(s.seconds, 1e-9)), 3),
+               "progress": 1.0 if finished else round(min(1.0, elapsed / max(s.seconds, 1e-9)), 3),
                "models": {n: dict(self.state[n]) for n in s.models}}
         if error:
             out["error"] = error
