@@ -64,7 +64,8 @@ def lines(r: dict) -> list[str]:
 
 # --- the report block ----------------------------------------------------------------------------
 
-@artifact_block("layout_trial", ARTIFACT, "No layout trial saved yet: `python -m seqcompare bench --tasks layout --save`.")
+@artifact_block("layout_trial", ARTIFACT,
+                "No layout trial saved yet: `python -m seqcompare bench --tasks layout --save`.")
 def layout_block(r: dict) -> str:
     from seqcompare.plots import label
     from seqcompare.results import table

@@ -300,9 +300,9 @@ def image_files(args) -> list[str]:
 def one_review(args) -> list[str]:
     if args.file is not None:
         raise UserError("use 'predict reviews --file F' for a file of reviews")
-    if not " ".join(args.inputs).strip():                     # said before any model is loaded
+    if not (review := " ".join(args.inputs)).strip():              # said before any model is loaded
         raise UserError("errors.empty_review")
-    return [" ".join(args.inputs)]
+    return [review]
 
 
 def review_file(args) -> list[str]:

@@ -264,7 +264,8 @@ def test_lists_in_a_chinese_sentence_take_the_enumeration_comma():
 
     root = Path(__file__).resolve().parent.parent / "checkpoints"
     memory, study = (json.loads((root / name).read_text()) for name in ("hotel/memory.json", "mnist/study.json"))
-    text_models = {m: json.loads((root / "hotel" / f"{m}.json").read_text()) for m in ("rnn", "lstm", "gru", "transformer")}
+    text_models = {m: json.loads((root / "hotel" / f"{m}.json").read_text())
+                   for m in ("rnn", "lstm", "gru", "transformer")}
     bench = json.loads((root / "bench.json").read_text())
     chinese = {"memory": memory_summary(memory, "zh-CN"), "study": study_caption(study, "mnist", "zh-CN"),
                "text models": summary(text_models, bench, "zh-CN"),
@@ -272,6 +273,7 @@ def test_lists_in_a_chinese_sentence_take_the_enumeration_comma():
     for name, text in chinese.items():
         assert "、" in text and ", " not in text, (name, text)
     assert re.search(r"RNN \d+ 毫秒", chinese["text models"]) and " ms" not in chinese["text models"]
-    english = (memory_summary(memory, "en"), summary(text_models, bench, "en"), short_line({"rnn": 0.5, "gru": 0.8}, "en"))
+    english = (memory_summary(memory, "en"), summary(text_models, bench, "en"),
+               short_line({"rnn": 0.5, "gru": 0.8}, "en"))
     for text in english:
         assert ", " in text and "、" not in text

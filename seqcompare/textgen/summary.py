@@ -25,7 +25,8 @@ def summary(meta: dict[str, dict], bench: dict | None = None, lang: str = "en") 
     speed = {n: m["train_characters"] / m["train_seconds"] for n, m in meta.items()
              if m.get("train_characters") and m.get("train_seconds")}
     if speed:
-        parts.append(t("textgen.summary.speed", lang, speeds=listed((f"{label(n)} {v:,.0f}" for n, v in speed.items()), lang),
+        speeds = listed((f"{label(n)} {v:,.0f}" for n, v in speed.items()), lang)
+        parts.append(t("textgen.summary.speed", lang, speeds=speeds,
                        times=listed((t("textgen.summary.minutes", lang, model=label(n),
                                        m=f"{meta[n]['train_seconds'] / 60:.0f}") for n in speed), lang)))
     gen = (bench or {}).get("textgen", {}).get("model_ms", {})

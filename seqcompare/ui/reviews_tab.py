@@ -53,7 +53,8 @@ def review_changed(bank: reviews.ReviewModels, review: str, request: gr.Request 
 
 def short_line(short: dict[str, float], lang: str) -> str:
     """The line under the comparison: each model's accuracy on the short typed reviews, listed in `lang`."""
-    return i18n.t("reviews.short", lang, scores=i18n.listed((f"{plots.label(n)} {a:.2f}" for n, a in short.items()), lang))
+    scores = i18n.listed((f"{plots.label(n)} {a:.2f}" for n, a in short.items()), lang)
+    return i18n.t("reviews.short", lang, scores=scores)
 
 
 def reviews_tab(bank: reviews.ReviewModels) -> None:

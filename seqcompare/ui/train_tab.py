@@ -233,7 +233,7 @@ def train_tab(digit_bank: digits.DigitModels, text_bank: textgen.TextModels) -> 
         stop = gr.Button(locale.L("train.stop"), variant="stop", elem_id="train-stop")
     message = gr.Markdown(elem_id="train-notice")
     progress = gr.Markdown(elem_id="train-progress")
-    curves = figure_box(show_label=False, elem_classes=WIDE, download="training")   # a phone scrolls the panels sideways
+    curves = figure_box(show_label=False, elem_classes=WIDE, download="training")    # a phone scrolls it sideways
     results = locale.per_language(
         gr.Dataframe(empty_results("en"), interactive=False, show_label=False, elem_id="train-results"), empty_results)
     files = gr.File(label=locale.L("train.files"), file_count="multiple", interactive=False)
