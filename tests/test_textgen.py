@@ -228,3 +228,11 @@ def test_the_view_benches_time_each_view_and_print_a_line_for_each(capsys):
     output.bench(r, ["explain", "cells"], as_json=False)
     lines = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("explain ") for line in lines) == 3 and sum(line.startswith("cells ") for line in lines) == 4
+
+
+def test_a_draw_gives_the_numbers_its_generator_gives_one_at_a_time():
+    """A Draw takes its uniform numbers a text's length at a time; they are the ones one call per character gives
+    (so a seed writes the same text), on past a block too."""
+    draw = textgen.Draw("早餐", 30, 0.8, 20, 1.0, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    assert [draw.uniform() for _ in range(70)] == [float(torch.rand(1, generator=g)) for _ in range(70)]

@@ -371,9 +371,10 @@ def test_states_at_different_positions_share_a_batch_each_row_as_alone(lively, v
             logits, merged = lively(chars[:, t:t + 1], merged)
             for i in range(3):
                 one, states[i] = lively(chars[i:i + 1, t:t + 1], states[i])
-                # float32 rounding only: a batch's products may sum in another order (logits here reach 13;
-                # an AMX Xeon's kernels put a row of 3 up to 2e-5 from the row alone)
-                assert torch.allclose(logits[i], one[0], rtol=1e-5, atol=1e-5), (t, i)
+                # float32 rounding only: a batch's products may sum in another order. With these large weights
+                # the logits reach ±13 and an AMX Xeon's kernels put a row of 3 up to 1.2e-4 from the row
+                # alone (40 random texts); another row's logits would differ by whole units
+                assert torch.allclose(logits[i], one[0], atol=5e-4), (t, i)
         assert merged.lengths.tolist() == [s.tokens.shape[1] for s in states] == [14, 11, 14]
         for i, state in enumerate(states):
             row = lively.reorder_state(merged, torch.tensor([i]))
