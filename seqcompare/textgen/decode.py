@@ -312,7 +312,8 @@ def step(model, chars: list[int], state, device=None):
     pad = len(chars) < getattr(model, "min_rows", 1)
     if pad:
         state, chars = model.reorder_state(state, torch.zeros(2, dtype=torch.long, device=device)), chars * 2
-    logits, state = model(torch.tensor(chars, device=device)[:, None], state)
+    # `forward` itself: decoding registers no module hooks, and a module call's checks for them cost microseconds
+    logits, state = model.forward(torch.tensor(chars, device=device)[:, None], state)
     if pad:
         logits, state = logits[:1], model.reorder_state(state, torch.zeros(1, dtype=torch.long, device=device))
     logits = logits[:, -1].float()
