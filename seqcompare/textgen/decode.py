@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -145,12 +147,9 @@ def draw(values: list[float], ids: list[int], temperature: float, top_p: float, 
             acc += weights[kept]
             kept += 1
         weights = weights[:kept]
-    target, acc = u * sum(weights), 0.0
-    for i, w in enumerate(weights):
-        acc += w
-        if acc > target:
-            return ids[i]
-    return ids[max(i for i, w in enumerate(weights) if w > 0)]   # rounding at the very top stays in the set
+    cumulative = list(itertools.accumulate(weights))
+    i = bisect.bisect_right(cumulative, u * cumulative[-1])           # the first to pass u · the total
+    return ids[i] if i < len(ids) else ids[max(i for i, w in enumerate(weights) if w > 0)]   # rounding at the top
 
 
 def prompt(model, vocab: Vocab, seed: str):
@@ -224,6 +223,9 @@ def start_jobs(model, vocab: Vocab, draws: list[Draw], searches: list[tuple[str,
 
 def pick_each(logits: torch.Tensor, draws: list[Draw]) -> list[int]:
     """Each row's next character, drawn with its own settings (rows that share them are picked together)."""
+    if len(draws) == 1:
+        d = draws[0]
+        return pick_rows(logits, d.temperature, d.top_k, d.top_p, draws)
     picked, groups = [0] * len(draws), {}
     for row, d in enumerate(draws):
         groups.setdefault((d.temperature, d.top_k, d.top_p), []).append(row)
