@@ -142,3 +142,20 @@ def test_step_products_are_the_matrices_a_step_multiplies(cell, layers):
             w.mul_(2)
             assert not torch.equal(model.step(tokens, state)[0], logits), i
             w.copy_(kept)
+
+
+def test_dropout_keeps_each_value_with_probability_one_minus_p_and_scales_it():
+    """The models' Dropout (a mask of uniform numbers compared with p on the CPU) keeps 1 − p of the values, each
+    scaled by 1 / (1 − p), passes the gradient through the same mask, and is the identity in evaluation."""
+    from seqcompare.models.dropout import Dropout
+
+    torch.manual_seed(0)
+    drop, x = Dropout(0.25), torch.ones(200, 500, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.005              # 100,000 values: 4 standard deviations
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 4 / 3))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())                              # d(x · mask · 4/3)/dx, the same mask
+    assert torch.equal(drop.eval()(x), x) and torch.equal(Dropout(0.0)(x), x)
+    assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))

@@ -5,6 +5,7 @@ cells.py        make_rnn, rnn_step, detach_state, parameter counts
 classifiers.py  RowClassifier (digits), LeNet5, ReviewClassifier (reviews)
 charlm.py       CharLM, the recurrent character model
 transformer.py  TransformerLM, the causal Transformer character model
+dropout.py      Dropout, nn.Dropout with a mask drawn faster on the CPU
 """
 
 from seqcompare.models.cells import (RNN_CLASSES, count_parameters, detach_state, make_rnn, rnn_step,

@@ -10,6 +10,7 @@ from torch import nn
 
 from seqcompare.models.cells import (TokenRNNConfig, count_parameters, layer_weights, make_rnn, rnn_states, rnn_step,
                                      textbook_parameters)
+from seqcompare.models.dropout import Dropout
 from seqcompare.models.int8 import DynamicInt8Linear, Int8Cells, Int8Linear
 
 
@@ -29,7 +30,7 @@ class CharLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 

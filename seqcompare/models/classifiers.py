@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from seqcompare.models.cells import TokenRNNConfig, make_rnn
+from seqcompare.models.dropout import Dropout
 
 # --- Digits: an image read one row per time step -------------------------------------------
 
@@ -98,7 +99,7 @@ class ReviewClassifier(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_size, padding_idx=cfg.pad_id)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         unknown = set(cfg.pooling) - set(POOLINGS)
         if unknown or not cfg.pooling:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqcompare.models.dropout import Dropout
 from seqcompare.models.int8 import DynamicInt8Linear, Int8Linear
 
 
@@ -173,8 +174,8 @@ class Block(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(cfg.width), nn.LayerNorm(cfg.width)
         self.attn = CausalSelfAttention(cfg)
         self.mlp = nn.Sequential(nn.Linear(cfg.width, 4 * cfg.width), nn.GELU(),
-                                 nn.Linear(4 * cfg.width, cfg.width), nn.Dropout(cfg.dropout))
-        self.drop = nn.Dropout(cfg.dropout)
+                                 nn.Linear(4 * cfg.width, cfg.width), Dropout(cfg.dropout))
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x, cache=None, need_weights: bool = False):
         a, cache, weights = self.attn(self.ln1(x), cache, need_weights)
@@ -203,7 +204,7 @@ class TransformerLM(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.width)
         self.position = nn.Embedding(cfg.context, cfg.width)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.width)
         self.decoder = None                              # a served output layer (`precision.convert`); None: tied
