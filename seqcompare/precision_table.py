@@ -143,7 +143,7 @@ def precision_block(root: Path) -> str:
     if not t:
         return NO_TABLE
     parts = []
-    for key, m in t["measured"].items():
+    for key, m in kinds_of(t):
         rows = []
         burst = m.get("burst_ms", {})
         for n, per in m["ms"].items():
@@ -175,6 +175,12 @@ def precision_block(root: Path) -> str:
     return text + floor_text(root) + step_text(root)
 
 
+def kinds_of(table: dict) -> list[tuple[str, dict]]:
+    """The table's measured kinds of CPU as (key, entry), the most capable first (precision.CPU_KEYS)."""
+    order = {k: i for i, k in enumerate(precision.CPU_KEYS)}
+    return sorted(table["measured"].items(), key=lambda kv: order.get(kv[0], len(order)))
+
+
 TRANSFORMER_BAR = 1.5      # the Transformer's generation time at most 1.5× the LSTM's, both at fp32
 
 
@@ -198,10 +204,10 @@ def precision_summary_block(root: Path) -> str:
     t = shipped_table(root)
     if not t:
         return NO_TABLE
-    kinds = list(t["measured"].items())
+    kinds = kinds_of(t)
     header, rows = ["model", "fp32 bpc"], []
-    for key, m in kinds:
-        header += [f"{m['machine'].split(',')[0]}, {key}: auto serves", "bpc", "ms fp32 → served"]
+    for key, _ in kinds:
+        header += [f"{key}: auto serves", "bpc", "ms fp32 → served"]
     for n in kinds[0][1]["ms"]:
         q = t["quality"][f"{TASK}/{n}"]
         row = [label(n), f"{q['fp32']['bpc']:.4f}"]
