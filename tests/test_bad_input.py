@@ -69,6 +69,7 @@ GENERATION = {                        # seed, length, temperature, top_k, random
     "huge top-k": (("早餐", 20, 0.8, 10**9, 0), None),
     "huge random seed": (("早餐", 20, 0.8, 20, 2**70), None),
     "negative random seed": (("早餐", 20, 0.8, 20, -7), None),
+    "fractional random seed": (("早餐", 20, 0.8, 20, 1.5), "random seed must be a whole number, not 1.5"),
     "nucleus": (("早餐", 20, 0.8, 0, 0, 0.5, 1), None),
     "zero top-p": (("早餐", 20, 0.8, 20, 0, 0, 1), "top-p must be"),
     "top-p above 1": (("早餐", 20, 0.8, 20, 0, 1.5, 1), "top-p must be"),

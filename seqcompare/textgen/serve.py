@@ -145,10 +145,7 @@ class TextModels:
         """One request's settings, checked (a UserError for what cannot be used), with its notices."""
         length, temperature, top_k, top_p, beams, notices = check_settings(length, temperature, top_k, top_p, beams)
         seed, seed_notices = clean_seed(seed)
-        try:
-            asked = int(validate.random_seed(random_seed, notices))
-        except (TypeError, ValueError, OverflowError):
-            raise UserError("errors.random_seed") from None
+        asked = validate.whole(validate.random_seed(random_seed, notices), "random seed")   # 1.5, "two": refused
         random_seed = asked % SEEDS                # torch's generator reads 32 bits of its seed: say where it wraps
         if random_seed != asked:
             notices.append(said("notices.seed_wrapped", asked=asked, seed=random_seed, most=f"{SEEDS - 1:,}"))

@@ -61,7 +61,8 @@ def textgen_tab(bank: textgen.TextModels, writer: textgen.Writer) -> None:
         seed = gr.Textbox(label=locale.L("textgen.seed"), value="早餐", max_lines=2, scale=3, elem_id="gen-seed")
         length = slider(1, textgen.MAX_LENGTH, value=100, step=1, label=locale.L("textgen.length"), scale=2,
                      elem_id="gen-length")
-        random_seed = gr.Number(value=0, precision=0, label=locale.L("textgen.random_seed"), scale=1)
+        # precision None: a fraction reaches the check, which refuses it with a notice (Gradio would round it unseen)
+        random_seed = gr.Number(value=0, precision=None, label=locale.L("textgen.random_seed"), scale=1)
     with gr.Row():
         temperature = slider(0, 2, value=0.8, step=0.05, label=locale.L("textgen.temperature"), scale=2)
         top_k = slider(0, 100, value=20, step=1, label=locale.L("textgen.top_k"), scale=2)
