@@ -355,6 +355,39 @@ def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
     assert said_by_the_page(page) == {"line": "queue: 2/5 |", "added": "range slider for 长度", "changed": "Copied"}
 
 
+# Recorded from the first frame of the language switch's reload: the tab whose content shows, when it is not the
+# tab the switch was used on (the page opens on Digits, then the remembered tab)
+WATCH_RETURN = """
+window.wrongTabSeen = [];
+let expected = null;
+try { expected = sessionStorage.getItem('seqcompare-tab'); } catch (e) {}
+const look = () => {
+  const selected = document.querySelector('[role="tab"][aria-selected="true"]');
+  const shown = Array.from(document.querySelectorAll('[role="tabpanel"]'))
+    .some((p) => p.offsetParent !== null && getComputedStyle(p).visibility === 'visible' && p.innerText.trim());
+  if (selected && shown && selected.dataset.tabId !== expected) window.wrongTabSeen.push(selected.innerText);
+  if (!window.stopWatching) requestAnimationFrame(look);
+};
+if (expected) document.addEventListener('DOMContentLoaded', () => requestAnimationFrame(look));
+"""
+
+
+def test_the_switch_shows_no_other_tab_before_the_one_it_was_used_on(browser, app_url):
+    """The switch reloads the page, which opens on Digits before the remembered tab is found: until then no tab's
+    content is shown, so the reader never sees Digits flash by."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 900})
+    context.add_init_script(WATCH_RETURN)
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("tab", name="Train", exact=True).click()
+    set_language(page, "zh-CN")
+    page.wait_for_function("document.querySelector('[role=tab][aria-selected=true]')?.innerText === '训练'")
+    page.wait_for_function("!document.documentElement.classList.contains('seqcompare-returning')")
+    page.get_by_text("开始训练").first.wait_for()                           # the Train tab's content, shown
+    page.evaluate("window.stopWatching = true")
+    assert page.evaluate("window.wrongTabSeen") == []
+
+
 # Recorded from the first frame: any text in Latin words shown inside a view the page rebuilds in its language
 WATCH_REBUILT_VIEWS = """
 window.englishSeen = [];

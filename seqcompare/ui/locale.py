@@ -126,10 +126,14 @@ def collecting():
 # its place) on a page in another language until the rebuild has answered, or failed (REBUILT on <html>), and at
 # most REVEAL_S seconds after it is drawn whatever happens.
 PER_LANGUAGE, REBUILT, REVEAL_S = "per-language", "seqcompare-rebuilt", 20
+RETURNING, RETURN_S = "seqcompare-returning", 3      # the switch's reload, until its tab is open (3 s at most)
 CSS = (", ".join(f'html[lang="{lang}"]:not(.{REBUILT}) .{PER_LANGUAGE}' for lang in i18n.LANGUAGES
                  if lang != i18n.DEFAULT)
        + f" {{ visibility: hidden; animation: seqcompare-reveal 0s {REVEAL_S}s forwards; }}\n"
-       + "@keyframes seqcompare-reveal { to { visibility: visible; } }\n")
+       + "@keyframes seqcompare-reveal { to { visibility: visible; } }\n"
+       # the reload of the language switch shows no tab's content until the remembered tab is open (RETURNING)
+       + f'html.{RETURNING} [role="tabpanel"] {{ visibility: hidden; '
+       f"animation: seqcompare-reveal 0s {RETURN_S}s forwards; }}\n")
 
 
 def per_language(component, build: Callable[[str], object]):
@@ -155,13 +159,14 @@ EARLY = """<script>(function () {
     } else {
       lang = (navigator.language || '').toLowerCase().indexOf('zh') === 0 ? 'zh-CN' : null;
     }
+    try { if (sessionStorage.getItem('seqcompare-tab')) document.documentElement.classList.add('%s'); } catch (e) {}
     if (lang) {
       Object.defineProperty(navigator, 'language', { get: function () { return lang; }, configurable: true });
       Object.defineProperty(navigator, 'languages', { get: function () { return [lang]; }, configurable: true });
       document.documentElement.lang = lang;
     }
   } catch (e) {}
-})();</script>"""
+})();</script>""" % RETURNING
 START = """() => {
   const m = document.cookie.match(/(?:^|; )seqcompare-lang=([^;]*)/), chosen = m ? decodeURIComponent(m[1]) : '';
   if (chosen === 'zh-CN' || chosen === 'en') return chosen;
@@ -180,14 +185,16 @@ CHOOSE = """(lang) => {
 BACK_TO_TAB = """() => {
   let id = null, tries = 0;
   try { id = sessionStorage.getItem('seqcompare-tab'); sessionStorage.removeItem('seqcompare-tab'); } catch (e) {}
+  const shown = () => document.documentElement.classList.remove('%s');
   const open = () => {
     const tabs = document.querySelector('[role="tablist"]');
     const tab = tabs && Array.from(tabs.querySelectorAll('[role="tab"]')).find((b) => b.dataset.tabId === id);
-    if (tab) { if (tab.getAttribute('aria-selected') !== 'true') tab.click(); }
+    if (tab) { if (tab.getAttribute('aria-selected') !== 'true') tab.click(); requestAnimationFrame(shown); }
     else if (++tries < 30) setTimeout(open, 100);
+    else shown();
   };
-  if (id) open();
-}"""
+  if (id) open(); else shown();
+}""" % RETURNING
 SHOWN = "() => { document.documentElement.classList.add('%s'); }" % REBUILT
 
 
