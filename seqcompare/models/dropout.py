@@ -16,4 +16,6 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu" or self.p >= 1:
             return super().forward(x)
-        return x * torch.rand_like(x).ge_(self.p).mul_(1 / (1 - self.p))
+        # x times the 0/1 mask, then the scale as a number: a bfloat16 x is multiplied by 1 / (1 − p) in float and
+        # rounded once, as F.dropout does, not by a scale already rounded to bfloat16 (1.336 for 4/3)
+        return (x * torch.rand_like(x).ge_(self.p)).mul_(1 / (1 - self.p))
