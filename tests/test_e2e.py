@@ -355,6 +355,16 @@ def test_the_switch_works_both_ways_and_survives_a_reload(browser, app_url):
     assert said_by_the_page(page) == {"line": "queue: 2/5 |", "added": "range slider for 长度", "changed": "Copied"}
 
 
+def watched_page(browser, app_url, locale: str, script: str):
+    """A desktop page on the app in a fresh context whose every page load runs `script` first (a watch from the first
+    frame on)."""
+    context = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
+    context.add_init_script(script)
+    page = context.new_page()
+    page.goto(app_url)
+    return page
+
+
 # Recorded from the first frame of the language switch's reload: the tab whose content shows, when it is not the
 # tab the switch was used on (the page opens on Digits, then the remembered tab)
 WATCH_RETURN = """
@@ -375,10 +385,7 @@ if (expected) document.addEventListener('DOMContentLoaded', () => requestAnimati
 def test_the_switch_shows_no_other_tab_before_the_one_it_was_used_on(browser, app_url):
     """The switch reloads the page, which opens on Digits before the remembered tab is found: until then no tab's
     content is shown, so the reader never sees Digits flash by."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 900})
-    context.add_init_script(WATCH_RETURN)
-    page = context.new_page()
-    page.goto(app_url)
+    page = watched_page(browser, app_url, "en-US", WATCH_RETURN)
     page.get_by_role("tab", name="Train", exact=True).click()
     set_language(page, "zh-CN")
     page.wait_for_function("document.querySelector('[role=tab][aria-selected=true]')?.innerText === '训练'")
@@ -408,10 +415,7 @@ document.addEventListener('DOMContentLoaded', () => requestAnimationFrame(look))
 def test_a_chinese_page_never_shows_the_english_its_views_start_with(browser, app_url):
     """The tables and figures are built in English and rebuilt in Chinese as the page loads: until then they keep
     their place unseen, so not one frame shows them in English."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
-    context.add_init_script(WATCH_REBUILT_VIEWS)
-    page = context.new_page()
-    page.goto(app_url)
+    page = watched_page(browser, app_url, "zh-CN", WATCH_REBUILT_VIEWS)
     page.wait_for_function("document.documentElement.classList.contains('seqcompare-rebuilt')")
     page.get_by_text("RNN 混淆矩阵").first.wait_for()                     # drawn in Chinese, and shown
     page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
