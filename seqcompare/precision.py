@@ -15,6 +15,9 @@ Plans, per model:
   recurrent models, the tied 192 → 3,073 embedding for the Transformer), the rest in fp32 (the recurrent
   cells keep PyTorch's fused kernels).
 - ``int8+bf16``: the output layer in int8 and the rest (the cell, the Transformer blocks) in bfloat16.
+- ``int4+int8``: ``int8`` with the output layer in weight-only int4 instead (`models.int8.Int4Linear`: groups of
+  64 inputs, each with a scale and an offset), half its bytes again: the output layer is most of what a step
+  reads, and on a CPU whose cache about holds a step's int8 weights, half of it is what makes them fit.
 
 ``auto`` reads a table shipped beside the checkpoints (checkpoints/precision.json, written by
 ``python -m seqcompare bench --tasks precision --save``): for each CPU kind (`cpu_key`) the fastest plan
@@ -55,10 +58,11 @@ class Plan:
     int8: str | None = None
     dynamic: bool = False
     bf16: bool = False
+    head4: bool = False          # the output layer in int4 instead
 
 
 PLAN = {"fp32": Plan(), "bf16": Plan(bf16=True), "int8": Plan("all"), "w8a8": Plan("all", dynamic=True),
-        "int8-head": Plan("head"), "int8+bf16": Plan("head", bf16=True)}
+        "int8-head": Plan("head"), "int8+bf16": Plan("head", bf16=True), "int4+int8": Plan("all", head4=True)}
 PLANS = tuple(PLAN)
 TABLE = "precision.json"
 BPC_LIMIT, ACCURACY_LIMIT = 0.02, 0.002
@@ -150,7 +154,7 @@ def convert(model, plan: str) -> tuple:
 
     served, spec = copy.deepcopy(model).eval().requires_grad_(False), PLAN[plan]
     if spec.int8:
-        served.int8(everything=spec.int8 == "all", dynamic=spec.dynamic)
+        served.int8(everything=spec.int8 == "all", dynamic=spec.dynamic, head4=spec.head4)
     if spec.bf16:
         served.to(torch.bfloat16)
         served.min_rows = 2              # a lone row's bf16 products round unlike a batch's: decode pads it

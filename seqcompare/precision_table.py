@@ -170,7 +170,8 @@ def precision_block(root: Path) -> str:
             f"the fastest for {BURST} requests written together (`python -m seqcompare bench --tasks precision "
             "--save`; int8: every matrix product in weight-only int8; w8a8: int8 activations too in the output "
             "layer and the cells; int8-head: the output layer alone; int8+bf16: the output layer in int8 and the "
-            "rest in bfloat16). " + classifier_text(root) + " Analysis views always run in fp32.\n\n"
+            "rest in bfloat16; int4+int8: the output layer in weight-only int4, groups of 64 inputs, and the rest as "
+            "int8). " + classifier_text(root) + " Analysis views always run in fp32.\n\n"
             + "\n\n".join(parts))
     return text + floor_text(root) + step_text(root)
 

@@ -277,3 +277,11 @@ def test_lists_in_a_chinese_sentence_take_the_enumeration_comma():
                short_line({"rnn": 0.5, "gru": 0.8}, "en"))
     for text in english:
         assert ", " in text and "、" not in text
+
+
+def test_every_serving_plan_is_named_in_every_language():
+    """The Generate tab names the plan each model is served at: every plan `auto` can choose has its words."""
+    from seqcompare import precision
+
+    for lang in i18n.LANGUAGES:
+        assert all(i18n.t(f"precision.plans.{plan}", lang) for plan in precision.PLANS), lang

@@ -57,7 +57,8 @@ def test_transformer_rows_at_other_positions_get_what_they_get_alone(served):
 
 # logits below 16: bf16 steps of 2⁻⁴ at most; w8a8 keeps its sums in float32 but rounds each input row to 255
 # levels, where a float-rounding difference can move one value a level
-STEP = {"fp32": 1e-4, "int8": 2 ** -4, "w8a8": 2 ** -4, "int8-head": 2 ** -4, "bf16": 2 ** -3, "int8+bf16": 2 ** -3}
+STEP = {"fp32": 1e-4, "int8": 2 ** -4, "w8a8": 2 ** -4, "int8-head": 2 ** -4, "bf16": 2 ** -3, "int8+bf16": 2 ** -3,
+        "int4+int8": 2 ** -4}
 
 
 def test_cached_steps_equal_a_full_read(served):
@@ -347,3 +348,23 @@ def test_the_compiled_trial_steps_compute_what_the_models_step_computes(text_ban
                 torch.testing.assert_close(pure, logits[:, 0], atol=2e-4, rtol=0, msg=name)
             seconds, written = write(step, pure_step(name, model)[1])
             assert seconds > 0 and len(written) == 100 and written[:20] == greedy, name
+
+
+def test_int4_output_layer_computes_its_stored_weights_with_half_the_bytes_of_int8(text_bank):
+    """Int4Linear's kernel multiplies what it stores: each group's 4-bit steps between its least and largest
+    weight (scale and offset in bfloat16), for rows padded to 16 and cut back; every weight within half a step of
+    the checkpoint's; each row of a batch as alone; half of int8's bytes for the output layer."""
+    from seqcompare.models.int8 import GROUP4, Int4Linear, Int8Linear
+
+    w, b = text_bank.models["rnn"].output_weights()
+    layer = Int4Linear(w, b)
+    eye = torch.eye(w.shape[1])
+    stored = (layer(eye) - b).t()                           # the weights the kernel uses, column by column
+    groups = w.detach().view(w.shape[0], -1, GROUP4)
+    half_step = ((groups.amax(-1) - groups.amin(-1)) / 15 / 2)[..., None]
+    assert stored.shape == w.shape
+    assert ((stored - w).view_as(groups).abs() <= half_step * 1.02 + 2e-2 * groups.abs()).all()   # + bf16 rounding
+    x = torch.randn(5, w.shape[1])
+    assert torch.equal(layer(x)[3], layer(x[3:4])[0])
+    stored_bytes = lambda m: sum(t.nbytes for name, t in m.named_buffers() if name != "bias")
+    assert stored_bytes(layer) < 0.6 * stored_bytes(Int8Linear(w, b))

@@ -11,7 +11,7 @@ from torch import nn
 from seqcompare.models.cells import (TokenRNNConfig, count_parameters, layer_weights, make_rnn, rnn_states, rnn_step,
                                      textbook_parameters)
 from seqcompare.models.dropout import Dropout
-from seqcompare.models.int8 import DynamicInt8Linear, Int8Cells, Int8Linear
+from seqcompare.models.int8 import DynamicInt8Linear, Int4Linear, Int8Cells, Int8Linear
 
 
 @dataclass
@@ -72,12 +72,12 @@ class CharLM(nn.Module):
             products += [(w_ih, b_ih), (w_hh, b_hh)]
         return products + [self.output_weights()]
 
-    def int8(self, everything: bool = True, dynamic: bool = False) -> None:
+    def int8(self, everything: bool = True, dynamic: bool = False, head4: bool = False) -> None:
         """Serve the output layer in int8 and, with `everything`, the cell's matrices too: weight-only
-        (`Int8Linear`), or with `dynamic` int8 activations too (`DynamicInt8Linear`); in place, on a served
-        copy (`precision.convert`)."""
+        (`Int8Linear`), or with `dynamic` int8 activations too (`DynamicInt8Linear`); with `head4`, the output
+        layer in weight-only int4 instead (`Int4Linear`); in place, on a served copy (`precision.convert`)."""
         linear = DynamicInt8Linear if dynamic else Int8Linear
-        self.decoder = linear(self.decoder.weight, self.decoder.bias)
+        self.decoder = (Int4Linear if head4 else linear)(self.decoder.weight, self.decoder.bias)
         if everything:
             self.rnn = Int8Cells(self.rnn, linear)
 

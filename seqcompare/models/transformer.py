@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcompare.models.dropout import Dropout
-from seqcompare.models.int8 import DynamicInt8Linear, Int8Linear
+from seqcompare.models.int8 import DynamicInt8Linear, Int4Linear, Int8Linear
 
 
 class Window(NamedTuple):
@@ -303,13 +303,15 @@ class TransformerLM(nn.Module):
             products += [(layer.weight, layer.bias) for layer in (b.attn.qkv, b.attn.proj, b.mlp[0], b.mlp[2])]
         return products + [self.output_weights()]
 
-    def int8(self, everything: bool = True, dynamic: bool = False) -> None:
+    def int8(self, everything: bool = True, dynamic: bool = False, head4: bool = False) -> None:
         """Serve the output layer in int8 (a copy of the tied embedding, which stays float for reading
         characters in) and, with `everything`, every block's linear layers in weight-only int8 too; in place,
         on a served copy (`precision.convert`). With `dynamic`, the output layer takes int8 activations too
         (`DynamicInt8Linear`); the blocks stay weight-only, since at one row the per-row scaling of the
-        activations costs more than their narrow products save (192 wide: docs/precision.md)."""
-        self.decoder = (DynamicInt8Linear if dynamic else Int8Linear)(self.embed.weight, None)
+        activations costs more than their narrow products save (192 wide: docs/precision.md). With `head4`, the
+        output layer is weight-only int4 (`Int4Linear`)."""
+        head = Int4Linear if head4 else DynamicInt8Linear if dynamic else Int8Linear
+        self.decoder = head(self.embed.weight, None)
         if everything:
             for b in self.blocks:
                 b.attn.qkv, b.attn.proj = Int8Linear(b.attn.qkv.weight, b.attn.qkv.bias), \
