@@ -215,7 +215,7 @@ LATIN_OK = {"RNN", "LSTM", "GRU", "LeNet", "Transformer", "IMDb", "MNIST", "ChnS
             # the gates' symbols and PyTorch's names for them, the number types, and the papers' authors
             "i", "f", "o", "c", "n", "r", "z", "tanh", "weight_ih", "float", "int",
             # the serving precisions' names (`precision.PLANS`), the same in every language
-            "fp32", "bf16", "int8", "w8a8", "float32", "float16", "bfloat16", "F1",
+            "fp32", "bf16", "int8", "int4", "w8a8", "float32", "float16", "bfloat16", "F1",
             "Karpathy", "Johnson", "Fei", "Radford"}
 TABS = {"zh-CN": ("文本生成", "手写数字", "影评情感", "训练"), "en": ("Text generation", "Digits", "Reviews", "Train")}
 

@@ -200,7 +200,7 @@ def test_bench_keeps_its_shape_and_times_a_burst():
     # the serving precision each model ran, and the machine's own limit: bytes per character → floor
     assert set(r["precision"].values()) <= set(precision.PLANS) and set(r["floor_ms"]) == set(textgen.MODELS)
     for name, f in r["floor"].items():
-        assert f["floor_ms"] == r["floor_ms"][name] > 0 and f["bytes_per_char"] > 1_000_000
+        assert f["floor_ms"] == r["floor_ms"][name] > 0 and f["bytes_per_char"] > 800_000   # the RNN at int4+int8: 0.88 MB
         assert f["times_floor"] == pytest.approx(r["model_ms"][name]["median"] / f["floor_ms"], rel=0.01)
     # one float32 step against its matrix products alone: three for a one-layer cell, four a block and the head
     assert {n: s["products"] for n, s in r["fp32_step"].items()} == {"rnn": 3, "lstm": 3, "gru": 3, "transformer": 13}
