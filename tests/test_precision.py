@@ -368,3 +368,18 @@ def test_int4_output_layer_computes_its_stored_weights_with_half_the_bytes_of_in
     assert torch.equal(layer(x)[3], layer(x[3:4])[0])
     stored_bytes = lambda m: sum(t.nbytes for name, t in m.named_buffers() if name != "bias")
     assert stored_bytes(layer) < 0.6 * stored_bytes(Int8Linear(w, b))
+
+
+def test_a_weight_only_layer_adds_its_bias_whatever_the_input_dtype():
+    """The weight-only layers give their output in the input's dtype with the bias added, also when the bias is
+    float32 and the input bfloat16 (the bias was left out in that case)."""
+    from seqcompare.models.int8 import Int4Linear, Int8Linear
+
+    torch.manual_seed(0)
+    w, b = torch.randn(48, 128) * 0.05, torch.full((48,), 3.0)
+    x = torch.randn(2, 128)
+    for layer in (Int8Linear(w, b), Int4Linear(w, b)):
+        for dtype in (torch.float32, torch.bfloat16):
+            out = layer(x.to(dtype))
+            assert out.dtype == dtype
+            torch.testing.assert_close(out.float(), x @ w.t() + b, atol=0.1, rtol=0.02)

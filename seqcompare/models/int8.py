@@ -33,6 +33,13 @@ class RowLinear(nn.Module):
             return self.rows(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
         return self.rows(x)
 
+    def finish(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """A weight-only kernel's product y (bfloat16) as the layer's output: the bias added (a float32 bias
+        converts the sum in the same operation) and in the input's dtype."""
+        bias = self._buffers["bias"]
+        out = y if bias is None else torch.add(bias, y)
+        return out if out.dtype == x.dtype else out.to(x.dtype)
+
 
 class Int8Linear(RowLinear):
     """A linear layer with weight-only int8: W stored as int8 with one bfloat16 scale per output channel,
@@ -51,8 +58,7 @@ class Int8Linear(RowLinear):
     def rows(self, x: torch.Tensor) -> torch.Tensor:
         b, a = self._buffers, x.to(torch.bfloat16)
         y = torch._weight_int8pack_mm(F.pad(a, (0, self.pad)) if self.pad else a, b["weight"], b["scale"])
-        bias = b["bias"]
-        return y.to(x.dtype) if bias is None or bias.dtype != x.dtype else torch.add(bias, y)
+        return self.finish(y, x)
 
 
 class DynamicInt8Linear(RowLinear):
@@ -105,8 +111,7 @@ class Int4Linear(RowLinear):
         b, a = self._buffers, x.to(torch.bfloat16)
         y = torch._weight_int4pack_mm_for_cpu(F.pad(a, (0, self.pad)) if self.pad else a, b["weight"], GROUP4,
                                               b["scale_offset"])
-        y = y[:, :self.out]
-        return y.to(x.dtype) if b["bias"] is None else torch.add(b["bias"], y)
+        return self.finish(y[:, :self.out], x)
 
 
 class Int8Cells(nn.Module):
